@@ -1,0 +1,122 @@
+// Package cmd holds the cobra commands of the refval CLI. Each command is one
+// constructor whose RunE parses flags, calls one library function and prints
+// to cmd.OutOrStdout(); library packages never see a CLI type.
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Version is set at build time with -ldflags "-X .../cmd.Version=...".
+var Version = "dev"
+
+// Exit codes shared by every command.
+const (
+	ExitOK      = 0 // success
+	ExitFailure = 1 // the operation failed (measurement, verification, I/O)
+	ExitUsage   = 2 // the command line was wrong
+)
+
+// usageError marks an error in the command line (exit code 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// UsageErrorf returns an error that makes refval exit with ExitUsage.
+func UsageErrorf(format string, a ...any) error {
+	return usageError{fmt.Errorf(format, a...)}
+}
+
+// exitCoder lets a command choose its exit code (for example "diff" exits 1
+// when two measurements differ without that being an error message).
+type exitCoder interface{ ExitCode() int }
+
+// New returns the refval root command with every subcommand attached.
+func New(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	var logLevel string
+	root := &cobra.Command{
+		Use:   "refval",
+		Short: "Reference values for containers, measured offline and at runtime",
+		Long: `refval measures OCI runtime bundles and container images into reference
+values for remote attestation (the CMC stack), builds and signs the manifests
+that carry them, and verifies them. The runtime shim containerd-shim-cmc-v1
+measures containers with the same code, so offline and runtime values match.`,
+		Version:       Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
+				return UsageErrorf("--log-level: %q is not one of debug, info, warn, error", logLevel)
+			}
+			slog.SetDefault(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lvl})))
+			return nil
+		},
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	for _, c := range subcommands() {
+		root.AddCommand(c)
+	}
+	return root
+}
+
+// subcommands lists every command constructor; each lives in its own file.
+func subcommands() []*cobra.Command {
+	cmds := []*cobra.Command{}
+	for _, f := range registry {
+		cmds = append(cmds, f())
+	}
+	return cmds
+}
+
+// registry is filled by the init function of each command file, so that
+// commands can be added in separate files without editing this one.
+var registry []func() *cobra.Command
+
+func register(f func() *cobra.Command) { registry = append(registry, f) }
+
+// Main runs refval with args and returns the process exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := New(stdin, stdout, stderr)
+	root.SetArgs(normalizeLegacyFlags(args))
+	err := root.Execute()
+	if err == nil {
+		return ExitOK
+	}
+	var ec exitCoder
+	if errors.As(err, &ec) {
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(stderr, "refval:", msg)
+		}
+		return ec.ExitCode()
+	}
+	fmt.Fprintln(stderr, "refval:", err)
+	var ue usageError
+	if errors.As(err, &ue) || isCobraUsageError(err) {
+		return ExitUsage
+	}
+	return ExitFailure
+}
+
+// isCobraUsageError recognises the errors cobra returns for unknown commands
+// and wrong argument counts, which do not pass through the flag error func.
+func isCobraUsageError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "requires at most", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
