@@ -1,27 +1,143 @@
 package bundle
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Measure measures the bundle in bundleDir: its config.json (or the file
 // given by WithConfigPath) and the rootfs that root.path names (or the
 // directory given by WithRootfsPath). bundleDir may be empty when both
-// paths are given.
+// paths are given. Errors name the file, and for configs the JSON field.
 func Measure(ctx context.Context, bundleDir string, opts ...Option) (*Result, error) {
-	return nil, errors.New("not implemented")
-}
-
-// HashConfig normalises the raw bytes of a runtime config with the rules of
-// the selected scheme and returns the SHA-256 of the canonical form together
-// with that form.
-func HashConfig(raw []byte, opts ...Option) (Digest, []byte, error) {
-	return Digest{}, nil, errors.New("not implemented")
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	cfgPath := o.configPath
+	if cfgPath == "" {
+		if bundleDir == "" {
+			return nil, errors.New("measure: no bundle directory and no config path")
+		}
+		cfgPath = filepath.Join(bundleDir, "config.json")
+	}
+	raw, err := readConfig(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	cfgDigest, norm, err := HashConfig(raw, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfgPath, err)
+	}
+	loc, err := locate(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfgPath, err)
+	}
+	rootfs := o.rootfsPath
+	if rootfs == "" {
+		if loc.Root == nil || loc.Root.Path == "" {
+			return nil, fmt.Errorf("%s: %w", cfgPath, fieldErr("root.path", "is missing (give the rootfs explicitly)"))
+		}
+		rootfs = loc.Root.Path
+		if !filepath.IsAbs(rootfs) {
+			base := bundleDir
+			if base == "" {
+				base = filepath.Dir(cfgPath)
+			}
+			rootfs = filepath.Join(base, rootfs)
+		}
+	}
+	ropts := opts
+	if !o.idMapSet && loc.Linux != nil && (len(loc.Linux.UIDMappings) > 0 || len(loc.Linux.GIDMappings) > 0) {
+		if err := validateMappings("linux.uidMappings", loc.Linux.UIDMappings); err != nil {
+			return nil, fmt.Errorf("%s: %w", cfgPath, err)
+		}
+		if err := validateMappings("linux.gidMappings", loc.Linux.GIDMappings); err != nil {
+			return nil, fmt.Errorf("%s: %w", cfgPath, err)
+		}
+		ropts = append(ropts[:len(ropts):len(ropts)], WithIDMappings(loc.Linux.UIDMappings, loc.Linux.GIDMappings))
+	}
+	rootDigest, n, err := HashRootfs(ctx, rootfs, ropts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{
+		Scheme:           o.scheme,
+		ConfigSha256:     cfgDigest,
+		RootfsSha256:     rootDigest,
+		TemplateSha256:   TemplateHash(cfgDigest, rootDigest),
+		NormalizedConfig: norm,
+		Entries:          n,
+	}, nil
 }
 
 // HashRootfs measures the directory tree at dir with the selected scheme
-// and returns its digest and the number of entries measured.
+// and returns its digest and the number of entries measured. With
+// refval-v1, owners are translated by WithIDMappings and the rootless
+// xattr; dir itself may be a symlink, nothing below it is followed.
 func HashRootfs(ctx context.Context, dir string, opts ...Option) (Digest, int, error) {
-	return Digest{}, 0, errors.New("not implemented")
+	o, err := newOptions(opts)
+	if err != nil {
+		return Digest{}, 0, err
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return Digest{}, 0, fmt.Errorf("%w: %v", ErrInvalidRootfs, err)
+	}
+	if !fi.IsDir() {
+		return Digest{}, 0, fmt.Errorf("%w: %s is not a directory", ErrInvalidRootfs, dir)
+	}
+	if o.scheme == SchemeCMC {
+		return hashRootfsCMC(ctx, dir)
+	}
+	return hashRootfsV1(ctx, dir, o)
+}
+
+// readConfig reads a config file of bounded size.
+func readConfig(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	if len(raw) > maxConfigSize {
+		return nil, fmt.Errorf("%s: %w", path, &ConfigError{Err: fmt.Errorf("larger than %d bytes", maxConfigSize)})
+	}
+	return raw, nil
+}
+
+// location is the part of a config that says where the rootfs is and how
+// its owners map; decoded leniently, after HashConfig validated the JSON.
+type location struct {
+	Root *struct {
+		Path string `json:"path"`
+	} `json:"root"`
+	Linux *struct {
+		UIDMappings []specs.LinuxIDMapping `json:"uidMappings"`
+		GIDMappings []specs.LinuxIDMapping `json:"gidMappings"`
+	} `json:"linux"`
+}
+
+func locate(raw []byte) (*location, error) {
+	var loc location
+	if err := json.NewDecoder(bytes.NewReader(raw)).Decode(&loc); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, fieldErr(te.Field, "is a JSON %s, want %s", te.Value, te.Type)
+		}
+		return nil, &ConfigError{Err: err}
+	}
+	return &loc, nil
 }

@@ -80,18 +80,19 @@ const PermMask = 0o7777
 // "/etc/passwd" for a file; it holds the raw bytes of the names, which need
 // not be UTF-8. Mode holds the Unix permission bits (PermMask) and is 0 for
 // symlinks, whose permission bits Linux neither honours nor lets one set.
-// Exactly one of the payload fields is meaningful, chosen by Type.
+// Exactly one of the payload fields is meaningful, chosen by Type. The
+// JSON form (records files) is described in recordjson.go.
 type Record struct {
-	Path       string    `json:"path"`
-	Type       EntryType `json:"type"`
-	Mode       uint32    `json:"mode"`
-	UID        uint32    `json:"uid"`
-	GID        uint32    `json:"gid"`
-	Sha256     Digest    `json:"sha256,omitzero"`    // TypeFile: SHA-256 of the content
-	Target     string    `json:"target,omitempty"`   // TypeSymlink: the link target, unresolved
-	DevMajor   uint32    `json:"devMajor,omitempty"` // TypeChar, TypeBlock
-	DevMinor   uint32    `json:"devMinor,omitempty"` // TypeChar, TypeBlock
-	Capability []byte    `json:"capability,omitempty"`
+	Path       string
+	Type       EntryType
+	Mode       uint32
+	UID        uint32
+	GID        uint32
+	Sha256     Digest // TypeFile: SHA-256 of the content
+	Target     string // TypeSymlink: the link target, unresolved
+	DevMajor   uint32 // TypeChar, TypeBlock
+	DevMinor   uint32 // TypeChar, TypeBlock
+	Capability []byte
 }
 
 // recordVersion is the first byte of every refval-v1 record encoding, so a
