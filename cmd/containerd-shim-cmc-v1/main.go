@@ -1,6 +1,12 @@
-// Command containerd-shim-cmc-v1 is the CMC proxy shim: see package shim.
+// Command containerd-shim-cmc-v1 is refval's containerd runtime shim and
+// runc wrapper: it measures every container at start. See package shim and
+// docs/shim.md.
 package main
 
-import "os"
+import (
+	"os"
 
-func main() { os.Exit(0) }
+	"github.com/refval/refval/shim"
+)
+
+func main() { os.Exit(shim.Main(os.Args)) }

@@ -1,0 +1,140 @@
+package shim
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+)
+
+// CMC daemon socket API message types (the 8-byte header's second word).
+const (
+	CMCDTypeError   = 0
+	CMCDTypeMeasure = 3
+)
+
+// CMCDMaxMessage bounds a message payload in both directions.
+const CMCDMaxMessage = 1 << 20
+
+// MeasureRequest is the CMC daemon's measure request.
+type MeasureRequest struct {
+	Name         string `cbor:"0,keyasint"`
+	ConfigSha256 []byte `cbor:"1,keyasint"`
+	RootfsSha256 []byte `cbor:"2,keyasint"`
+}
+
+// MeasureResponse is the CMC daemon's reply to a MeasureRequest.
+type MeasureResponse struct {
+	Success bool `cbor:"0,keyasint"`
+}
+
+// ErrCMCD marks a refusal or a protocol violation by the CMC daemon.
+var ErrCMCD = errors.New("cmcd")
+
+// CMCDDriver sends every new measurement to a running CMC daemon, which
+// extends and logs it itself.
+type CMCDDriver struct {
+	// Address: a unix socket path, or tcp://HOST:PORT.
+	Address string
+	// Timeout bounds the whole exchange (default 10 s).
+	Timeout time.Duration
+}
+
+// Record implements Driver.
+func (d *CMCDDriver) Record(ctx context.Context, e Entry) error {
+	timeout := d.Timeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	network, addr := "unix", d.Address
+	if a, ok := strings.CutPrefix(d.Address, "tcp://"); ok {
+		network, addr = "tcp", a
+	}
+	var dl net.Dialer
+	conn, err := dl.DialContext(ctx, network, addr)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrCMCD, err)
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	req, err := cborEnc.Marshal(MeasureRequest{Name: e.Name, ConfigSha256: e.ConfigSha256, RootfsSha256: e.RootfsSha256})
+	if err != nil {
+		return fmt.Errorf("%w: encode request: %w", ErrCMCD, err)
+	}
+	if err := WriteCMCDMessage(conn, CMCDTypeMeasure, req); err != nil {
+		return err
+	}
+	typ, payload, err := ReadCMCDMessage(conn)
+	if err != nil {
+		return err
+	}
+	return parseMeasureReply(typ, payload)
+}
+
+func parseMeasureReply(typ uint32, payload []byte) error {
+	switch typ {
+	case CMCDTypeMeasure:
+		var r MeasureResponse
+		if err := cborDec.Unmarshal(payload, &r); err != nil {
+			return fmt.Errorf("%w: decode measure response: %w", ErrCMCD, err)
+		}
+		if !r.Success {
+			return fmt.Errorf("%w: measurement not accepted (success false)", ErrCMCD)
+		}
+		return nil
+	case CMCDTypeError:
+		// The daemon's error payload is a CBOR map whose key 0 (or a
+		// "msg" key in older versions) holds the message; show what we can.
+		var m map[any]any
+		if cborDec.Unmarshal(payload, &m) == nil {
+			for _, k := range []any{uint64(0), "msg"} {
+				if s, ok := m[k].(string); ok {
+					return fmt.Errorf("%w: error reply: %s", ErrCMCD, s)
+				}
+			}
+		}
+		return fmt.Errorf("%w: error reply (%d bytes)", ErrCMCD, len(payload))
+	}
+	return fmt.Errorf("%w: unexpected reply type %d", ErrCMCD, typ)
+}
+
+// WriteCMCDMessage writes one framed message: u32 payload length, u32
+// type (big-endian), payload.
+func WriteCMCDMessage(w io.Writer, typ uint32, payload []byte) error {
+	if len(payload) > CMCDMaxMessage {
+		return fmt.Errorf("%w: payload of %d bytes exceeds %d", ErrCMCD, len(payload), CMCDMaxMessage)
+	}
+	b := make([]byte, 8, 8+len(payload))
+	binary.BigEndian.PutUint32(b[0:4], uint32(len(payload)))
+	binary.BigEndian.PutUint32(b[4:8], typ)
+	if _, err := w.Write(append(b, payload...)); err != nil {
+		return fmt.Errorf("%w: send: %w", ErrCMCD, err)
+	}
+	return nil
+}
+
+// ReadCMCDMessage reads one framed message.
+func ReadCMCDMessage(r io.Reader) (typ uint32, payload []byte, err error) {
+	var h [8]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return 0, nil, fmt.Errorf("%w: read header: %w", ErrCMCD, err)
+	}
+	n := binary.BigEndian.Uint32(h[0:4])
+	typ = binary.BigEndian.Uint32(h[4:8])
+	if n > CMCDMaxMessage {
+		return 0, nil, fmt.Errorf("%w: payload of %d bytes exceeds %d", ErrCMCD, n, CMCDMaxMessage)
+	}
+	payload = make([]byte, n)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		return 0, nil, fmt.Errorf("%w: read payload: %w", ErrCMCD, err)
+	}
+	return typ, payload, nil
+}

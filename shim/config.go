@@ -1,0 +1,202 @@
+package shim
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/pelletier/go-toml/v2"
+	"github.com/refval/refval/bundle"
+)
+
+// Configuration file location.
+const (
+	// DefaultConfigPath is read when ConfigEnv is unset. A missing file at
+	// this path means "all defaults"; a missing file named by ConfigEnv is
+	// an error (someone asked for it).
+	DefaultConfigPath = "/etc/refval/shim.toml"
+	// ConfigEnv overrides DefaultConfigPath. containerd passes its own
+	// environment to shims, and the runc shim passes it on to runc, so
+	// setting it in containerd's environment reaches every mode.
+	ConfigEnv = "REFVAL_SHIM_CONFIG"
+)
+
+// Defaults.
+const (
+	DefaultListPath    = "/run/refval/container-measurements.json"
+	DefaultLogFile     = "/tmp/containerd-shim-cmc.log"
+	DefaultGenerateDir = "/tmp/measure"
+	DefaultTPM         = "/dev/tpmrm0"
+	DefaultCMCDSocket  = "/run/cmcd/api.sock"
+)
+
+// Drivers.
+const (
+	DriverSW   = "sw"
+	DriverTPM  = "tpm"
+	DriverCMCD = "cmcd"
+)
+
+// List formats.
+const (
+	FormatJSON = "json"
+	FormatCBOR = "cbor"
+)
+
+// ErrConfig marks a configuration file that cannot be used.
+var ErrConfig = errors.New("invalid shim configuration")
+
+// Config is the shim configuration (TOML, keys as in the struct tags).
+type Config struct {
+	// Scheme is the measurement scheme (bundle.SchemeV1 or SchemeCMC).
+	Scheme string `toml:"scheme"`
+	// Driver is where a new measurement goes besides the list: sw, tpm, cmcd.
+	Driver string `toml:"driver"`
+	// PCR is the PCR the tpm driver extends (and the list entries name).
+	PCR int `toml:"pcr"`
+	// List is the measurement list file; ListFormat is json or cbor.
+	List       string `toml:"list"`
+	ListFormat string `toml:"list_format"`
+	// TPM is a TPM device path (/dev/tpmrm0), tcp://HOST:PORT for a swtpm
+	// or TPM simulator command port, or unix:///PATH for a raw socket.
+	TPM string `toml:"tpm"`
+	// CMCDSocket is the CMC daemon socket: a unix socket path or
+	// tcp://HOST:PORT.
+	CMCDSocket string `toml:"cmcd_socket"`
+	// Runc is the real runc. Empty: the next "runc" in PATH that is not
+	// this binary.
+	Runc string `toml:"runc"`
+	// RuncShim is the real containerd-shim-runc-v2. Empty: found in PATH.
+	RuncShim string `toml:"runc_shim"`
+	// RuncLinkDir is a directory holding a "runc" link to this binary; the
+	// shim puts it first in PATH. Empty: <exe dir>/../libexec/refval if its
+	// runc is this binary, else a link the shim keeps under /run.
+	RuncLinkDir string `toml:"runc_link_dir"`
+	// LogFile and LogLevel (debug, info, warn, error) configure the log.
+	LogFile  string `toml:"log_file"`
+	LogLevel string `toml:"log_level"`
+	// Enforce refuses to start a container whose measurement or recording
+	// failed. The default (false) logs the failure and starts it.
+	Enforce bool `toml:"enforce"`
+	// GenerateAll writes reference values for every container, not only
+	// for the container ID GenerateID.
+	GenerateAll bool `toml:"generate_all"`
+	// GenerateDir receives the reference values in generate mode.
+	GenerateDir string `toml:"generate_dir"`
+
+	path string // file the config came from, "" for defaults
+}
+
+// DefaultConfig returns the configuration used when no file exists.
+func DefaultConfig() *Config {
+	return &Config{
+		Scheme:      string(bundle.SchemeV1),
+		Driver:      DriverSW,
+		PCR:         11,
+		List:        DefaultListPath,
+		ListFormat:  FormatJSON,
+		TPM:         DefaultTPM,
+		CMCDSocket:  DefaultCMCDSocket,
+		LogFile:     DefaultLogFile,
+		LogLevel:    "info",
+		GenerateDir: DefaultGenerateDir,
+	}
+}
+
+// ConfigPath returns the path of the configuration file to read and
+// whether it was asked for explicitly (through ConfigEnv).
+func ConfigPath() (path string, explicit bool) {
+	if p := os.Getenv(ConfigEnv); p != "" {
+		return p, true
+	}
+	return DefaultConfigPath, false
+}
+
+// LoadConfig reads the configuration from path. If the file does not exist
+// and mustExist is false, it returns the defaults.
+func LoadConfig(path string, mustExist bool) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && !mustExist {
+		return DefaultConfig(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	c, err := ParseConfig(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	c.path = path
+	return c, nil
+}
+
+// ParseConfig parses TOML over the defaults and validates the result.
+// Unknown keys are errors: a misspelt "enforce" must not silently turn
+// into fail-open.
+func ParseConfig(raw []byte) (*Config, error) {
+	c := DefaultConfig()
+	dec := toml.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		var sme *toml.StrictMissingError
+		if errors.As(err, &sme) {
+			return nil, fmt.Errorf("%w: %s", ErrConfig, sme.String())
+		}
+		var de *toml.DecodeError
+		if errors.As(err, &de) {
+			row, col := de.Position()
+			return nil, fmt.Errorf("%w: line %d column %d: %s", ErrConfig, row, col, de.Error())
+		}
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Validate checks every field and names the first bad one.
+func (c *Config) Validate() error {
+	if _, err := bundle.ParseScheme(c.Scheme); err != nil {
+		return fmt.Errorf("%w: scheme: %w", ErrConfig, err)
+	}
+	switch c.Driver {
+	case DriverSW, DriverTPM, DriverCMCD:
+	default:
+		return fmt.Errorf("%w: driver: %q (want sw, tpm or cmcd)", ErrConfig, c.Driver)
+	}
+	// PCRs 0-23 exist on every PC-client TPM; the CMC convention is 11.
+	if c.PCR < 0 || c.PCR > 23 {
+		return fmt.Errorf("%w: pcr: %d is not in 0..23", ErrConfig, c.PCR)
+	}
+	switch c.ListFormat {
+	case FormatJSON, FormatCBOR:
+	default:
+		return fmt.Errorf("%w: list_format: %q (want json or cbor)", ErrConfig, c.ListFormat)
+	}
+	for _, f := range []struct{ key, val string }{
+		{"list", c.List}, {"log_file", c.LogFile}, {"generate_dir", c.GenerateDir},
+		{"runc", c.Runc}, {"runc_shim", c.RuncShim}, {"runc_link_dir", c.RuncLinkDir},
+	} {
+		if f.val != "" && !filepath.IsAbs(f.val) {
+			return fmt.Errorf("%w: %s: %q is not an absolute path", ErrConfig, f.key, f.val)
+		}
+	}
+	if c.List == "" {
+		return fmt.Errorf("%w: list: empty", ErrConfig)
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return fmt.Errorf("%w: log_level: %w", ErrConfig, err)
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(s))
+	return l, err
+}

@@ -1,0 +1,44 @@
+// Package shim implements containerd-shim-cmc-v1, the runtime half of
+// refval: it measures every container that containerd starts, with the
+// same bundle.Measure the offline tools use, records the measurement, and
+// hands the container to the ordinary runc machinery unchanged.
+//
+// One binary, three ways in (Main dispatches on argv[0] and the arguments):
+//
+//   - As a containerd shim (runtime io.containerd.cmc.v1, or an absolute
+//     --runtime path): it execs the real containerd-shim-runc-v2 with the
+//     same arguments and a PATH whose first entry holds a "runc" link to
+//     this binary. The runc shim resolves runc through PATH, so every runc
+//     call of the containers it serves (also the later containers of a CRI
+//     pod, whose start never reaches a shim binary) comes back here.
+//   - As a runc wrapper (invoked as "runc", as a BinaryName, a Docker
+//     runtime path or through ctr --runc-binary): on "create" and "run" it
+//     measures the bundle -- the only moment every container passes with
+//     its rootfs mounted and config.json final -- records the result, then
+//     execs the real runc with argv unchanged. Every other subcommand is
+//     exec'ed at once. Exec, not fork: runc's stdio, exit code and signals
+//     stay exactly runc's.
+//   - Generate mode: for the container ID CMC_GENERATE_APP_MANIFEST (or
+//     every container with generate_all), it also writes the reference
+//     values, the normalized config and the rootfs records under the
+//     generate directory (default /tmp/measure), then starts the container.
+//
+// Recording keeps a measurement list (JSON or CBOR, one entry per distinct
+// template hash) under an exclusive lock with atomic replacement, and hands
+// each new entry to a driver: sw (list only), tpm (PCR extend through
+// go-tpm, on a TPM device or a swtpm/simulator TCP socket) or cmcd (the CMC
+// daemon's socket API).
+//
+// Guarantees: fail-open by default (any measurement or recording failure is
+// logged and the container starts); with enforce = true such a failure makes
+// runc create fail with the reason, which containerd and ctr report. A
+// broken configuration file refuses create/run either way, since it may be
+// the file that asked for enforcement. The list never holds a torn write,
+// and concurrent starts lose no entry. The TPM PCR is extended once per
+// list entry, in list order, so replaying the list predicts the PCR.
+//
+// Left out: measuring "runc exec" processes (they run inside an already
+// measured container), checkpoint/restore, runtimes other than runc, and
+// any policy decision (comparing against reference values is the
+// verifier's job, not the shim's).
+package shim

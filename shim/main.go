@@ -1,0 +1,189 @@
+package shim
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// execve replaces the process; a variable so tests can observe the call.
+var execve = syscall.Exec
+
+// Main runs the binary as its argv asks and returns the exit code when it
+// does not exec another program.
+func Main(argv []string) int {
+	if len(argv) == 0 {
+		argv = []string{ShimName}
+	}
+	env := os.Environ()
+	if filepath.Base(argv[0]) == RuncName || LooksLikeRunc(argv[1:]) {
+		return runcMain(argv, env, os.Stderr)
+	}
+	return shimMain(argv, env, os.Stderr)
+}
+
+// loadConfig reads the configuration; on error it returns the defaults
+// together with the error, so pass-through paths keep working.
+func loadConfig() (*Config, error) {
+	path, explicit := ConfigPath()
+	c, err := LoadConfig(path, explicit)
+	if err != nil {
+		return DefaultConfig(), err
+	}
+	return c, nil
+}
+
+// openLog returns a JSON slog logger appending to c.LogFile. Each record
+// is one write(2) to an O_APPEND file, so concurrent shims interleave
+// whole lines. If the file cannot be opened the log is dropped: the
+// wrapper must never write to runc's stderr when nothing failed.
+func openLog(c *Config) (*slog.Logger, func()) {
+	level, _ := parseLevel(c.LogLevel)
+	if c.LogFile == "" {
+		return slog.New(slog.DiscardHandler), func() {}
+	}
+	os.MkdirAll(filepath.Dir(c.LogFile), 0o755)
+	f, err := os.OpenFile(c.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return slog.New(slog.DiscardHandler), func() {}
+	}
+	h := slog.NewJSONHandler(f, &slog.HandlerOptions{Level: level})
+	return slog.New(h).With("pid", os.Getpid()), func() { f.Close() }
+}
+
+// runcMain is the runc wrapper.
+func runcMain(argv, env []string, stderr io.Writer) int {
+	cfg, cfgErr := loadConfig()
+	log, closeLog := openLog(cfg)
+	defer closeLog()
+	me, err := findSelf()
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", ShimName, err)
+		return 1
+	}
+	real, err := me.resolve(cfg.Runc, RuncName, me.withoutSelf(env))
+	if err != nil {
+		log.Error("find runc", "err", err)
+		fmt.Fprintf(stderr, "%s: find the real runc: %v\n", ShimName, err)
+		return 1
+	}
+	call, parseErr := ParseRuncArgs(argv[1:])
+	if measuredCommands[call.Command] {
+		if err := measureCall(cfg, cfgErr, parseErr, call, log); err != nil {
+			log.Error("refusing container start", "id", call.ID, "err", err)
+			refuse(call, err, stderr)
+			return 1
+		}
+	} else {
+		log.Debug("pass through", "command", call.Command, "args", argv[1:])
+	}
+	args := append([]string{real}, argv[1:]...)
+	err = execve(real, args, me.withoutSelf(env))
+	log.Error("exec runc", "path", real, "err", err)
+	fmt.Fprintf(stderr, "%s: exec %s: %v\n", ShimName, real, err)
+	return 1
+}
+
+// measureCall measures a create or run call. It returns an error only
+// when the start must be refused: always for a broken configuration
+// (it may be the file that set enforce), otherwise only with enforce.
+func measureCall(cfg *Config, cfgErr, parseErr error, call RuncCall, log *slog.Logger) error {
+	if cfgErr != nil {
+		return fmt.Errorf("configuration: %w", cfgErr)
+	}
+	fail := func(err error) error {
+		if cfg.Enforce {
+			return err
+		}
+		log.Warn("measurement failed, starting the container anyway (fail-open)", "id", call.ID, "err", err)
+		return nil
+	}
+	if parseErr != nil {
+		return fail(parseErr)
+	}
+	dir := call.Bundle
+	if dir == "" {
+		dir = "." // runc's default: the working directory
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return fail(err)
+	}
+	rec, err := NewRecorder(cfg, log)
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := rec.Measure(context.Background(), dir, call.ID); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// refuse reports a refused start the way runc reports its own errors: on
+// stderr and, because containerd's runc shim reads the last error from
+// runc's --log file, as a JSON log line there.
+func refuse(call RuncCall, err error, stderr io.Writer) {
+	msg := fmt.Sprintf("%s: container %s not started: %v", ShimName, call.ID, err)
+	fmt.Fprintln(stderr, msg)
+	if call.Log == "" {
+		return
+	}
+	f, ferr := os.OpenFile(call.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if ferr != nil {
+		return
+	}
+	defer f.Close()
+	if call.LogFormat == "json" {
+		b, _ := json.Marshal(map[string]string{"level": "error", "msg": msg, "time": time.Now().Format(time.RFC3339Nano)})
+		f.Write(append(b, '\n'))
+	} else {
+		fmt.Fprintf(f, "time=%q level=error msg=%q\n", time.Now().Format(time.RFC3339Nano), msg)
+	}
+}
+
+// shimMain is the containerd shim: exec the real runc shim with a PATH
+// that routes its runc calls through this binary.
+func shimMain(argv, env []string, stderr io.Writer) int {
+	cfg, cfgErr := loadConfig()
+	log, closeLog := openLog(cfg)
+	defer closeLog()
+	if cfgErr != nil {
+		// Keep going: the runc wrapper refuses create/run on the same
+		// error, while delete and friends must still work.
+		log.Error("configuration", "err", cfgErr)
+	}
+	me, err := findSelf()
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", ShimName, err)
+		return 1
+	}
+	real, err := me.resolve(cfg.RuncShim, RuncShimName, env)
+	if err != nil {
+		log.Error("find runc shim", "err", err)
+		fmt.Fprintf(stderr, "%s: %v\n", ShimName, err)
+		return 1
+	}
+	newEnv := env
+	dir, err := me.runcLinkDir(cfg.RuncLinkDir)
+	switch {
+	case err == nil:
+		newEnv = prependPATH(env, dir)
+	case cfg.Enforce:
+		log.Error("runc link", "err", err)
+		fmt.Fprintf(stderr, "%s: containers would not be measured: %v\n", ShimName, err)
+		return 1
+	default:
+		log.Warn("runc link missing, containers of this shim are not measured (fail-open)", "err", err)
+	}
+	log.Debug("exec runc shim", "path", real, "args", argv[1:], "runcLinkDir", dir)
+	err = execve(real, append([]string{real}, argv[1:]...), newEnv)
+	log.Error("exec runc shim", "path", real, "err", err)
+	fmt.Fprintf(stderr, "%s: exec %s: %v\n", ShimName, real, err)
+	return 1
+}

@@ -1,0 +1,190 @@
+package shim
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/refval/refval/bundle"
+	"github.com/refval/refval/internal/atomicfile"
+	"github.com/refval/refval/manifest"
+)
+
+// GenerateID is the container ID that asks for generate mode (the CMC
+// convention: `ctr run ... IMAGE CMC_GENERATE_APP_MANIFEST`).
+const GenerateID = "CMC_GENERATE_APP_MANIFEST"
+
+// Files written in generate mode, in GenerateDir for GenerateID and in
+// GenerateDir/<container-id> for every container with generate_all.
+const (
+	// RefsFile holds the reference values: the JSON of `refval
+	// measure-bundle` (an array with one CMC reference value).
+	RefsFile = "container-refs"
+	// NormalizedConfigFile holds the bytes whose SHA-256 is configSha256.
+	NormalizedConfigFile = "container-config.json"
+	// RecordsFile holds the refval-v1 rootfs records, one JSON object per
+	// line, in measurement order (empty for the cmc scheme, which has none).
+	RecordsFile = "container-records.jsonl"
+)
+
+// Recorder measures containers and records the measurements as a Config
+// says. It is what the runc wrapper runs on create and run.
+type Recorder struct {
+	Config *Config
+	Driver Driver
+	Log    *slog.Logger
+}
+
+// Measurement is the outcome of Recorder.Measure.
+type Measurement struct {
+	Result *bundle.Result
+	Entry  Entry
+	// Added is false when the list already held this template hash.
+	Added bool
+	// GenerateDir is where generate mode wrote its files ("" if it did not).
+	GenerateDir string
+}
+
+// NewRecorder returns a Recorder for c with the driver c names.
+func NewRecorder(c *Config, log *slog.Logger) (*Recorder, error) {
+	d, err := NewDriver(c)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Recorder{Config: c, Driver: d, Log: log}, nil
+}
+
+// Measure measures the bundle of container id, writes generate-mode files
+// when asked, and records the measurement (list, then driver).
+func (r *Recorder) Measure(ctx context.Context, bundleDir, id string) (*Measurement, error) {
+	start := time.Now()
+	scheme, err := bundle.ParseScheme(r.Config.Scheme)
+	if err != nil {
+		return nil, err
+	}
+	opts := []bundle.Option{bundle.WithContainerID(id), bundle.WithScheme(scheme)}
+	m := &Measurement{}
+	if id == GenerateID || r.Config.GenerateAll {
+		m.GenerateDir, err = r.generateDir(id)
+		if err == nil {
+			m.Result, err = r.generate(ctx, bundleDir, m.GenerateDir, id, opts)
+		}
+	} else {
+		m.Result, err = bundle.Measure(ctx, bundleDir, opts...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("measure bundle %s: %w", bundleDir, err)
+	}
+	measured := time.Since(start)
+	m.Entry = r.entry(id, m.Result)
+	m.Added, err = AppendEntry(r.Config.List, r.Config.ListFormat, m.Entry, func(e Entry) error {
+		return r.Driver.Record(ctx, e)
+	})
+	if err != nil {
+		return m, fmt.Errorf("record measurement: %w", err)
+	}
+	r.Log.Info("measured container",
+		"id", id, "bundle", bundleDir, "scheme", string(scheme),
+		"templateSha256", m.Result.TemplateSha256.String(),
+		"configSha256", m.Result.ConfigSha256.String(),
+		"rootfsSha256", m.Result.RootfsSha256.String(),
+		"entries", m.Result.Entries, "new", m.Added, "driver", r.Config.Driver,
+		"generateDir", m.GenerateDir,
+		"measureMs", ms(measured), "totalMs", ms(time.Since(start)))
+	return m, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func (r *Recorder) pcr() *int {
+	if r.Config.Driver == DriverSW {
+		return nil
+	}
+	p := r.Config.PCR
+	return &p
+}
+
+func (r *Recorder) entry(id string, res *bundle.Result) Entry {
+	return Entry{
+		Pcr:            r.pcr(),
+		TemplateSha256: res.TemplateSha256[:],
+		Name:           id,
+		ConfigSha256:   res.ConfigSha256[:],
+		RootfsSha256:   res.RootfsSha256[:],
+	}
+}
+
+// ReferenceValue returns the CMC reference value of a measurement, as
+// `refval measure-bundle` prints it: a TPM reference value with the PCR for
+// the tpm and cmcd drivers, a SW reference value for sw.
+func ReferenceValue(name string, pcr *int, res *bundle.Result) manifest.ReferenceValue {
+	rv := manifest.ReferenceValue{
+		Type:    manifest.TypeSW,
+		Sha256:  res.TemplateSha256[:],
+		Name:    name,
+		CtrData: &manifest.CtrData{ConfigSha256: res.ConfigSha256[:], RootfsSha256: res.RootfsSha256[:]},
+	}
+	if pcr != nil {
+		rv.Type, rv.Pcr = manifest.TypeTPM, pcr
+	}
+	return rv
+}
+
+func (r *Recorder) generateDir(id string) (string, error) {
+	if id == GenerateID {
+		return r.Config.GenerateDir, nil
+	}
+	// containerd IDs never contain a separator, but the wrapper may be
+	// called by anything: never let an ID walk out of GenerateDir.
+	if id == "." || id == ".." || strings.ContainsAny(id, "/\x00") {
+		return "", fmt.Errorf("generate: container ID %q cannot name a directory", id)
+	}
+	return filepath.Join(r.Config.GenerateDir, id), nil
+}
+
+// generate measures with the records streamed into RecordsFile, then
+// writes the reference values and the normalized config. Each file is
+// replaced atomically; a failed measurement leaves the old files.
+func (r *Recorder) generate(ctx context.Context, bundleDir, dir, id string, opts []bundle.Option) (*bundle.Result, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("generate: %w", err)
+	}
+	var res *bundle.Result
+	err := atomicfile.Write(filepath.Join(dir, RecordsFile), 0o644, func(w io.Writer) error {
+		bw := bufio.NewWriter(w)
+		enc := json.NewEncoder(bw)
+		enc.SetEscapeHTML(false)
+		var err error
+		res, err = bundle.Measure(ctx, bundleDir, append(opts, bundle.WithRecordFunc(func(rec *bundle.Record) error {
+			return enc.Encode(rec)
+		}))...)
+		if err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
+	if err != nil {
+		return nil, err
+	}
+	refs, err := json.MarshalIndent([]manifest.ReferenceValue{ReferenceValue(id, r.pcr(), res)}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, RefsFile), append(refs, '\n'), 0o644); err != nil {
+		return nil, fmt.Errorf("generate: %w", err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, NormalizedConfigFile), res.NormalizedConfig, 0o644); err != nil {
+		return nil, fmt.Errorf("generate: %w", err)
+	}
+	return res, nil
+}
