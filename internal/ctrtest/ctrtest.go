@@ -1,0 +1,429 @@
+package ctrtest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Versions the harness knows.
+const (
+	V1_6 = "1.6"   // Debian's containerd 1.6 in /usr/bin
+	V2_4 = "2.4.2" // containerd 2.4.2 built by scripts/deps.sh
+)
+
+// Versions lists every version, for table tests.
+var Versions = []string{V1_6, V2_4}
+
+// SystemPATH is appended to containerd's PATH after the version's binaries.
+const SystemPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// BinDir returns the directory holding containerd, ctr and
+// containerd-shim-runc-v2 of version, or an error saying what is missing.
+func BinDir(version string) (string, error) {
+	var dir string
+	switch version {
+	case V1_6, "1", "1.6.20":
+		dir = "/usr/bin"
+	case V2_4, "2", "2.4":
+		dir = os.Getenv("REFVAL_CONTAINERD2_BIN")
+		if dir == "" {
+			cache := os.Getenv("REFVAL_CACHE")
+			if cache == "" {
+				base, err := os.UserCacheDir()
+				if err != nil {
+					return "", err
+				}
+				cache = filepath.Join(base, "refval")
+			}
+			dir = filepath.Join(cache, "containerd-v2.4.2", "bin")
+		}
+	default:
+		return "", fmt.Errorf("ctrtest: unknown containerd version %q", version)
+	}
+	for _, b := range []string{"containerd", "ctr", "containerd-shim-runc-v2"} {
+		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
+			return "", fmt.Errorf("containerd %s: %w (run scripts/deps.sh)", version, err)
+		}
+	}
+	return dir, nil
+}
+
+// Require skips the test (or fails it when CI=true) unless version can run
+// here: root, the binaries, runc. It returns the version's bin directory.
+func Require(t testing.TB, version string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("ctrtest: starts a real containerd; skipped with -short")
+	}
+	missing := func(format string, args ...any) {
+		t.Helper()
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("ctrtest: "+format, args...)
+		}
+		t.Skipf("ctrtest: "+format, args...)
+	}
+	if os.Geteuid() != 0 {
+		missing("containerd needs root")
+	}
+	dir, err := BinDir(version)
+	if err != nil {
+		missing("%v", err)
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		if _, err := os.Stat("/usr/sbin/runc"); err != nil {
+			missing("runc not installed (Debian package runc)")
+		}
+	}
+	return dir
+}
+
+// Containerd is one running private containerd.
+type Containerd struct {
+	t         testing.TB
+	Version   string
+	Dir       string   // temporary directory holding everything
+	Bin       string   // directory of containerd, ctr, containerd-shim-runc-v2
+	Address   string   // gRPC socket
+	Namespace string   // containerd namespace used by Ctr and Run
+	Env       []string // environment of containerd (and so of its shims)
+	cmd       *exec.Cmd
+	exited    chan struct{} // closed when containerd has been reaped
+	logPath   string
+}
+
+type options struct {
+	path        []string
+	env         []string
+	extraConfig string
+	logLevel    string
+	snapshotter string
+}
+
+// Option configures New.
+type Option func(*options)
+
+// WithPath puts dirs first in containerd's PATH (runtime shims named
+// containerd-shim-NAME-v1 are looked up there).
+func WithPath(dirs ...string) Option { return func(o *options) { o.path = append(o.path, dirs...) } }
+
+// WithEnv adds KEY=VALUE entries to containerd's environment, which
+// containerd passes on to the shims it starts.
+func WithEnv(kv ...string) Option { return func(o *options) { o.env = append(o.env, kv...) } }
+
+// WithConfig appends TOML to containerd's configuration (plugins sections,
+// runtimes). The harness writes config version 2 for 1.6 and 3 for 2.x.
+func WithConfig(toml string) Option {
+	return func(o *options) { o.extraConfig += "\n" + toml + "\n" }
+}
+
+// WithLogLevel sets containerd's log level (default "info").
+func WithLogLevel(l string) Option { return func(o *options) { o.logLevel = l } }
+
+// New starts containerd version and registers its cleanup with t.
+func New(t testing.TB, version string, opts ...Option) *Containerd {
+	t.Helper()
+	bin := Require(t, version)
+	o := options{logLevel: "info"}
+	for _, f := range opts {
+		f(&o)
+	}
+	// Short path: unix socket paths are limited to 108 bytes, and
+	// t.TempDir's names grow with the test name.
+	dir, err := os.MkdirTemp("", "ctrtest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rnd [4]byte
+	rand.Read(rnd[:])
+	c := &Containerd{
+		t:         t,
+		Version:   version,
+		Dir:       dir,
+		Bin:       bin,
+		Address:   filepath.Join(dir, "containerd.sock"),
+		Namespace: "ctrtest-" + hex.EncodeToString(rnd[:]),
+		logPath:   filepath.Join(dir, "containerd.log"),
+	}
+	path := strings.Join(append(slices.Clone(o.path), bin, SystemPATH), ":")
+	c.Env = append([]string{"PATH=" + path, "HOME=" + dir, "TMPDIR=" + dir}, o.env...)
+	cfgPath := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfgPath, []byte(c.config(o)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(c.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.cmd = exec.Command(filepath.Join(bin, "containerd"), "--config", cfgPath, "--log-level", o.logLevel)
+	c.cmd.Env = c.Env
+	c.cmd.Stdout, c.cmd.Stderr = logf, logf
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := c.cmd.Start(); err != nil {
+		logf.Close()
+		os.RemoveAll(dir)
+		t.Fatalf("ctrtest: start containerd %s: %v", version, err)
+	}
+	logf.Close()
+	c.exited = make(chan struct{})
+	go func() { c.cmd.Wait(); close(c.exited) }()
+	t.Cleanup(c.stop)
+	if err := c.wait(30 * time.Second); err != nil {
+		t.Fatalf("ctrtest: containerd %s did not come up: %v\n%s", version, err, c.LogTail(40))
+	}
+	return c
+}
+
+func (c *Containerd) config(o options) string {
+	disabled := `["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime", "io.containerd.cri.v1.images",
+  "io.containerd.podsandbox.controller.v1.podsandbox", "io.containerd.sandbox.controller.v1.shim",
+  "io.containerd.nri.v1.nri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]`
+	version := 2
+	if c.Version != V1_6 && c.Version != "1" && c.Version != "1.6.20" {
+		version = 3
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "version = %d\nroot = %q\nstate = %q\ndisabled_plugins = %s\n", version,
+		filepath.Join(c.Dir, "root"), filepath.Join(c.Dir, "state"), disabled)
+	fmt.Fprintf(&b, "[grpc]\n  address = %q\n[ttrpc]\n  address = %q\n", c.Address, c.Address+".ttrpc")
+	fmt.Fprintf(&b, "[plugins.%q]\n  path = %q\n", "io.containerd.internal.v1.opt", filepath.Join(c.Dir, "opt"))
+	b.WriteString(o.extraConfig)
+	return b.String()
+}
+
+func (c *Containerd) wait(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		r := c.CtrContext(ctx, "version")
+		cancel()
+		if r.Err == nil && r.ExitCode == 0 {
+			return nil
+		}
+		select {
+		case <-c.exited:
+			return fmt.Errorf("containerd exited: %v", c.cmd.ProcessState)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no answer on %s: %s", c.Address, r.Stderr)
+		}
+	}
+}
+
+// Result is the outcome of one ctr invocation.
+type Result struct {
+	Args     []string
+	Stdout   string
+	Stderr   string
+	ExitCode int
+	// Err is set when ctr could not be run at all (not for a non-zero exit).
+	Err      error
+	Duration time.Duration
+}
+
+// String summarises r for test failure messages.
+func (r Result) String() string {
+	return fmt.Sprintf("ctr %s: exit %d (err %v)\nstdout: %s\nstderr: %s", strings.Join(r.Args, " "), r.ExitCode, r.Err, r.Stdout, r.Stderr)
+}
+
+// Ctr runs this containerd's ctr with the given arguments (after the
+// address and namespace flags).
+func (c *Containerd) Ctr(args ...string) Result {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return c.CtrContext(ctx, args...)
+}
+
+// CtrContext is Ctr with a context.
+func (c *Containerd) CtrContext(ctx context.Context, args ...string) Result {
+	full := append([]string{"--address", c.Address, "--namespace", c.Namespace}, args...)
+	cmd := exec.CommandContext(ctx, filepath.Join(c.Bin, "ctr"), full...)
+	cmd.Env = c.Env
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	r := Result{Args: args, Stdout: out.String(), Stderr: errb.String(), Duration: time.Since(start)}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.ExitCode = ee.ExitCode()
+	case err != nil:
+		r.Err, r.ExitCode = err, -1
+	}
+	return r
+}
+
+// Run runs `ctr run ARGS...` (for example "--rm", image, id, cmd...) and
+// returns its result; a non-zero exit is a result, not a test failure.
+func (c *Containerd) Run(args ...string) Result {
+	return c.Ctr(append([]string{"run"}, args...)...)
+}
+
+// Import imports an OCI or Docker archive and returns the names of the
+// images it added. Names without a registry part get the base name
+// "ctrtest.local/import". It fails the test when ctr fails.
+func (c *Containerd) Import(archive string) []string {
+	c.t.Helper()
+	before := c.images()
+	r := c.Ctr("images", "import", "--base-name", "ctrtest.local/import", archive)
+	if r.Err != nil || r.ExitCode != 0 {
+		c.t.Fatalf("ctrtest: import %s: %s", archive, r)
+	}
+	var added []string
+	for _, n := range c.images() {
+		if !slices.Contains(before, n) {
+			added = append(added, n)
+		}
+	}
+	if len(added) == 0 {
+		// Re-importing the same archive adds no name; report what it has.
+		for _, l := range strings.Split(r.Stdout, "\n") {
+			if f := strings.Fields(l); len(f) > 1 && f[0] == "unpacking" {
+				added = append(added, f[1])
+			}
+		}
+	}
+	if len(added) == 0 {
+		c.t.Fatalf("ctrtest: import %s added no image: %s", archive, r)
+	}
+	return added
+}
+
+func (c *Containerd) images() []string {
+	r := c.Ctr("images", "ls", "-q")
+	if r.ExitCode != 0 {
+		c.t.Fatalf("ctrtest: list images: %s", r)
+	}
+	return strings.Fields(r.Stdout)
+}
+
+// LogTail returns the last n lines of containerd's log.
+func (c *Containerd) LogTail(n int) string {
+	b, _ := os.ReadFile(c.logPath)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// stop tears down everything New started; see the package doc.
+func (c *Containerd) stop() {
+	if c.t.Failed() {
+		c.t.Logf("ctrtest: containerd %s log tail:\n%s", c.Version, c.LogTail(30))
+	}
+	select {
+	case <-c.exited:
+	default:
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		for _, id := range strings.Fields(c.CtrContext(ctx, "tasks", "ls", "-q").Stdout) {
+			c.CtrContext(ctx, "tasks", "kill", "-s", "SIGKILL", id)
+		}
+		for _, id := range strings.Fields(c.CtrContext(ctx, "tasks", "ls", "-q").Stdout) {
+			c.CtrContext(ctx, "tasks", "delete", "--force", id)
+		}
+		if ids := strings.Fields(c.CtrContext(ctx, "containers", "ls", "-q").Stdout); len(ids) > 0 {
+			c.CtrContext(ctx, append([]string{"containers", "delete"}, ids...)...)
+		}
+		cancel()
+		c.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-c.exited:
+		case <-time.After(10 * time.Second):
+			c.cmd.Process.Kill()
+			<-c.exited
+		}
+	}
+	c.killShims()
+	c.unmountAll()
+	if err := os.RemoveAll(c.Dir); err != nil {
+		c.t.Logf("ctrtest: remove %s: %v", c.Dir, err)
+	}
+	// containerd keeps per-namespace runc state outside its root.
+	os.Remove(filepath.Join("/run/containerd/runc", c.Namespace))
+}
+
+// killShims kills processes whose command line carries this containerd's
+// unique socket as their -address: shims that outlived their tasks.
+func (c *Containerd) killShims() {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		for i := 0; i+1 < len(args); i++ {
+			if args[i] == "-address" && args[i+1] == c.Address {
+				syscall.Kill(pid, syscall.SIGKILL)
+				break
+			}
+		}
+	}
+}
+
+// unmountAll lazily unmounts every mount below Dir, deepest first.
+func (c *Containerd) unmountAll() {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var mps []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 {
+			mp := unescapeMount(fields[4])
+			if strings.HasPrefix(mp, c.Dir+"/") {
+				mps = append(mps, mp)
+			}
+		}
+	}
+	slices.SortFunc(mps, func(a, b string) int { return len(b) - len(a) })
+	for _, mp := range mps {
+		unix.Unmount(mp, unix.MNT_DETACH)
+	}
+}
+
+// unescapeMount undoes mountinfo's octal escapes (\040 for space, ...).
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
