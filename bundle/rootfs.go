@@ -123,15 +123,15 @@ func hashRootfsV1(ctx context.Context, root string, o *options) (Digest, int, er
 }
 
 // hashFile hashes an open regular file and checks that it did not change
-// while being read: same inode, and the same size, mtime and ctime before
-// and after, with exactly size bytes read.
+// while being read: the inode, mode and owner the walk recorded, and the
+// same size, mtime and ctime before and after, with exactly size bytes read.
 func hashFile(p *pending, buf []byte) error {
 	var before, after unix.Stat_t
 	fd := int(p.f.Fd())
 	if err := unix.Fstat(fd, &before); err != nil {
 		return fmt.Errorf("%s: %w", p.rec.Path, err)
 	}
-	if before.Ino != p.st.Ino || before.Dev != p.st.Dev || before.Mode != p.st.Mode {
+	if before.Ino != p.st.Ino || before.Dev != p.st.Dev || before.Mode != p.st.Mode || before.Uid != p.st.Uid || before.Gid != p.st.Gid {
 		return fmt.Errorf("%s: %w (replaced before it was opened)", p.rec.Path, ErrFileChanged)
 	}
 	h := sha256.New()
