@@ -256,3 +256,18 @@ func ValidateJSON(b []byte) error {
 	_, err := decodeJSON(b)
 	return err
 }
+
+// UpdateDeviceDescription adds or updates ad in the Device Description
+// dd (JSON or CBOR, detected) and returns the re-encoded document in the
+// same format; see PutAppDescription.
+func UpdateDeviceDescription(dd []byte, ad AppDescription) (out []byte, replaced bool, err error) {
+	d, err := Parse(dd, "")
+	if err != nil {
+		return nil, false, err
+	}
+	if replaced, err = d.PutAppDescription(ad); err != nil {
+		return nil, false, err
+	}
+	out, err = d.Bytes()
+	return out, replaced, err
+}

@@ -1,0 +1,299 @@
+package cmd
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/refval/refval/internal/atomicfile"
+	"github.com/refval/refval/manifest"
+)
+
+func init() { register(newManifestCmd) }
+
+func newManifestCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "manifest",
+		Short: "Create App Manifests and update their reference values",
+		Long: `Create and edit CMC App Manifests (JSON, or CBOR with integer keys) and the
+App Descriptions of a Device Description. Output is deterministic: the validity
+dates come from flags or SOURCE_DATE_EPOCH, never silently from the clock.
+See docs/manifests.md.`,
+	}
+	cmd.AddCommand(newManifestCreateCmd(), newManifestSetRefvalsCmd())
+	return cmd
+}
+
+// validityFlags are the flags that set a validity window.
+type validityFlags struct {
+	notBefore, notAfter, validFor string
+}
+
+func (v *validityFlags) register(cmd *cobra.Command, defaultValidFor string) {
+	fl := cmd.Flags()
+	fl.StringVar(&v.notBefore, "not-before", "", `validity start: RFC 3339, YYYY-MM-DD, @UNIXSECONDS or "now" (default: $SOURCE_DATE_EPOCH)`)
+	fl.StringVar(&v.notAfter, "not-after", "", "validity end (same forms as --not-before)")
+	fl.StringVar(&v.validFor, "valid-for", defaultValidFor, "validity length when --not-after is not given, e.g. 365d or 8760h")
+}
+
+// changed reports whether any validity flag was given.
+func (v *validityFlags) changed(cmd *cobra.Command) bool {
+	fl := cmd.Flags()
+	return fl.Changed("not-before") || fl.Changed("not-after") || fl.Changed("valid-for")
+}
+
+// validity resolves the flags into a window. The start is never taken from
+// the clock unless the user says "now".
+func (v *validityFlags) validity() (manifest.Validity, error) {
+	var nb, na time.Time
+	var err error
+	switch v.notBefore {
+	case "now":
+		nb = time.Now()
+	case "":
+		if nb, err = manifest.SourceDateEpoch(); err != nil {
+			return manifest.Validity{}, UsageErrorf("%v", err)
+		}
+		if nb.IsZero() {
+			return manifest.Validity{}, UsageErrorf(`no validity start: give --not-before (or "now") or set SOURCE_DATE_EPOCH`)
+		}
+	default:
+		if nb, err = manifest.ParseTime(v.notBefore); err != nil {
+			return manifest.Validity{}, UsageErrorf("--not-before: %v", err)
+		}
+	}
+	var d time.Duration
+	if v.notAfter != "" {
+		if na, err = manifest.ParseTime(v.notAfter); err != nil {
+			return manifest.Validity{}, UsageErrorf("--not-after: %v", err)
+		}
+	} else if d, err = manifest.ParseDuration(v.validFor); err != nil {
+		return manifest.Validity{}, UsageErrorf("--valid-for: %v", err)
+	}
+	val, err := manifest.NewValidity(nb, na, d)
+	if err != nil {
+		return manifest.Validity{}, UsageErrorf("%v", err)
+	}
+	return val, nil
+}
+
+// appDescFlags add or update the App Description of the manifest in a
+// Device Description.
+type appDescFlags struct {
+	file, appName, appVersion string
+	env, connections          []string
+}
+
+func (a *appDescFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&a.file, "device-description", "", "add or update the manifest's App Description in this Device Description (JSON or CBOR, rewritten in place)")
+	fl.StringVar(&a.appName, "app-name", "", "name of the App Description (default: the manifest name)")
+	fl.StringVar(&a.appVersion, "app-version", "", "version of the App Description")
+	fl.StringArrayVar(&a.env, "env", nil, "KEY=VALUE environment of the run, recorded in the App Description (repeatable)")
+	fl.StringArrayVar(&a.connections, "external-connection", nil, "external connection of the App Description (repeatable)")
+}
+
+// update writes the App Description of manifest name into the file.
+func (a *appDescFlags) update(w io.Writer, manifestName string) error {
+	if a.file == "" {
+		if len(a.env) > 0 || len(a.connections) > 0 || a.appName != "" || a.appVersion != "" {
+			return UsageErrorf("--env, --external-connection, --app-name and --app-version need --device-description")
+		}
+		return nil
+	}
+	env, err := manifest.ParseEnv(a.env)
+	if err != nil {
+		return UsageErrorf("--env: %v", err)
+	}
+	name := a.appName
+	if name == "" {
+		name = manifestName
+	}
+	in, err := os.ReadFile(a.file)
+	if err != nil {
+		return err
+	}
+	out, replaced, err := manifest.UpdateDeviceDescription(in, manifest.AppDescription{
+		Name: name, Version: a.appVersion, AppManifest: manifestName,
+		ExternalConnections: a.connections, Environment: env,
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", a.file, err)
+	}
+	verb := "added"
+	if replaced {
+		verb = "updated"
+	}
+	fmt.Fprintf(w, "%s: %s app description %q\n", a.file, verb, name)
+	return atomicfile.WriteFile(a.file, out, 0o644)
+}
+
+// readRefvals reads reference values from a file, "-" meaning stdin.
+func readRefvals(cmd *cobra.Command, file string) ([]manifest.ReferenceValue, error) {
+	var b []byte
+	var err error
+	if file == "-" {
+		b, err = io.ReadAll(cmd.InOrStdin())
+		file = "stdin"
+	} else {
+		b, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rvs, err := manifest.ReadReferenceValues(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return rvs, nil
+}
+
+// writeOutput writes b to file atomically, or to stdout when file is "" or "-".
+func writeOutput(cmd *cobra.Command, file string, b []byte) error {
+	if file == "" || file == "-" {
+		_, err := cmd.OutOrStdout().Write(b)
+		return err
+	}
+	return atomicfile.WriteFile(file, b, 0o644)
+}
+
+func newManifestCreateCmd() *cobra.Command {
+	var (
+		o              manifest.CreateOptions
+		v              validityFlags
+		ad             appDescFlags
+		refvals, out   string
+		fromImage      string
+		format, scheme string
+	)
+	cmd := &cobra.Command{
+		Use:   "create --name NAME --version V [--refvals FILE|-] [flags]",
+		Short: "Create an unsigned App Manifest",
+		Long: `Create an unsigned CMC App Manifest holding the given reference values (the
+output of measure-bundle or measure: a JSON array, or one object; "-" reads
+stdin). The validity window starts at --not-before or $SOURCE_DATE_EPOCH and
+lasts --valid-for (default 365d) unless --not-after is given.`,
+		Example: `  refval measure-bundle ./bundle --driver tpm > refvals.json
+  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) \
+    refval manifest create --name web --version 1.2.0 --developer "ACME CI" \
+      --refvals refvals.json --out web.manifest.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Name == "" || o.Version == "" {
+				return UsageErrorf("--name and --version are required")
+			}
+			f, err := manifest.ParseFormat(format)
+			if err != nil {
+				return UsageErrorf("--format: %v", err)
+			}
+			if o.Validity, err = v.validity(); err != nil {
+				return err
+			}
+			switch {
+			case fromImage != "" && refvals != "":
+				return UsageErrorf("--refvals and --from-image exclude each other")
+			case fromImage != "":
+				rv, _, err := measureImage(cmd.Context(), fromImage, manifest.RunOptions{Name: o.Name, Scheme: scheme, Env: ad.env})
+				if err != nil {
+					return err
+				}
+				o.ReferenceValues = []manifest.ReferenceValue{rv}
+			case refvals != "":
+				if o.ReferenceValues, err = readRefvals(cmd, refvals); err != nil {
+					return err
+				}
+			}
+			d, err := manifest.Create(o, f)
+			if err != nil {
+				return UsageErrorf("%v", err)
+			}
+			b, err := d.Bytes()
+			if err != nil {
+				return err
+			}
+			if err := writeOutput(cmd, out, b); err != nil {
+				return err
+			}
+			return ad.update(cmd.ErrOrStderr(), o.Name)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.Name, "name", "", "manifest name (required)")
+	fl.StringVar(&o.Version, "version", "", "manifest version (required)")
+	fl.StringVar(&o.DeveloperCommonName, "developer", "", "developerCommonName: common name of the developer's signing certificate")
+	fl.StringArrayVar(&o.Oss, "os", nil, "name of an OS manifest the app runs on (repeatable)")
+	fl.StringVar(&o.Description, "description", "", "free-text description")
+	fl.IntVar(&o.CertificationLevel, "certification-level", 0, "certificationLevel (0: not given)")
+	fl.StringVar(&refvals, "refvals", "", `reference values file (JSON or CBOR; "-" for stdin)`)
+	fl.StringVar(&fromImage, "from-image", "", "measure this image for the reference value")
+	fl.StringVar(&scheme, "scheme", "", "measurement scheme with --from-image")
+	fl.StringVar(&format, "format", "json", "output encoding: json or cbor")
+	fl.StringVarP(&out, "out", "o", "", "write the manifest here (default stdout)")
+	v.register(cmd, "365d")
+	ad.register(cmd)
+	return cmd
+}
+
+func newManifestSetRefvalsCmd() *cobra.Command {
+	var (
+		v            validityFlags
+		ad           appDescFlags
+		refvals, out string
+	)
+	cmd := &cobra.Command{
+		Use:   "set-refvals TEMPLATE [--refvals FILE|-] [--out FILE]",
+		Short: "Replace the reference values of an existing App Manifest",
+		Long: `Replace the referenceValues of the App Manifest TEMPLATE (JSON or CBOR)
+with those of --refvals (default stdin), keeping every other member,
+including ones refval does not know. --not-before/--not-after/--valid-for
+also replace the validity window. The result goes to --out (default stdout)
+in TEMPLATE's encoding, deterministically.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tb, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			d, err := manifest.Parse(tb, "")
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			rvs, err := readRefvals(cmd, refvals)
+			if err != nil {
+				return err
+			}
+			if err := d.SetReferenceValues(rvs); err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			if v.changed(cmd) {
+				val, err := v.validity()
+				if err != nil {
+					return err
+				}
+				if err := d.SetValidity(val); err != nil {
+					return err
+				}
+			}
+			var m manifest.AppManifest
+			if err := d.Decode(&m); err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			b, err := d.Bytes()
+			if err != nil {
+				return err
+			}
+			if err := writeOutput(cmd, out, b); err != nil {
+				return err
+			}
+			return ad.update(cmd.ErrOrStderr(), m.Name)
+		},
+	}
+	cmd.Flags().StringVar(&refvals, "refvals", "-", `reference values file (JSON or CBOR; "-" for stdin)`)
+	cmd.Flags().StringVarP(&out, "out", "o", "", "write the manifest here (default stdout)")
+	v.register(cmd, "365d")
+	ad.register(cmd)
+	return cmd
+}

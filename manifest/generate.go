@@ -1,0 +1,250 @@
+package manifest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/refval/refval/internal/atomicfile"
+)
+
+// RunOptions say how one image is measured and run: the measurement
+// scheme and driver of its reference value, the platform of a
+// multi-platform image, and the run's environment (recorded in the App
+// Description).
+type RunOptions struct {
+	// Name of the reference value and of the manifest.
+	Name string `json:"name,omitempty"`
+	// Scheme is the measurement scheme ("" is the default, refval-v1).
+	Scheme string `json:"scheme,omitempty"`
+	// Driver is DriverTPM or DriverSW ("" is DriverSW).
+	Driver string `json:"driver,omitempty"`
+	// PCR of a TPM reference value (nil: DefaultPCR).
+	PCR *int `json:"pcr,omitempty"`
+	// Optional marks the reference value optional.
+	Optional bool `json:"optional,omitempty"`
+	// Platform selects from a multi-platform index ("os/arch[/variant]").
+	Platform string `json:"platform,omitempty"`
+	// Env is the KEY=VALUE environment of the run.
+	Env []string `json:"env,omitempty"`
+}
+
+// ImageInfo identifies the exact image a reference value was measured from.
+type ImageInfo struct {
+	Reference string `json:"reference,omitempty"`
+	Digest    string `json:"digest,omitempty"`
+	Platform  string `json:"platform,omitempty"`
+}
+
+// MeasureFunc measures one image (the stream path of package oci) into
+// the reference value a manifest carries.
+type MeasureFunc func(ctx context.Context, imageRef string, opts RunOptions) (ReferenceValue, ImageInfo, error)
+
+// SignFunc wraps an encoded manifest in a signed envelope.
+type SignFunc func(payload []byte, f Format) ([]byte, error)
+
+// Job is one image of a generate run.
+type Job struct {
+	Image string `json:"image"`
+	RunOptions
+}
+
+// Batch is the file format of `refval generate --batch`: a list of images
+// with their names and run options (or, equally, a bare JSON array of jobs).
+type Batch struct {
+	Images []Job `json:"images"`
+}
+
+// ErrGenerate is wrapped by Generate when at least one image failed.
+var ErrGenerate = errors.New("some images failed")
+
+// ParseBatch reads a batch file. Unknown members are errors (a misspelt
+// run option must not be ignored), as are trailing data and jobs without
+// an image.
+func ParseBatch(b []byte) ([]Job, error) {
+	if err := ValidateJSON(b); err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var jobs []Job
+	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+		if err := dec.Decode(&jobs); err != nil {
+			return nil, fieldError(err)
+		}
+	} else {
+		var bt Batch
+		if err := dec.Decode(&bt); err != nil {
+			return nil, fieldError(err)
+		}
+		jobs = bt.Images
+	}
+	if len(jobs) == 0 {
+		return nil, fmt.Errorf("%w: no images", ErrField)
+	}
+	for i, j := range jobs {
+		if j.Image == "" {
+			return nil, fmt.Errorf("%w: images[%d].image: missing", ErrField, i)
+		}
+	}
+	return jobs, nil
+}
+
+// NameFromImage derives a manifest name from an image reference: the last
+// path component without transport, tag or digest ("docker://r/ns/web:1"
+// gives "web"; "oci:/layouts/store:web" gives "web", the image name in the
+// layout).
+func NameFromImage(ref string) string {
+	r := ref
+	if i := strings.Index(r, "@"); i >= 0 {
+		r = r[:i]
+	}
+	transport, rest, ok := strings.Cut(r, ":")
+	if !ok {
+		rest, transport = r, ""
+	}
+	rest = strings.TrimPrefix(rest, "//")
+	switch transport {
+	case "oci", "oci-archive", "docker-archive":
+		// PATH:NAME — the name in the layout or archive, if any.
+		if i := strings.LastIndex(rest, ":"); i >= 0 && !strings.Contains(rest[i:], "/") {
+			return rest[i+1:]
+		}
+	}
+	rest = rest[strings.LastIndex(rest, "/")+1:]
+	if i := strings.Index(rest, ":"); i >= 0 {
+		rest = rest[:i]
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(rest, ".tar"), ".tar.gz")
+}
+
+// GenerateConfig configures Generate.
+type GenerateConfig struct {
+	// Template is an App Manifest (JSON or CBOR) whose members every
+	// generated manifest keeps; name and referenceValues are replaced.
+	Template []byte
+	// Validity, when set, replaces the template's validity window.
+	Validity *Validity
+	// Format of the written manifests.
+	Format Format
+	// OutDir receives <name>.manifest.json or <name>.manifest.cbor.
+	OutDir  string
+	Measure MeasureFunc
+	Sign    SignFunc
+}
+
+// GenerateResult is the summary line of one image.
+type GenerateResult struct {
+	Image          string          `json:"image"`
+	Name           string          `json:"name"`
+	ImageDigest    string          `json:"imageDigest,omitempty"`
+	Platform       string          `json:"platform,omitempty"`
+	ReferenceValue *ReferenceValue `json:"referenceValue,omitempty"`
+	Output         string          `json:"output,omitempty"`
+	Error          string          `json:"error,omitempty"`
+}
+
+// Generate measures every job's image, writes its signed manifest, and
+// returns one result per job in order. A failing image does not stop the
+// others; the error then wraps ErrGenerate. Configuration errors (bad
+// template, duplicate or unsafe names) fail before anything is measured.
+func Generate(ctx context.Context, jobs []Job, cfg GenerateConfig) ([]GenerateResult, error) {
+	if cfg.Measure == nil || cfg.Sign == nil {
+		return nil, errors.New("generate: no measure or sign function")
+	}
+	if cfg.Format == "" {
+		cfg.Format = JSON
+	}
+	if _, err := ParseFormat(string(cfg.Format)); err != nil {
+		return nil, err
+	}
+	tmpl, err := Parse(cfg.Template, "")
+	if err != nil {
+		return nil, fmt.Errorf("template: %w", err)
+	}
+	if tmpl.Type() != TypeAppManifest {
+		return nil, fmt.Errorf("template: %w: %q, want %q", ErrUnknownType, tmpl.Type(), TypeAppManifest)
+	}
+	seen := map[string]int{}
+	for i := range jobs {
+		if jobs[i].Name == "" {
+			jobs[i].Name = NameFromImage(jobs[i].Image)
+		}
+		n := jobs[i].Name
+		if n == "" || n == "." || n == ".." || strings.ContainsAny(n, "/\\\x00") {
+			return nil, fmt.Errorf("%w: image %s: name %q cannot be a file name; give a name", ErrField, jobs[i].Image, n)
+		}
+		if j, dup := seen[n]; dup {
+			return nil, fmt.Errorf("%w: images %s and %s both named %q", ErrField, jobs[j].Image, jobs[i].Image, n)
+		}
+		seen[n] = i
+	}
+	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
+		return nil, err
+	}
+	results := make([]GenerateResult, len(jobs))
+	failed := 0
+	for i, j := range jobs {
+		res := &results[i]
+		res.Image, res.Name = j.Image, j.Name
+		if err := generateOne(ctx, j, tmpl, cfg, res); err != nil {
+			res.Error = err.Error()
+			failed++
+		}
+	}
+	if failed > 0 {
+		return results, fmt.Errorf("%w: %d of %d", ErrGenerate, failed, len(jobs))
+	}
+	return results, nil
+}
+
+func generateOne(ctx context.Context, j Job, tmpl *Document, cfg GenerateConfig, res *GenerateResult) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	rv, info, err := cfg.Measure(ctx, j.Image, j.RunOptions)
+	if err != nil {
+		return fmt.Errorf("measure: %w", err)
+	}
+	res.ImageDigest, res.Platform, res.ReferenceValue = info.Digest, info.Platform, &rv
+	// A fresh copy of the template: edits must not leak between images.
+	tb, _ := tmpl.Bytes()
+	d, err := Parse(tb, tmpl.format)
+	if err != nil {
+		return err
+	}
+	d.set(d.root, "name", 1, j.Name)
+	if err := d.SetReferenceValues([]ReferenceValue{rv}); err != nil {
+		return err
+	}
+	if cfg.Validity != nil {
+		if err := d.SetValidity(*cfg.Validity); err != nil {
+			return err
+		}
+	}
+	if _, _, err := d.ValidityWindow(); err != nil {
+		return fmt.Errorf("template: %w", err)
+	}
+	if d, err = d.Convert(cfg.Format); err != nil {
+		return err
+	}
+	payload, err := d.Bytes()
+	if err != nil {
+		return err
+	}
+	env, err := cfg.Sign(payload, cfg.Format)
+	if err != nil {
+		return fmt.Errorf("sign: %w", err)
+	}
+	out := filepath.Join(cfg.OutDir, j.Name+".manifest."+string(cfg.Format))
+	if err := atomicfile.WriteFile(out, env, 0o644); err != nil {
+		return err
+	}
+	res.Output = out
+	return nil
+}
