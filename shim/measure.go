@@ -1,7 +1,6 @@
 package shim
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -161,17 +160,13 @@ func (r *Recorder) generate(ctx context.Context, bundleDir, dir, id string, opts
 	}
 	var res *bundle.Result
 	err := atomicfile.Write(filepath.Join(dir, RecordsFile), 0o644, func(w io.Writer) error {
-		bw := bufio.NewWriter(w)
-		enc := json.NewEncoder(bw)
-		enc.SetEscapeHTML(false)
+		write, flush := bundle.RecordWriter(w)
 		var err error
-		res, err = bundle.Measure(ctx, bundleDir, append(opts, bundle.WithRecordFunc(func(rec *bundle.Record) error {
-			return enc.Encode(rec)
-		}))...)
+		res, err = bundle.Measure(ctx, bundleDir, append(opts, bundle.WithRecordFunc(write))...)
 		if err != nil {
 			return err
 		}
-		return bw.Flush()
+		return flush()
 	})
 	if err != nil {
 		return nil, err

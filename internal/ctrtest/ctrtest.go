@@ -427,3 +427,9 @@ func unescapeMount(s string) string {
 	}
 	return b.String()
 }
+
+// BundleDir returns the runtime bundle directory of container id (it
+// exists while the task does): containerd's runtime v2 task state.
+func (c *Containerd) BundleDir(id string) string {
+	return filepath.Join(c.Dir, "state", "io.containerd.runtime.v2.task", c.Namespace, id)
+}

@@ -1,0 +1,605 @@
+package shim_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/google/go-cmp/cmp"
+	"github.com/refval/refval/bundle"
+	"github.com/refval/refval/internal/ctrtest"
+	"github.com/refval/refval/internal/testimage"
+	"github.com/refval/refval/manifest"
+	"github.com/refval/refval/shim"
+)
+
+const buildTags = "containers_image_openpgp exclude_graphdriver_btrfs exclude_graphdriver_devicemapper containers_image_storage_stub"
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+	buildDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// shimBinary returns the shim binary: $REFVAL_BIN/containerd-shim-cmc-v1
+// (make test builds it) or one built once for this test run.
+func shimBinary(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv("REFVAL_BIN"); d != "" {
+		p := filepath.Join(d, shim.ShimName)
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("REFVAL_BIN: %v", err)
+		}
+		return p
+	}
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "shimbin-")
+		if buildErr != nil {
+			return
+		}
+		buildPath = filepath.Join(buildDir, shim.ShimName)
+		cmd := exec.Command("go", "build", "-tags", buildTags, "-o", buildPath, "github.com/refval/refval/cmd/containerd-shim-cmc-v1")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+// rig is one private containerd with the shim on its PATH and a shim
+// configuration file that each subtest rewrites.
+type rig struct {
+	c       *ctrtest.Containerd
+	shim    string
+	linkDir string // holds runc -> shim
+	cfgPath string
+	image   string
+	layout  string // OCI layout of the image, for offline comparisons
+}
+
+func newRig(t *testing.T, version string) *rig {
+	t.Helper()
+	ctrtest.Require(t, version)
+	img, err := testimage.BusyboxImage()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	bin := shimBinary(t)
+	dir := t.TempDir()
+	r := &rig{shim: bin, linkDir: filepath.Join(dir, "link"), cfgPath: filepath.Join(dir, "shim.toml")}
+	if err := os.Mkdir(r.linkDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(bin, filepath.Join(r.linkDir, "runc")); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(dir, "busybox.tar")
+	if _, err := testimage.WriteOCIArchive(archive, "latest", img); err != nil {
+		t.Fatal(err)
+	}
+	r.layout = filepath.Join(dir, "layout")
+	if _, err := testimage.WriteLayout(r.layout, "latest", img); err != nil {
+		t.Fatal(err)
+	}
+	// The shim directory goes on containerd's PATH so that runtime
+	// io.containerd.cmc.v1 resolves to containerd-shim-cmc-v1.
+	r.c = ctrtest.New(t, version,
+		ctrtest.WithPath(filepath.Dir(bin)),
+		ctrtest.WithEnv(shim.ConfigEnv+"="+r.cfgPath))
+	r.image = r.c.Import(archive)[0]
+	return r
+}
+
+// setup writes a shim configuration (extra TOML lines appended, "{dir}"
+// replaced by the directory) with a fresh list and log in a new
+// directory, and returns that directory.
+func (r *rig) setup(t *testing.T, extra string) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := fmt.Sprintf("list = %q\nlog_file = %q\nlog_level = \"debug\"\nrunc_link_dir = %q\n%s\n",
+		filepath.Join(dir, "list.json"), filepath.Join(dir, "shim.log"), r.linkDir, strings.ReplaceAll(extra, "{dir}", dir))
+	if err := os.WriteFile(r.cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "shim.log"))
+			t.Logf("shim log:\n%s", b)
+		}
+	})
+	return dir
+}
+
+func readList(t *testing.T, dir string) []shim.Entry {
+	t.Helper()
+	l, err := shim.ReadList(filepath.Join(dir, "list.json"), shim.FormatJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+const runtimeCMC = "io.containerd.cmc.v1"
+
+// script prints to both streams and exits non-zero, so any change the
+// shim made to stdio or the exit code would show.
+var script = []string{"sh", "-c", "echo out:$VAL; echo err >&2; exit 3"}
+
+func (r *rig) run(args ...string) ctrtest.Result { return r.c.Run(args...) }
+
+func runArgs(runtime []string, env, image, id string, cmd []string) []string {
+	a := append([]string{"--rm"}, runtime...)
+	if env != "" {
+		a = append(a, "--env", env)
+	}
+	return append(append(a, image, id), cmd...)
+}
+
+func TestShim(t *testing.T) {
+	for _, v := range ctrtest.Versions {
+		t.Run(v, func(t *testing.T) {
+			r := newRig(t, v)
+			t.Run("Transparent", r.testTransparent)
+			t.Run("Generate", r.testGenerate)
+			t.Run("Concurrent", r.testConcurrent)
+			t.Run("TPM", r.testTPM)
+			t.Run("CMCD", r.testCMCD)
+			t.Run("Enforce", r.testEnforce)
+		})
+	}
+}
+
+// testTransparent: every way in gives the container's own output and exit
+// code, one list entry per distinct container, a new entry for a changed
+// env var.
+func (r *rig) testTransparent(t *testing.T) {
+	base := r.run(runArgs(nil, "VAL=a", r.image, "base", script)...)
+	if base.Err != nil || base.ExitCode != 3 || base.Stdout != "out:a\n" {
+		t.Fatalf("baseline run without the shim: %s", base)
+	}
+	ways := map[string][]string{
+		"runtime-name": {"--runtime", runtimeCMC},
+		"runtime-path": {"--runtime", r.shim},
+		// The runc wrapper reached directly: the binary as runc BinaryName.
+		"runc-binary": {"--runc-binary", r.shim},
+		"runc-link":   {"--runc-binary", filepath.Join(r.linkDir, "runc")},
+	}
+	for name, rt := range ways {
+		t.Run(name, func(t *testing.T) {
+			dir := r.setup(t, "")
+			for i, env := range []string{"VAL=a", "VAL=a", "VAL=b"} {
+				got := r.run(runArgs(rt, env, r.image, fmt.Sprintf("%s-%d", name, i), script)...)
+				want := base
+				if env == "VAL=b" {
+					want.Stdout = "out:b\n"
+				}
+				if got.Err != nil || got.ExitCode != want.ExitCode || got.Stdout != want.Stdout || containerStderr(got.Stderr) != containerStderr(want.Stderr) {
+					t.Fatalf("with the shim:\n%s\nwithout:\n%s", got, want)
+				}
+			}
+			l := readList(t, dir)
+			if len(l) != 2 {
+				t.Fatalf("list has %d entries, want 2 (two identical starts, one with another env): %+v", len(l), l)
+			}
+			if string(l[0].TemplateSha256) == string(l[1].TemplateSha256) {
+				t.Errorf("a changed env var kept the template hash %x", l[0].TemplateSha256)
+			}
+			if l[0].Name != name+"-0" || l[1].Name != name+"-2" {
+				t.Errorf("entry names %q, %q; want %s-0, %s-2", l[0].Name, l[1].Name, name, name)
+			}
+			for _, e := range l {
+				th := sha256.Sum256(append(append([]byte{}, e.ConfigSha256...), e.RootfsSha256...))
+				if string(th[:]) != string(e.TemplateSha256) {
+					t.Errorf("entry %s: templateSha256 %x != SHA-256(config||rootfs) %x", e.Name, e.TemplateSha256, th)
+				}
+				if e.Pcr != nil {
+					t.Errorf("sw driver wrote pcr %d", *e.Pcr)
+				}
+			}
+		})
+	}
+}
+
+// testGenerate: generate-mode values equal bundle.Measure on the runtime
+// bundle, and the rootfs hash equals the one of an independent unpack of
+// the same image (umoci).
+func (r *rig) testGenerate(t *testing.T) {
+	dir := r.setup(t, "generate_dir = \"{dir}/measure\"\ndriver = \"tpm\"\ntpm = \"tcp://127.0.0.1:1\"\n")
+	gen := filepath.Join(dir, "measure")
+	// The TPM is unreachable: fail-open still writes the reference values
+	// and starts the container.
+	id := shim.GenerateID
+	res := r.run("-d", "--runtime", runtimeCMC, "--env", "VAL=HELLO", r.image, id, "sleep", "600")
+	if res.ExitCode != 0 {
+		t.Fatalf("generate run: %s", res)
+	}
+	defer func() {
+		r.c.Ctr("tasks", "kill", "-s", "SIGKILL", id)
+		time.Sleep(200 * time.Millisecond)
+		r.c.Ctr("tasks", "delete", "--force", id)
+		r.c.Ctr("containers", "delete", id)
+	}()
+	var refs []manifest.ReferenceValue
+	if err := json.Unmarshal([]byte(mustRead(t, filepath.Join(gen, shim.RefsFile))), &refs); err != nil {
+		t.Fatalf("%s: %v", shim.RefsFile, err)
+	}
+	// The running container's bundle is no longer what runc create saw:
+	// runc makes missing mount points (here /run) in the rootfs. So the
+	// reference is the runtime config.json of the bundle together with an
+	// independent offline unpack of the image (umoci), measured by
+	// bundle.Measure as `refval measure-bundle --config --rootfs` does.
+	if _, err := exec.LookPath("umoci"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("umoci missing")
+		}
+		t.Skip("umoci missing, no offline unpack to compare with")
+	}
+	ub := filepath.Join(t.TempDir(), "bundle")
+	if out, err := exec.Command("umoci", "unpack", "--image", r.layout+":latest", ub).CombinedOutput(); err != nil {
+		t.Fatalf("umoci unpack: %v\n%s", err, out)
+	}
+	got, err := bundle.Measure(context.Background(), "", bundle.WithContainerID(id),
+		bundle.WithConfigPath(filepath.Join(r.c.BundleDir(id), "config.json")),
+		bundle.WithRootfsPath(filepath.Join(ub, "rootfs")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcr := 11
+	want := []manifest.ReferenceValue{{
+		Type: manifest.TypeTPM, Pcr: &pcr, Name: id, Sha256: got.TemplateSha256[:],
+		CtrData: &manifest.CtrData{ConfigSha256: got.ConfigSha256[:], RootfsSha256: got.RootfsSha256[:]},
+	}}
+	if d := cmp.Diff(want, refs); d != "" {
+		t.Errorf("container-refs differ from the runtime config + offline rootfs (-want +got):\n%s", d)
+	}
+	norm := mustRead(t, filepath.Join(gen, shim.NormalizedConfigFile))
+	if s := sha256.Sum256([]byte(norm)); s != got.ConfigSha256 {
+		t.Errorf("SHA-256 of %s is %x, configSha256 %s", shim.NormalizedConfigFile, s, got.ConfigSha256)
+	}
+	if !strings.Contains(norm, "VAL=HELLO") {
+		t.Errorf("normalized config lacks the env var: %s", norm)
+	}
+	// Records: replaying them gives the rootfs hash.
+	f, err := os.Open(filepath.Join(gen, shim.RecordsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := bundle.NewRootfsHasher()
+	if err := bundle.ReadRecords(f, h.Add); err != nil {
+		t.Fatal(err)
+	}
+	if h.Sum() != got.RootfsSha256 || h.Count() != got.Entries {
+		t.Errorf("records replay to %s (%d), want %s (%d)", h.Sum(), h.Count(), got.RootfsSha256, got.Entries)
+	}
+	// The TPM extend failed, so the list entry was rolled back.
+	if l := readList(t, dir); len(l) != 0 {
+		t.Errorf("fail-open with an unreachable TPM must not keep a list entry the PCR lacks: %+v", l)
+	}
+}
+
+// containerStderr drops ctr's own timestamped log lines (containerd 2.x
+// warns about cgroup v1 on every run) from ctr's stderr.
+func containerStderr(s string) string {
+	var keep []string
+	for _, l := range strings.SplitAfter(s, "\n") {
+		if !strings.HasPrefix(l, "time=\"") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "")
+}
+
+func mustRead(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// testConcurrent: 50 containers started at once give 50 entries.
+func (r *rig) testConcurrent(t *testing.T) {
+	dir := r.setup(t, "")
+	const n = 50
+	var wg sync.WaitGroup
+	res := make([]ctrtest.Result, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[i] = r.run(runArgs([]string{"--runtime", runtimeCMC}, "N="+strconv.Itoa(i), r.image, "c"+strconv.Itoa(i), []string{"true"})...)
+		}()
+	}
+	wg.Wait()
+	for i, x := range res {
+		if x.Err != nil || x.ExitCode != 0 {
+			t.Errorf("container %d: %s", i, x)
+		}
+	}
+	l := readList(t, dir)
+	if len(l) != n {
+		t.Fatalf("list has %d entries, want %d", len(l), n)
+	}
+	seen := map[string]bool{}
+	for _, e := range l {
+		seen[e.Name] = true
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct names in %d entries", len(seen), n)
+	}
+}
+
+// testTPM: after starts through the tpm driver on swtpm, tpm2_pcrread
+// shows the PCR that replaying the list from zero predicts.
+func (r *rig) testTPM(t *testing.T) {
+	port := startSWTPM(t)
+	dir := r.setup(t, fmt.Sprintf("driver = \"tpm\"\npcr = 16\ntpm = \"tcp://127.0.0.1:%d\"\n", port))
+	// PCR 16 (debug) is resettable and starts at zero, so the replay
+	// starts from zero without resetting anything.
+	for i, env := range []string{"VAL=1", "VAL=2", "VAL=1", "VAL=3"} {
+		if x := r.run(runArgs([]string{"--runtime", runtimeCMC}, env, r.image, "tpm"+strconv.Itoa(i), []string{"true"})...); x.ExitCode != 0 {
+			t.Fatalf("run: %s", x)
+		}
+	}
+	l := readList(t, dir)
+	if len(l) != 3 {
+		t.Fatalf("list has %d entries, want 3", len(l))
+	}
+	var pcr [32]byte
+	for _, e := range l {
+		if e.Pcr == nil || *e.Pcr != 16 {
+			t.Errorf("entry %s: pcr %v, want 16", e.Name, e.Pcr)
+		}
+		pcr = sha256.Sum256(append(pcr[:], e.TemplateSha256...))
+	}
+	if got := pcrRead(t, port, 16); got != hex.EncodeToString(pcr[:]) {
+		t.Errorf("tpm2_pcrread: PCR 16 = %s, replaying the list gives %x", got, pcr)
+	}
+}
+
+// testCMCD: the cmcd driver sends each new measurement to the daemon.
+func (r *rig) testCMCD(t *testing.T) {
+	srv := startCMCD(t, true)
+	dir := r.setup(t, fmt.Sprintf("driver = \"cmcd\"\ncmcd_socket = %q\n", srv.path))
+	for i, env := range []string{"VAL=1", "VAL=1", "VAL=2"} {
+		if x := r.run(runArgs([]string{"--runtime", runtimeCMC}, env, r.image, "cmcd"+strconv.Itoa(i), []string{"true"})...); x.ExitCode != 0 {
+			t.Fatalf("run: %s", x)
+		}
+	}
+	l := readList(t, dir)
+	var want []shim.MeasureRequest
+	for _, e := range l {
+		want = append(want, shim.MeasureRequest{Name: e.Name, ConfigSha256: e.ConfigSha256, RootfsSha256: e.RootfsSha256})
+	}
+	if len(want) != 2 {
+		t.Fatalf("list has %d entries, want 2", len(want))
+	}
+	if d := cmp.Diff(want, srv.requests()); d != "" {
+		t.Errorf("cmcd received (-list +received):\n%s", d)
+	}
+}
+
+// testEnforce: with enforce a failed recording refuses the start with a
+// clear error; without it the container starts.
+func (r *rig) testEnforce(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-cmcd.sock")
+	t.Run("refuse", func(t *testing.T) {
+		dir := r.setup(t, fmt.Sprintf("driver = \"cmcd\"\ncmcd_socket = %q\nenforce = true\n", missing))
+		x := r.run(runArgs([]string{"--runtime", runtimeCMC}, "", r.image, "enforced", script)...)
+		if x.ExitCode == 0 || strings.Contains(x.Stdout, "out:") {
+			t.Fatalf("enforce: container started: %s", x)
+		}
+		if !strings.Contains(x.Stderr, "not started") || !strings.Contains(x.Stderr, "cmcd") {
+			t.Errorf("ctr does not show the reason: %s", x.Stderr)
+		}
+		if l := readList(t, dir); len(l) != 0 {
+			t.Errorf("refused start left list entries: %+v", l)
+		}
+		r.c.Ctr("containers", "delete", "enforced")
+	})
+	t.Run("fail-open", func(t *testing.T) {
+		dir := r.setup(t, fmt.Sprintf("driver = \"cmcd\"\ncmcd_socket = %q\n", missing))
+		x := r.run(runArgs([]string{"--runtime", runtimeCMC}, "VAL=open", r.image, "open", script)...)
+		if x.ExitCode != 3 || x.Stdout != "out:open\n" {
+			t.Fatalf("fail-open: %s", x)
+		}
+		if !strings.Contains(mustRead(t, filepath.Join(dir, "shim.log")), "fail-open") {
+			t.Errorf("the failure is not logged")
+		}
+	})
+	t.Run("broken-config", func(t *testing.T) {
+		if err := os.WriteFile(r.cfgPath, []byte("enforse = true\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		x := r.run(runArgs([]string{"--runtime", runtimeCMC}, "", r.image, "broken", script)...)
+		if x.ExitCode == 0 || !strings.Contains(x.Stderr, "enforse") {
+			t.Errorf("a misspelt key must refuse the start and be named: %s", x)
+		}
+		r.c.Ctr("containers", "delete", "broken")
+	})
+}
+
+// --- swtpm and a fake cmcd ---
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startSWTPM starts swtpm on loopback and returns its command port (the
+// control port is the next one).
+func startSWTPM(t *testing.T) int {
+	t.Helper()
+	for _, tool := range []string{"swtpm", "tpm2_pcrread"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s missing (Debian swtpm, tpm2-tools)", tool)
+			}
+			t.Skipf("%s missing (Debian swtpm, tpm2-tools)", tool)
+		}
+	}
+	state := t.TempDir()
+	var port int
+	var cmd *exec.Cmd
+	for attempt := 0; ; attempt++ {
+		port = freePort(t)
+		cmd = exec.Command("swtpm", "socket", "--tpm2", "--tpmstate", "dir="+state,
+			"--server", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", port),
+			"--ctrl", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", port+1),
+			"--flags", "not-need-init,startup-clear")
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		ok := false
+		for range 50 {
+			if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+				c.Close()
+				ok = true
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if ok {
+			break
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		if attempt == 3 {
+			t.Fatalf("swtpm did not listen: %s", out.String())
+		}
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return port
+}
+
+// pcrRead reads a SHA-256 PCR with tpm2_pcrread (an independent TPM
+// client) and returns it as lowercase hex.
+func pcrRead(t *testing.T, port, pcr int) string {
+	t.Helper()
+	cmd := exec.Command("tpm2_pcrread", fmt.Sprintf("sha256:%d", pcr))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("TPM2TOOLS_TCTI=swtpm:host=127.0.0.1,port=%d", port))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("tpm2_pcrread: %v\n%s", err, out)
+	}
+	// "  sha256:\n    16: 0x0123...\n"
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && strings.TrimSpace(k) == strconv.Itoa(pcr) {
+			return strings.ToLower(strings.TrimPrefix(strings.TrimSpace(v), "0x"))
+		}
+	}
+	t.Fatalf("tpm2_pcrread output without PCR %d:\n%s", pcr, out)
+	return ""
+}
+
+type fakeCMCD struct {
+	path string
+	mu   sync.Mutex
+	reqs []shim.MeasureRequest
+}
+
+func (f *fakeCMCD) requests() []shim.MeasureRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]shim.MeasureRequest(nil), f.reqs...)
+}
+
+// startCMCD serves the CMC daemon's measure API on a unix socket,
+// decoding requests with its own CBOR reading of the wire format.
+func startCMCD(t *testing.T, success bool) *fakeCMCD {
+	t.Helper()
+	d, err := os.MkdirTemp("", "cmcd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeCMCD{path: filepath.Join(d, "cmcd.sock")}
+	l, err := net.Listen("unix", f.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(); os.RemoveAll(d) })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				typ, payload, err := shim.ReadCMCDMessage(c)
+				if err != nil || typ != shim.CMCDTypeMeasure {
+					return
+				}
+				req, err := decodeMeasureRequest(payload)
+				if err != nil {
+					shim.WriteCMCDMessage(c, shim.CMCDTypeError, []byte{0xa1, 0x00, 0x63, 'b', 'a', 'd'})
+					return
+				}
+				f.mu.Lock()
+				f.reqs = append(f.reqs, req)
+				f.mu.Unlock()
+				// {0: success} with CBOR true (0xf5) or false (0xf4).
+				b := byte(0xf4)
+				if success {
+					b = 0xf5
+				}
+				shim.WriteCMCDMessage(c, shim.CMCDTypeMeasure, []byte{0xa1, 0x00, b})
+			}()
+		}
+	}()
+	return f
+}
+
+// decodeMeasureRequest reads the request through a generic CBOR map, not
+// through the shim's struct tags, so a wrong key number would show.
+func decodeMeasureRequest(b []byte) (shim.MeasureRequest, error) {
+	var m map[uint64]any
+	if err := cbor.Unmarshal(b, &m); err != nil {
+		return shim.MeasureRequest{}, err
+	}
+	name, _ := m[0].(string)
+	cfg, _ := m[1].([]byte)
+	rfs, _ := m[2].([]byte)
+	if len(m) != 3 || name == "" || len(cfg) != 32 || len(rfs) != 32 {
+		return shim.MeasureRequest{}, fmt.Errorf("bad request %v", m)
+	}
+	return shim.MeasureRequest{Name: name, ConfigSha256: cfg, RootfsSha256: rfs}, nil
+}
