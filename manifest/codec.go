@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"reflect"
 	"strconv"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -174,7 +176,40 @@ func decodeCBOR(b []byte) (any, error) {
 		}
 		return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
 	}
+	if err := checkDecodedTags(v, ""); err != nil {
+		return nil, err
+	}
 	return v, nil
+}
+
+// checkDecodedTags refuses the values fxamacker/cbor makes of tags 0 and 1
+// (time.Time) and 2 and 3 (big.Int) when decoding into any: they would be
+// written back without their tag or in another form, so an edited document
+// would silently differ from its input. Every other tag is kept as
+// cbor.Tag and written back unchanged.
+func checkDecodedTags(v any, path string) error {
+	switch t := v.(type) {
+	case map[any]any:
+		for k, e := range t {
+			if err := checkDecodedTags(k, path); err != nil {
+				return err
+			}
+			if err := checkDecodedTags(e, joinPath(path, fmt.Sprint(k))); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, e := range t {
+			if err := checkDecodedTags(e, path+"["+strconv.Itoa(i)+"]"); err != nil {
+				return err
+			}
+		}
+	case cbor.Tag:
+		return checkDecodedTags(t.Content, path)
+	case time.Time, big.Int, *big.Int:
+		return fmt.Errorf("%w: %s: CBOR tags 0-3 (date/time, bignum) cannot be kept exactly", ErrNotConvertible, pathOrRoot(path))
+	}
+	return nil
 }
 
 func encodeCBOR(v any) ([]byte, error) { return cborEnc.Marshal(v) }

@@ -3,6 +3,7 @@ package manifest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -83,6 +84,15 @@ func (d *Document) Convert(f Format) (*Document, error) {
 // AppManifest, AppDescription, ...). Wrong member types fail with the
 // member's path. Unknown members are ignored here; they stay in d.
 func (d *Document) Decode(v any) error {
+	if d.format == JSON {
+		// Check byte members (hex) with their paths first: encoding/json
+		// reports UnmarshalText errors without the member name.
+		if s, err := schemaFor(d.root); err == nil {
+			if _, err := jsonToCBOR(d.root, s, ""); errors.Is(err, ErrField) {
+				return err
+			}
+		}
+	}
 	j, err := d.Convert(JSON)
 	if err != nil {
 		return err

@@ -374,6 +374,15 @@ func floatJSON(f float64, path string) (any, error) {
 		return nil, fmt.Errorf("%w: %s: %v has no JSON form", ErrNotConvertible, path, f)
 	}
 	s := strconv.FormatFloat(f, 'g', -1, 64)
+	// Go writes exponents with at least two digits ("1e-07"); drop the
+	// padding and the "+" as JavaScript and RFC 8785 do ("1e-7", "1e21").
+	if m, e, ok := strings.Cut(s, "e"); ok {
+		sign := ""
+		if e[0] == '-' {
+			sign = "-"
+		}
+		s = m + "e" + sign + strings.TrimLeft(e[1:], "0")
+	}
 	if !strings.ContainsAny(s, ".eE") {
 		s += ".0"
 	}

@@ -32,9 +32,8 @@ authorityKeyIdentifier = keyid
 CNF
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$pki/root.key" 2>/dev/null
 openssl req -x509 -new -key "$pki/root.key" -subj "/CN=refval demo root" -days 30 \
-	-config /dev/null -extensions ca -addext "basicConstraints=critical,CA:TRUE" \
-	-addext "keyUsage=critical,keyCertSign,cRLSign" -out "$pki/root.pem" 2>/dev/null ||
-	openssl req -x509 -new -key "$pki/root.key" -subj "/CN=refval demo root" -days 30 -out "$pki/root.pem"
+	-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+	-out "$pki/root.pem"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pki/int.key" 2>/dev/null
 openssl req -new -key "$pki/int.key" -subj "/CN=refval demo intermediate" -out "$pki/int.csr"
 openssl x509 -req -in "$pki/int.csr" -CA "$pki/root.pem" -CAkey "$pki/root.key" -CAcreateserial \
