@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/refval/refval/bundle"
@@ -149,6 +150,9 @@ func ParseConfig(raw []byte) (*Config, error) {
 		var de *toml.DecodeError
 		if errors.As(err, &de) {
 			row, col := de.Position()
+			if k := de.Key(); len(k) > 0 {
+				return nil, fmt.Errorf("%w: line %d column %d: key %s: %s", ErrConfig, row, col, strings.Join(k, "."), de.Error())
+			}
 			return nil, fmt.Errorf("%w: line %d column %d: %s", ErrConfig, row, col, de.Error())
 		}
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)

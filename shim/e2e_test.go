@@ -111,9 +111,17 @@ func newRig(t *testing.T, version string) *rig {
 	}
 	// The shim directory goes on containerd's PATH so that runtime
 	// io.containerd.cmc.v1 resolves to containerd-shim-cmc-v1.
-	r.c = ctrtest.New(t, version,
+	opts := []ctrtest.Option{
 		ctrtest.WithPath(filepath.Dir(bin)),
-		ctrtest.WithEnv(shim.ConfigEnv+"="+r.cfgPath))
+		ctrtest.WithEnv(shim.ConfigEnv + "=" + r.cfgPath),
+	}
+	if version == ctrtest.V1_6 {
+		// The seed's configuration: runtime v1 (containerd-shim) with this
+		// binary as its runc ("runtime" is the plugin-wide BinaryName).
+		opts = append(opts, ctrtest.WithConfig(fmt.Sprintf(
+			"[plugins.\"io.containerd.runtime.v1.linux\"]\n  shim = \"containerd-shim\"\n  runtime = %q\n", bin)))
+	}
+	r.c = ctrtest.New(t, version, opts...)
 	r.image = r.c.Import(archive)[0]
 	return r
 }
@@ -191,6 +199,9 @@ func (r *rig) testTransparent(t *testing.T) {
 		// The runc wrapper reached directly: the binary as runc BinaryName.
 		"runc-binary": {"--runc-binary", r.shim},
 		"runc-link":   {"--runc-binary", filepath.Join(r.linkDir, "runc")},
+	}
+	if r.c.Version == ctrtest.V1_6 {
+		ways["runtime-v1"] = []string{"--runtime", "io.containerd.runtime.v1.linux"}
 	}
 	for name, rt := range ways {
 		t.Run(name, func(t *testing.T) {
