@@ -82,7 +82,7 @@ type rig struct {
 	layout  string // OCI layout of the image, for offline comparisons
 }
 
-func newRig(t *testing.T, version string) *rig {
+func newRig(t testing.TB, version string) *rig {
 	t.Helper()
 	ctrtest.Require(t, version)
 	img, err := testimage.BusyboxImage()
@@ -129,11 +129,14 @@ func newRig(t *testing.T, version string) *rig {
 // setup writes a shim configuration (extra TOML lines appended, "{dir}"
 // replaced by the directory) with a fresh list and log in a new
 // directory, and returns that directory.
-func (r *rig) setup(t *testing.T, extra string) string {
+func (r *rig) setup(t testing.TB, extra string) string {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := fmt.Sprintf("list = %q\nlog_file = %q\nlog_level = \"debug\"\nrunc_link_dir = %q\n%s\n",
+	cfg := fmt.Sprintf("list = %q\nlog_file = %q\nrunc_link_dir = %q\n%s\n",
 		filepath.Join(dir, "list.json"), filepath.Join(dir, "shim.log"), r.linkDir, strings.ReplaceAll(extra, "{dir}", dir))
+	if !strings.Contains(extra, "log_level") {
+		cfg += "log_level = \"debug\"\n"
+	}
 	if err := os.WriteFile(r.cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +149,7 @@ func (r *rig) setup(t *testing.T, extra string) string {
 	return dir
 }
 
-func readList(t *testing.T, dir string) []shim.Entry {
+func readList(t testing.TB, dir string) []shim.Entry {
 	t.Helper()
 	l, err := shim.ReadList(filepath.Join(dir, "list.json"), shim.FormatJSON)
 	if err != nil {
@@ -329,7 +332,7 @@ func containerStderr(s string) string {
 	return strings.Join(keep, "")
 }
 
-func mustRead(t *testing.T, p string) string {
+func mustRead(t testing.TB, p string) string {
 	t.Helper()
 	b, err := os.ReadFile(p)
 	if err != nil {
@@ -613,4 +616,72 @@ func decodeMeasureRequest(b []byte) (shim.MeasureRequest, error) {
 		return shim.MeasureRequest{}, fmt.Errorf("bad request %v", m)
 	}
 	return shim.MeasureRequest{Name: name, ConfigSha256: cfg, RootfsSha256: rfs}, nil
+}
+
+// BenchmarkStartLatency compares `ctr run --rm` of a small image through
+// the shim with the plain runc shim, interleaved in the same run, and
+// relates the difference to the measurement time the shim logs.
+func BenchmarkStartLatency(b *testing.B) {
+	for _, v := range ctrtest.Versions {
+		b.Run(v, func(b *testing.B) {
+			r := newRig(b, v)
+			dir := r.setup(b, "log_level = \"info\"")
+			const pairs = 20
+			var base, with time.Duration
+			for range b.N {
+				for i := range pairs {
+					for _, cmc := range []bool{false, true} {
+						args := []string{"--rm"}
+						if cmc {
+							args = append(args, "--runtime", runtimeCMC)
+						}
+						// A distinct env per start, so every start records a new entry.
+						args = append(args, "--env", fmt.Sprintf("I=%d-%v", i, cmc), r.image, fmt.Sprintf("bench-%d-%v", i, cmc), "true")
+						x := r.run(args...)
+						if x.ExitCode != 0 {
+							b.Fatalf("run: %s", x)
+						}
+						if cmc {
+							with += x.Duration
+						} else {
+							base += x.Duration
+						}
+					}
+				}
+			}
+			n := float64(b.N * pairs)
+			measure, total := logTimes(b, filepath.Join(dir, "shim.log"))
+			baseMs, withMs := float64(base.Milliseconds())/n, float64(with.Milliseconds())/n
+			b.ReportMetric(baseMs, "ms/run-runc")
+			b.ReportMetric(withMs, "ms/run-shim")
+			b.ReportMetric(withMs/baseMs, "ratio")
+			b.ReportMetric(withMs-baseMs, "ms-overhead")
+			b.ReportMetric(measure, "ms-measure")
+			b.ReportMetric(total, "ms-measure+record")
+			b.ReportMetric(withMs-baseMs-total, "ms-overhead-beyond-measurement")
+		})
+	}
+}
+
+// logTimes averages measureMs and totalMs over the shim log's
+// "measured container" lines.
+func logTimes(b testing.TB, path string) (measure, total float64) {
+	raw := mustRead(b, path)
+	n := 0
+	for _, line := range strings.Split(raw, "\n") {
+		var rec struct {
+			Msg       string  `json:"msg"`
+			MeasureMs float64 `json:"measureMs"`
+			TotalMs   float64 `json:"totalMs"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "measured container" {
+			measure += rec.MeasureMs
+			total += rec.TotalMs
+			n++
+		}
+	}
+	if n == 0 {
+		b.Fatalf("no measurements in %s", path)
+	}
+	return measure / float64(n), total / float64(n)
 }
