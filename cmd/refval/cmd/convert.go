@@ -53,7 +53,7 @@ without an exact form in the target encoding is an error. Reads FILE or stdin.`,
 			if err != nil {
 				return err
 			}
-			return writeOutput(cmd, out, res)
+			return writeDocOutput(cmd, out, res)
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", "", "target encoding: cbor or json (required)")

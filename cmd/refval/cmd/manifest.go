@@ -132,7 +132,7 @@ func (a *appDescFlags) update(w io.Writer, manifestName string) error {
 }
 
 // readRefvals reads reference values from a file, "-" meaning stdin.
-func readRefvals(cmd *cobra.Command, file string) ([]manifest.ReferenceValue, error) {
+func readRefvalFile(cmd *cobra.Command, file string) ([]manifest.ReferenceValue, error) {
 	var b []byte
 	var err error
 	if file == "-" {
@@ -152,7 +152,7 @@ func readRefvals(cmd *cobra.Command, file string) ([]manifest.ReferenceValue, er
 }
 
 // writeOutput writes b to file atomically, or to stdout when file is "" or "-".
-func writeOutput(cmd *cobra.Command, file string, b []byte) error {
+func writeDocOutput(cmd *cobra.Command, file string, b []byte) error {
 	if file == "" || file == "-" {
 		_, err := cmd.OutOrStdout().Write(b)
 		return err
@@ -202,7 +202,7 @@ lasts --valid-for (default 365d) unless --not-after is given.`,
 				}
 				o.ReferenceValues = []manifest.ReferenceValue{rv}
 			case refvals != "":
-				if o.ReferenceValues, err = readRefvals(cmd, refvals); err != nil {
+				if o.ReferenceValues, err = readRefvalFile(cmd, refvals); err != nil {
 					return err
 				}
 			}
@@ -214,7 +214,7 @@ lasts --valid-for (default 365d) unless --not-after is given.`,
 			if err != nil {
 				return err
 			}
-			if err := writeOutput(cmd, out, b); err != nil {
+			if err := writeDocOutput(cmd, out, b); err != nil {
 				return err
 			}
 			return ad.update(cmd.ErrOrStderr(), o.Name)
@@ -261,7 +261,7 @@ in TEMPLATE's encoding, deterministically.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			rvs, err := readRefvals(cmd, refvals)
+			rvs, err := readRefvalFile(cmd, refvals)
 			if err != nil {
 				return err
 			}
@@ -285,7 +285,7 @@ in TEMPLATE's encoding, deterministically.`,
 			if err != nil {
 				return err
 			}
-			if err := writeOutput(cmd, out, b); err != nil {
+			if err := writeDocOutput(cmd, out, b); err != nil {
 				return err
 			}
 			return ad.update(cmd.ErrOrStderr(), m.Name)
