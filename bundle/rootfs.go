@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
+	"hash"
+	"io/fs"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -19,36 +21,51 @@ import (
 // privilege without changing a file's content, mode or owner.
 const CapabilityXattr = "security.capability"
 
-// window bounds the entries between the walk and the digest: the records in
-// flight, and so the memory and file descriptors, whatever the tree size.
-const windowPerWorker = 64
+// Bounds of the pipeline between the walk and the digest: at most
+// windowPerWorker batches per worker in flight, each of at most batchFiles
+// regular files and batchBytes of content (a larger file travels alone).
+// Memory and open file descriptors are therefore bounded whatever the tree.
+// Batching small files saves the per-file hand-offs between goroutines,
+// which otherwise cost more than hashing a 1 KiB file.
+const (
+	windowPerWorker = 16
+	batchFiles      = 32
+	batchBytes      = 512 << 10
+)
 
-// pending is one entry on its way from the walk to the digest. For regular
-// files a worker fills rec.Sha256 (or err) and closes done.
-type pending struct {
-	rec  Record
-	f    *os.File // regular files only; closed by the worker
-	st   unix.Stat_t
-	done chan struct{}
-	err  error
+// batch is a run of consecutive entries on their way from the walk to the
+// digest: either one entry the walk described itself, or up to batchFiles
+// regular files (opened, with their stat) that a worker describes and
+// hashes before closing done.
+type batch struct {
+	recs  []Record
+	files []openFile
+	size  int64
+	done  chan struct{}
+	err   error
+}
+
+type openFile struct {
+	fd int
+	st unix.Stat_t
 }
 
 // walker produces the records of a tree in measurement order.
 type walker struct {
 	ctx     context.Context
 	root    string
-	ids     idMapper
-	order   chan<- *pending
-	jobs    chan<- *pending
-	procFD  bool // /proc/self/fd is usable for *at-style xattr calls
-	xbuf    []byte
+	order   chan<- *batch
+	jobs    chan<- *batch
+	cur     *batch // files collected but not yet sent
+	procFD  bool   // /proc/self/fd is usable for *at-style xattr calls
+	meta    describer
 	linkBuf []byte
 }
 
 // hashRootfsV1 measures the tree at root with scheme refval-v1: a
 // sequential pre-order walk (children sorted bytewise) feeds an ordered
-// window; a pool of workers hashes file contents in parallel; records leave
-// the window in walk order into the RootfsHasher.
+// window; a pool of workers describes, reads and hashes regular files in
+// parallel; records leave the window in walk order into the RootfsHasher.
 func hashRootfsV1(ctx context.Context, root string, o *options) (Digest, int, error) {
 	rootFD, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -60,32 +77,41 @@ func hashRootfsV1(ctx context.Context, root string, o *options) (Digest, int, er
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	order := make(chan *pending, o.workers*windowPerWorker)
-	jobs := make(chan *pending, o.workers*windowPerWorker)
+	ids := idMapper{o.uidMap, o.gidMap}
+	order := make(chan *batch, o.workers*windowPerWorker)
+	jobs := make(chan *batch, o.workers*windowPerWorker)
 	var wg sync.WaitGroup
 	for range o.workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, 256<<10)
-			for p := range jobs {
-				if err := ctx.Err(); err != nil {
-					p.err = err
-				} else {
-					p.err = hashFile(p, buf)
+			d := describer{ids: ids}
+			fh := &fileHasher{h: sha256.New(), buf: make([]byte, 256<<10)}
+			for b := range jobs {
+				for i := range b.files {
+					if b.err == nil {
+						if b.err = ctx.Err(); b.err == nil {
+							b.err = d.hashFile(&b.recs[i], &b.files[i], fh)
+						}
+					}
+					unix.Close(b.files[i].fd)
 				}
-				p.f.Close()
-				close(p.done)
+				close(b.done)
 			}
 		}()
 	}
 
-	w := &walker{ctx: ctx, root: root, ids: idMapper{o.uidMap, o.gidMap}, order: order, jobs: jobs}
+	w := &walker{ctx: ctx, root: root, order: order, jobs: jobs, meta: describer{ids: ids}}
 	_, perr := os.Stat("/proc/self/fd/" + strconv.Itoa(rootFD))
 	w.procFD = perr == nil
 	walkErr := make(chan error, 1)
 	go func() {
 		err := w.walkRoot(rootFD)
+		if err == nil {
+			err = w.flush()
+		} else {
+			w.discard()
+		}
 		unix.Close(rootFD)
 		close(order)
 		close(jobs)
@@ -94,21 +120,20 @@ func hashRootfsV1(ctx context.Context, root string, o *options) (Digest, int, er
 
 	h := NewRootfsHasher()
 	var first error
-	for p := range order {
-		if p.done != nil {
-			<-p.done
+	for b := range order {
+		if b.done != nil {
+			<-b.done
 		}
 		if first != nil {
 			continue // drain, so every worker and the walk finish
 		}
-		if p.err == nil {
-			p.err = h.Add(&p.rec)
+		first = b.err
+		for i := 0; i < len(b.recs) && first == nil; i++ {
+			if first = h.Add(&b.recs[i]); first == nil && o.recordFn != nil {
+				first = o.recordFn(&b.recs[i])
+			}
 		}
-		if p.err == nil && o.recordFn != nil {
-			p.err = o.recordFn(&p.rec)
-		}
-		if p.err != nil {
-			first = p.err
+		if first != nil {
 			cancel()
 		}
 	}
@@ -122,131 +147,179 @@ func hashRootfsV1(ctx context.Context, root string, o *options) (Digest, int, er
 	return h.Sum(), h.Count(), nil
 }
 
-// hashFile hashes an open regular file and checks that it did not change
-// while being read: the inode, mode and owner the walk recorded, and the
-// same size, mtime and ctime before and after, with exactly size bytes read.
-func hashFile(p *pending, buf []byte) error {
-	var before, after unix.Stat_t
-	fd := int(p.f.Fd())
-	if err := unix.Fstat(fd, &before); err != nil {
-		return fmt.Errorf("%s: %w", p.rec.Path, err)
+// describer turns a stat and the entry's xattrs into the record's type,
+// mode, owner, device numbers and capability. Each goroutine has its own
+// (the xattr scratch buffer is not shared).
+type describer struct {
+	ids  idMapper
+	xbuf []byte
+}
+
+// fileHasher is a worker's reusable hash state and read buffer.
+type fileHasher struct {
+	h   hash.Hash
+	buf []byte
+}
+
+// hashFile describes and hashes a regular file the walk opened and
+// stat'ed, and checks that it did not change while being read: the same
+// size, mtime, ctime, mode and owner after the read as at the open, with
+// exactly size bytes read.
+func (d *describer) hashFile(rec *Record, f *openFile, fh *fileHasher) error {
+	if err := d.describe(rec, &f.st, fdXattrs(f.fd)); err != nil {
+		return fmt.Errorf("%s: %w", rec.Path, err)
 	}
-	if before.Ino != p.st.Ino || before.Dev != p.st.Dev || before.Mode != p.st.Mode || before.Uid != p.st.Uid || before.Gid != p.st.Gid {
-		return fmt.Errorf("%s: %w (replaced before it was opened)", p.rec.Path, ErrFileChanged)
+	fh.h.Reset()
+	var n int64
+	for {
+		m, err := unix.Read(f.fd, fh.buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%s: read: %w", rec.Path, err)
+		}
+		if m == 0 {
+			break
+		}
+		fh.h.Write(fh.buf[:m])
+		n += int64(m)
 	}
-	h := sha256.New()
-	n, err := io.CopyBuffer(h, p.f, buf)
-	if err != nil {
-		return fmt.Errorf("%s: read: %w", p.rec.Path, err)
+	var after unix.Stat_t
+	if err := unix.Fstat(f.fd, &after); err != nil {
+		return fmt.Errorf("%s: %w", rec.Path, err)
 	}
-	if err := unix.Fstat(fd, &after); err != nil {
-		return fmt.Errorf("%s: %w", p.rec.Path, err)
+	st := &f.st
+	if n != st.Size || after.Size != st.Size || after.Mtim != st.Mtim || after.Ctim != st.Ctim ||
+		after.Mode != st.Mode || after.Uid != st.Uid || after.Gid != st.Gid {
+		return fmt.Errorf("%s: %w", rec.Path, ErrFileChanged)
 	}
-	if n != before.Size || after.Size != before.Size || after.Mtim != before.Mtim || after.Ctim != before.Ctim {
-		return fmt.Errorf("%s: %w", p.rec.Path, ErrFileChanged)
-	}
-	h.Sum(p.rec.Sha256[:0])
+	fh.h.Sum(rec.Sha256[:0])
 	return nil
 }
 
-func (w *walker) send(p *pending) error {
-	select {
-	case w.order <- p:
-	case <-w.ctx.Done():
-		if p.f != nil {
-			p.f.Close()
+// addFile queues an opened regular file into the current batch, sending
+// the batch when it is full.
+func (w *walker) addFile(path string, f openFile) error {
+	if w.cur != nil && (len(w.cur.files) == batchFiles || w.cur.size+f.st.Size > batchBytes) {
+		if err := w.flush(); err != nil {
+			unix.Close(f.fd)
+			return err
 		}
+	}
+	if w.cur == nil {
+		w.cur = &batch{done: make(chan struct{})}
+	}
+	w.cur.recs = append(w.cur.recs, Record{Path: path, Type: TypeFile})
+	w.cur.files = append(w.cur.files, f)
+	w.cur.size += f.st.Size
+	return nil
+}
+
+// flush sends the current batch of files, if any.
+func (w *walker) flush() error {
+	b := w.cur
+	if b == nil {
+		return nil
+	}
+	w.cur = nil
+	select {
+	case w.order <- b:
+	case <-w.ctx.Done():
+		closeFiles(b)
 		return w.ctx.Err()
 	}
-	if p.f != nil {
-		w.jobs <- p // workers always drain jobs, so this cannot block forever
-	}
+	w.jobs <- b // workers always drain jobs, so this cannot block forever
 	return nil
+}
+
+// discard closes the files of a batch that will never be sent.
+func (w *walker) discard() {
+	if w.cur != nil {
+		closeFiles(w.cur)
+		w.cur = nil
+	}
+}
+
+func closeFiles(b *batch) {
+	for _, f := range b.files {
+		unix.Close(f.fd)
+	}
+}
+
+// send emits one record the walk described itself, after the files before it.
+func (w *walker) send(rec Record) error {
+	if err := w.flush(); err != nil {
+		return err
+	}
+	select {
+	case w.order <- &batch{recs: []Record{rec}}:
+		return nil
+	case <-w.ctx.Done():
+		return w.ctx.Err()
+	}
 }
 
 func (w *walker) walkRoot(fd int) error {
-	p := &pending{rec: Record{Path: "/"}}
-	if err := unix.Fstat(fd, &p.st); err != nil {
+	rec := Record{Path: "/"}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
 		return fmt.Errorf("%s: %w", w.root, err)
 	}
-	rootless, capab, err := w.xattrs(func(name string, buf []byte) (int, error) { return unix.Fgetxattr(fd, name, buf) },
-		func(buf []byte) (int, error) { return unix.Flistxattr(fd, buf) })
-	if err != nil {
+	if err := w.meta.describe(&rec, &st, fdXattrs(fd)); err != nil {
 		return fmt.Errorf("/: %w", err)
 	}
-	if err := w.fill(p, rootless, capab); err != nil {
-		return fmt.Errorf("/: %w", err)
-	}
-	if err := w.send(p); err != nil {
+	if err := w.send(rec); err != nil {
 		return err
 	}
 	return w.walkDir(fd, "")
 }
 
 // walkDir emits the records of the children of the open directory dirFD,
-// whose path in the rootfs is dir ("" for the root), depth first.
+// whose path in the rootfs is dir ("" for the root), depth first. The
+// directory's own d_type hints save a stat for files and directories,
+// which are opened and then described through their descriptor.
 func (w *walker) walkDir(dirFD int, dir string) error {
-	names, err := readDirNames(dirFD)
+	ents, err := readDir(dirFD)
 	if err != nil {
 		return fmt.Errorf("%s/: %w", dir, err)
 	}
-	slices.Sort(names) // bytewise
-	for _, name := range names {
+	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) }) // bytewise
+	for _, de := range ents {
 		if err := w.ctx.Err(); err != nil {
 			return err
 		}
+		name := de.Name()
 		path := dir + "/" + name
-		p := &pending{rec: Record{Path: path}}
-		if err := unix.Fstatat(dirFD, name, &p.st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		rootless, capab, err := w.entryXattrs(dirFD, name, path)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		if err := w.fill(p, rootless, capab); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		switch p.rec.Type {
-		case TypeFile:
-			// O_NONBLOCK: if a fifo took the file's place since the stat,
-			// the open must not hang; hashFile then sees the new inode.
+		switch de.Type() {
+		case 0: // regular file
+			// O_NONBLOCK: if a fifo took the file's place, the open must
+			// not hang; hashFile then sees that it is not a regular file.
 			fd, err := unix.Openat(dirFD, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 			if err != nil {
+				if errors.Is(err, unix.ELOOP) {
+					err = fmt.Errorf("%w (became a symlink)", ErrFileChanged)
+				}
 				return fmt.Errorf("%s: %w", path, err)
 			}
-			p.f = os.NewFile(uintptr(fd), path)
-			p.done = make(chan struct{})
-			if err := w.send(p); err != nil {
-				return err
-			}
-		case TypeSymlink:
-			if p.rec.Target, err = w.readlink(dirFD, name); err != nil {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-			if err := w.send(p); err != nil {
-				return err
-			}
-		case TypeDir:
-			if err := w.send(p); err != nil {
-				return err
-			}
-			fd, err := unix.Openat(dirFD, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-			if err != nil {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-			var st unix.Stat_t
-			if err := unix.Fstat(fd, &st); err != nil || st.Ino != p.st.Ino || st.Dev != p.st.Dev {
+			f := openFile{fd: fd}
+			if err := unix.Fstat(fd, &f.st); err != nil {
 				unix.Close(fd)
-				return fmt.Errorf("%s: %w (replaced while walking)", path, ErrFileChanged)
+				return fmt.Errorf("%s: %w", path, err)
 			}
-			err = w.walkDir(fd, path)
-			unix.Close(fd)
-			if err != nil {
+			if f.st.Mode&unix.S_IFMT != unix.S_IFREG {
+				unix.Close(fd)
+				return fmt.Errorf("%s: %w (no longer a regular file)", path, ErrFileChanged)
+			}
+			if err := w.addFile(path, f); err != nil {
+				return err
+			}
+		case fs.ModeDir:
+			if err := w.dir(dirFD, name, path); err != nil {
 				return err
 			}
 		default:
-			if err := w.send(p); err != nil {
+			if err := w.other(dirFD, name, path); err != nil {
 				return err
 			}
 		}
@@ -254,55 +327,122 @@ func (w *walker) walkDir(dirFD int, dir string) error {
 	return nil
 }
 
-// fill sets type, mode, owner and device numbers of p.rec from p.st.
-func (w *walker) fill(p *pending, rootless, capab []byte) error {
-	st := &p.st
+// dir emits a directory's record, then its subtree.
+func (w *walker) dir(parentFD int, name, path string) error {
+	fd, err := unix.Openat(parentFD, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
+			err = fmt.Errorf("%w (no longer a directory)", ErrFileChanged)
+		}
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	rec := Record{Path: path}
+	if err := w.meta.describe(&rec, &st, fdXattrs(fd)); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := w.send(rec); err != nil {
+		return err
+	}
+	return w.walkDir(fd, path)
+}
+
+// other emits the record of an entry that is neither a regular file nor a
+// directory (symlink, device, fifo, socket), without opening it.
+func (w *walker) other(dirFD int, name, path string) error {
+	var st unix.Stat_t
+	if err := unix.Fstatat(dirFD, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return fmt.Errorf("%s: %w (became a regular file)", path, ErrFileChanged)
+	case unix.S_IFDIR:
+		return fmt.Errorf("%s: %w (became a directory)", path, ErrFileChanged)
+	}
+	// Through /proc/self/fd so that deep trees never hit PATH_MAX; the
+	// full path where /proc is not mounted.
+	xp := w.root + path
+	if w.procFD {
+		xp = "/proc/self/fd/" + strconv.Itoa(dirFD) + "/" + name
+	}
+	rec := Record{Path: path}
+	if err := w.meta.describe(&rec, &st, pathXattrs(xp)); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if rec.Type == TypeSymlink {
+		var err error
+		if rec.Target, err = w.readlink(dirFD, name); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return w.send(rec)
+}
+
+// describe sets type, mode, owner, device numbers and capability of rec.
+func (d *describer) describe(rec *Record, st *unix.Stat_t, xa xattrFuncs) error {
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
-		p.rec.Type = TypeDir
+		rec.Type = TypeDir
 	case unix.S_IFREG:
-		p.rec.Type = TypeFile
+		rec.Type = TypeFile
 	case unix.S_IFLNK:
-		p.rec.Type = TypeSymlink
+		rec.Type = TypeSymlink
 	case unix.S_IFCHR:
-		p.rec.Type = TypeChar
+		rec.Type = TypeChar
 	case unix.S_IFBLK:
-		p.rec.Type = TypeBlock
+		rec.Type = TypeBlock
 	case unix.S_IFIFO:
-		p.rec.Type = TypeFifo
+		rec.Type = TypeFifo
 	case unix.S_IFSOCK:
-		p.rec.Type = TypeSocket
+		rec.Type = TypeSocket
 	default:
 		return fmt.Errorf("%w: mode %#o", ErrUnknownType, st.Mode)
 	}
-	if p.rec.Type != TypeSymlink {
-		p.rec.Mode = st.Mode & PermMask
+	if rec.Type != TypeSymlink {
+		rec.Mode = st.Mode & PermMask
 	}
-	if p.rec.Type == TypeChar || p.rec.Type == TypeBlock {
-		p.rec.DevMajor, p.rec.DevMinor = unix.Major(st.Rdev), unix.Minor(st.Rdev)
+	if rec.Type == TypeChar || rec.Type == TypeBlock {
+		rec.DevMajor, rec.DevMinor = unix.Major(st.Rdev), unix.Minor(st.Rdev)
 	}
-	var err error
-	p.rec.UID, p.rec.GID, err = w.ids.owner(st.Uid, st.Gid, rootless)
-	p.rec.Capability = capab
+	rootless, capab, err := d.xattrs(xa)
+	if err != nil {
+		return err
+	}
+	rec.UID, rec.GID, err = d.ids.owner(st.Uid, st.Gid, rootless)
+	rec.Capability = capab
 	return err
 }
 
-// entryXattrs reads the two measured-or-used xattrs of dirFD/name without
-// following a symlink, through /proc/self/fd so that deep trees never hit
-// PATH_MAX (falling back to the full path where /proc is not mounted).
-func (w *walker) entryXattrs(dirFD int, name, rel string) ([]byte, []byte, error) {
-	var p string
-	if w.procFD {
-		p = "/proc/self/fd/" + strconv.Itoa(dirFD) + "/" + name
-	} else {
-		p = w.root + rel
-	}
-	return w.xattrs(func(attr string, buf []byte) (int, error) { return unix.Lgetxattr(p, attr, buf) },
-		func(buf []byte) (int, error) { return unix.Llistxattr(p, buf) })
+// xattrFuncs reads extended attributes of one entry, never following a
+// symlink: list(buf) like listxattr(2), get(name, buf) like getxattr(2).
+type xattrFuncs struct {
+	list func([]byte) (int, error)
+	get  func(string, []byte) (int, error)
 }
 
-func (w *walker) xattrs(get func(string, []byte) (int, error), list func([]byte) (int, error)) (rootless, capab []byte, err error) {
-	names, err := readXattr(func(b []byte) (int, error) { return list(b) }, &w.xbuf)
+func fdXattrs(fd int) xattrFuncs {
+	return xattrFuncs{
+		list: func(b []byte) (int, error) { return unix.Flistxattr(fd, b) },
+		get:  func(n string, b []byte) (int, error) { return unix.Fgetxattr(fd, n, b) },
+	}
+}
+
+func pathXattrs(p string) xattrFuncs {
+	return xattrFuncs{
+		list: func(b []byte) (int, error) { return unix.Llistxattr(p, b) },
+		get:  func(n string, b []byte) (int, error) { return unix.Lgetxattr(p, n, b) },
+	}
+}
+
+// xattrs returns the rootless-owner and capability attributes (nil when
+// absent). Most entries have no xattrs at all: one listxattr call says so.
+func (d *describer) xattrs(xa xattrFuncs) (rootless, capab []byte, err error) {
+	names, err := readXattr(xa.list, &d.xbuf)
 	if err != nil || len(names) == 0 {
 		if errors.Is(err, unix.ENOTSUP) {
 			err = nil
@@ -312,11 +452,11 @@ func (w *walker) xattrs(get func(string, []byte) (int, error), list func([]byte)
 	for _, n := range bytes.Split(names, []byte{0}) {
 		switch string(n) {
 		case RootlessXattr:
-			if rootless, err = readXattr(func(b []byte) (int, error) { return get(RootlessXattr, b) }, nil); err != nil {
+			if rootless, err = readXattr(func(b []byte) (int, error) { return xa.get(RootlessXattr, b) }, nil); err != nil {
 				return nil, nil, fmt.Errorf("xattr %s: %w", RootlessXattr, err)
 			}
 		case CapabilityXattr:
-			if capab, err = readXattr(func(b []byte) (int, error) { return get(CapabilityXattr, b) }, nil); err != nil {
+			if capab, err = readXattr(func(b []byte) (int, error) { return xa.get(CapabilityXattr, b) }, nil); err != nil {
 				return nil, nil, fmt.Errorf("xattr %s: %w", CapabilityXattr, err)
 			}
 		}
@@ -333,7 +473,7 @@ func readXattr(f func([]byte) (int, error), scratch *[]byte) ([]byte, error) {
 	}
 	for {
 		n, err := f(buf)
-		if errors.Is(err, unix.ERANGE) || (err == nil && buf == nil && n > 0) {
+		if errors.Is(err, unix.ERANGE) || (err == nil && len(buf) == 0 && n > 0) {
 			sz, err := f(nil)
 			if err != nil {
 				return nil, err
@@ -370,13 +510,14 @@ func (w *walker) readlink(dirFD int, name string) (string, error) {
 	}
 }
 
-// readDirNames lists a directory without closing dirFD.
-func readDirNames(dirFD int) ([]string, error) {
+// readDir lists a directory (names and d_type hints) without closing or
+// rewinding dirFD.
+func readDir(dirFD int) ([]fs.DirEntry, error) {
 	fd, err := unix.Dup(dirFD)
 	if err != nil {
 		return nil, err
 	}
 	f := os.NewFile(uintptr(fd), "")
 	defer f.Close()
-	return f.Readdirnames(-1)
+	return f.ReadDir(-1)
 }

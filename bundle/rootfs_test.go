@@ -337,32 +337,31 @@ func TestRootlessEqualsRootUnpack(t *testing.T) {
 }
 
 func TestHashFileDetectsChange(t *testing.T) {
+	d := &describer{}
+	fh := &fileHasher{h: sha256.New(), buf: make([]byte, 4096)}
 	// /proc files report size 0 but have content: a read length that
 	// differs from the size is what a file growing during the read looks like.
-	f, err := os.Open("/proc/self/status")
+	fd, err := unix.Open("/proc/self/status", unix.O_RDONLY, 0)
 	if err != nil {
 		t.Skip("no /proc")
 	}
-	p := &pending{rec: Record{Path: "/status"}, f: f}
-	if err := unix.Fstat(int(f.Fd()), &p.st); err != nil {
-		t.Fatal(err)
-	}
-	err = hashFile(p, make([]byte, 4096))
-	f.Close()
+	f := openFile{fd: fd}
+	unix.Fstat(fd, &f.st)
+	err = d.hashFile(&Record{Path: "/status"}, &f, fh)
+	unix.Close(fd)
 	if !errors.Is(err, ErrFileChanged) {
 		t.Errorf("hashFile(/proc/self/status) = %v; want ErrFileChanged", err)
 	}
-	// A file replaced between the walk's stat and the open.
-	dir := t.TempDir()
-	os.WriteFile(dir+"/f", []byte("1"), 0o644)
-	p = &pending{rec: Record{Path: "/f"}}
-	unix.Stat(dir+"/f", &p.st)
-	os.Rename(dir+"/f", dir+"/old") // keeps the inode number in use
-	os.WriteFile(dir+"/f", []byte("1"), 0o644)
-	p.f, _ = os.Open(dir + "/f")
-	defer p.f.Close()
-	if err := hashFile(p, make([]byte, 4096)); !errors.Is(err, ErrFileChanged) {
-		t.Errorf("replaced file: %v; want ErrFileChanged", err)
+	// A file modified between the open and the end of the read.
+	path := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(path, []byte("12345"), 0o644)
+	fd, _ = unix.Open(path, unix.O_RDONLY, 0)
+	defer unix.Close(fd)
+	f = openFile{fd: fd}
+	unix.Fstat(fd, &f.st)
+	os.WriteFile(path, []byte("123456"), 0o644)
+	if err := d.hashFile(&Record{Path: "/f"}, &f, fh); !errors.Is(err, ErrFileChanged) {
+		t.Errorf("modified file: %v; want ErrFileChanged", err)
 	}
 }
 
