@@ -178,6 +178,7 @@ func TestShim(t *testing.T) {
 	for _, v := range ctrtest.Versions {
 		t.Run(v, func(t *testing.T) {
 			r := newRig(t, v)
+			t.Run("StartFacts", r.testStartFacts)
 			t.Run("Transparent", r.testTransparent)
 			t.Run("Generate", r.testGenerate)
 			t.Run("Concurrent", r.testConcurrent)
@@ -239,6 +240,46 @@ func (r *rig) testTransparent(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// testStartFacts checks the fact the design rests on: when containerd
+// runs the shim binary's start, the bundle has config.json but the rootfs
+// is not mounted yet (so measuring there would be wrong).
+func (r *rig) testStartFacts(t *testing.T) {
+	d := t.TempDir()
+	out := filepath.Join(d, "seen")
+	script := filepath.Join(d, "shim-spy")
+	body := fmt.Sprintf(`#!/bin/sh
+for a; do last=$a; done
+if [ "$last" = start ]; then
+  echo "config=$(test -f config.json && echo yes || echo no) rootfs=$(ls -A rootfs 2>/dev/null | wc -l)" >> %q
+fi
+exec %q "$@"
+`, out, filepath.Join(r.c.Bin, "containerd-shim-runc-v2"))
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := r.setup(t, fmt.Sprintf("runc_shim = %q\n", script))
+	if x := r.run(runArgs([]string{"--runtime", runtimeCMC}, "", r.image, "facts", []string{"true"})...); x.ExitCode != 0 {
+		t.Fatalf("run: %s", x)
+	}
+	if got := strings.TrimSpace(mustRead(t, out)); got != "config=yes rootfs=0" {
+		t.Errorf("at shim start: %q, want config=yes rootfs=0", got)
+	}
+	// ... while at runc create the rootfs was there: more entries than
+	// the root directory alone.
+	if l := readList(t, dir); len(l) != 1 {
+		t.Fatalf("list: %+v", l)
+	}
+	for _, line := range strings.Split(mustRead(t, filepath.Join(dir, "shim.log")), "\n") {
+		var rec struct {
+			Msg     string `json:"msg"`
+			Entries int    `json:"entries"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "measured container" && rec.Entries < 2 {
+			t.Errorf("runc create saw an empty rootfs: %s", line)
+		}
 	}
 }
 
