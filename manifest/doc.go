@@ -1,4 +1,21 @@
-// Package manifest models the CMC attestation metadata that carries
-// reference values: reference values, App Manifests and App Descriptions,
-// in JSON and in CBOR with integer keys.
+// Package manifest reads, writes, edits and converts the metadata documents
+// of the CMC attestation stack: App Manifests with their reference values,
+// App Descriptions and Device Descriptions, in JSON and in CBOR with
+// integer keys (key maps in docs/manifests.md and schema.go).
+//
+// Guarantees:
+//   - Output is deterministic: sorted-key, two-space-indented JSON and RFC
+//     8949 core deterministic CBOR; no function reads the clock to fill a
+//     document (validity comes from the caller, see NewValidity and
+//     SourceDateEpoch).
+//   - Documents are edited generically, so members this package does not
+//     know survive SetReferenceValues, SetValidity and PutAppDescription
+//     unchanged, in both encodings (CBOR byte strings and tags included).
+//   - Convert is lossless both ways or fails with ErrNotConvertible.
+//   - Parsing rejects malformed input, duplicate keys, trailing data and
+//     wrong member types, naming the member path; it never panics (fuzzed).
+//
+// Left out: signatures (package signing), measuring images (package oci;
+// Generate takes a MeasureFunc), and the CBOR key maps of CMC document types
+// other than the three above.
 package manifest

@@ -105,6 +105,11 @@ func NameFromImage(ref string) string {
 		r = r[:i]
 	}
 	transport, rest, ok := strings.Cut(r, ":")
+	switch transport {
+	case "docker", "oci", "oci-archive", "docker-archive", "dir", "docker-daemon", "containers-storage":
+	default:
+		ok = false
+	}
 	if !ok {
 		rest, transport = r, ""
 	}

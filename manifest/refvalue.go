@@ -10,7 +10,10 @@ const (
 const DefaultPCR = 11
 
 // ReferenceValue is one entry of an App Manifest's referenceValues, in
-// the CMC format; CtrData carries refval's component hashes.
+// the CMC format; CtrData carries refval's component hashes. CBOR keys
+// 0-5 and 9 are CMC's; ctrData's key 20 is refval's choice, above the range
+// CMC uses so that a key CMC adds there later cannot collide with it
+// (docs/manifests.md).
 type ReferenceValue struct {
 	Type        string   `json:"type" cbor:"0,keyasint"`
 	Sha256      HexBytes `json:"sha256,omitempty" cbor:"1,keyasint,omitempty"`

@@ -1,0 +1,64 @@
+package manifest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestGenerate(t *testing.T) {
+	tmpl := []byte(`{"type":"App Manifest","name":"t","version":"1","x-keep":true,
+	 "validity":{"notBefore":"2026-01-01T00:00:00Z","notAfter":"2027-01-01T00:00:00Z"},"referenceValues":[]}`)
+	measured := 0
+	measure := func(_ context.Context, ref string, o RunOptions) (ReferenceValue, ImageInfo, error) {
+		measured++
+		if strings.HasSuffix(ref, "bad") {
+			return ReferenceValue{}, ImageInfo{}, errors.New("boom")
+		}
+		return ReferenceValue{Type: TypeSW, Name: o.Name, Sha256: bytes.Repeat([]byte{byte(measured)}, 32)}, ImageInfo{Digest: "sha256:x"}, nil
+	}
+	// The fake signer prefixes the format, so the test sees what was signed.
+	sign := func(p []byte, f Format) ([]byte, error) { return append([]byte("signed "+string(f)+"\n"), p...), nil }
+	dir := t.TempDir()
+	jobs := []Job{{Image: "oci:/l:a"}, {Image: "oci:/l:bad"}, {Image: "docker://r/x:1", RunOptions: RunOptions{Name: "c"}}}
+	res, err := Generate(context.Background(), jobs, GenerateConfig{Template: tmpl, OutDir: dir, Format: CBOR, Measure: measure, Sign: sign})
+	if !errors.Is(err, ErrGenerate) || len(res) != 3 || measured != 3 {
+		t.Fatalf("err %v, %d results, %d measured; want ErrGenerate after measuring all 3", err, len(res), measured)
+	}
+	if res[0].Name != "a" || res[0].Error != "" || res[1].Error == "" || res[2].Name != "c" || res[2].Error != "" {
+		t.Errorf("results %+v", res)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "c.manifest.cbor"))
+	if err != nil || !bytes.HasPrefix(b, []byte("signed cbor\n")) {
+		t.Fatalf("c.manifest.cbor: %v", err)
+	}
+	d, err := Parse(bytes.TrimPrefix(b, []byte("signed cbor\n")), CBOR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m AppManifest
+	if err := d.Decode(&m); err != nil || m.Name != "c" || len(m.ReferenceValues) != 1 || m.ReferenceValues[0].Sha256[0] != 3 {
+		t.Errorf("manifest %+v %v", m, err)
+	}
+	if _, ok := d.root.(map[any]any)["x-keep"]; !ok {
+		t.Error("template member x-keep lost")
+	}
+
+	for _, bad := range [][]Job{
+		{{Image: "oci:/l:a"}, {Image: "docker://r/a:2"}},          // both named a
+		{{Image: "x", RunOptions: RunOptions{Name: "../escape"}}}, // unsafe name
+		{{Image: "x", RunOptions: RunOptions{Name: ".."}}},
+	} {
+		measured = 0
+		if _, err := Generate(context.Background(), bad, GenerateConfig{Template: tmpl, OutDir: dir, Measure: measure, Sign: sign}); !errors.Is(err, ErrField) || measured != 0 {
+			t.Errorf("%+v: err %v, measured %d; want ErrField before measuring", bad, err, measured)
+		}
+	}
+	if _, err := Generate(context.Background(), jobs[:1], GenerateConfig{Template: []byte(`{"type":"App Manifest","name":"t","version":"1"}`), OutDir: dir, Measure: measure, Sign: sign}); !errors.Is(err, ErrGenerate) {
+		t.Errorf("template without validity: err %v", err)
+	}
+}
