@@ -45,7 +45,7 @@ openssl x509 -req -in "$pki/signer.csr" -CA "$pki/int.pem" -CAkey "$pki/int.key"
 
 echo "== manifest"
 "$refval" manifest create --name demo-app --version 1.0.0 --developer "refval demo signer" \
-	--refvals "$refvals" --valid-for 30d --out "$work/app.manifest.json"
+	--refvals "$refvals" --valid-for 365d --out "$work/app.manifest.json"
 
 echo "== sign (JWS) and convert + sign (COSE)"
 "$refval" sign --in "$work/app.manifest.json" --out "$work/app.manifest.signed.json" \
@@ -60,4 +60,12 @@ now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	--payload-out "$work/app.manifest.verified.json" >"$work/verify.json"
 "$refval" verify --ca "$pki/root.pem" --at "$now" "$work/app.manifest.signed.cbor" >"$work/verify-cose.json"
 cmp "$work/app.manifest.json" "$work/app.manifest.verified.json"
+
+echo "== a tampered copy must fail"
+sed 's/"payload":"e/"payload":"f/' "$work/app.manifest.signed.json" >"$work/tampered.json"
+if "$refval" verify --ca "$pki/root.pem" "$work/tampered.json" >"$work/verify-tampered.json" 2>/dev/null; then
+	echo "demo-sign: a tampered manifest verified" >&2
+	exit 1
+fi
+grep -o '"code": "[a-z-]*"' "$work/verify-tampered.json" | head -1
 echo "verified: $work/app.manifest.signed.json and $work/app.manifest.signed.cbor (results in $work/verify*.json)"
