@@ -247,16 +247,44 @@ func ParseEnv(env []string) ([]EnvVar, error) {
 // without one, or with one that does not parse, is an error: metadata
 // without an end date would be trusted forever.
 func (d *Document) ValidityWindow() (notBefore, notAfter time.Time, err error) {
-	var v struct {
-		Validity *Validity `json:"validity"`
-	}
-	if err := d.Decode(&v); err != nil {
+	s, err := schemaFor(d.root)
+	if err != nil {
 		return notBefore, notAfter, err
 	}
-	if v.Validity == nil {
+	f := s.byName("validity")
+	if f == nil && d.format == CBOR {
+		return notBefore, notAfter, fmt.Errorf("%w: validity: no CBOR key known for %q", ErrField, d.Type())
+	}
+	if f == nil {
+		f = &field{name: "validity", obj: validitySchema}
+	}
+	// Only the validity member is converted, so that a document with
+	// members that have no JSON form still has a readable window.
+	v, ok := d.get(d.root, f.name, f.key)
+	if !ok {
 		return notBefore, notAfter, fmt.Errorf("%w: validity: missing", ErrField)
 	}
-	return v.Validity.Times()
+	if d.format == CBOR {
+		if v, err = memberToJSON(v, f, "validity"); err != nil {
+			return notBefore, notAfter, err
+		}
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return notBefore, notAfter, fmt.Errorf("%w: validity: %s, want an object", ErrField, kindOf(v))
+	}
+	var val Validity
+	for _, p := range []struct {
+		name string
+		dst  *string
+	}{{"notBefore", &val.NotBefore}, {"notAfter", &val.NotAfter}} {
+		str, ok := m[p.name].(string)
+		if !ok {
+			return notBefore, notAfter, fmt.Errorf("%w: validity.%s: %s, want an RFC 3339 string", ErrField, p.name, kindOf(m[p.name]))
+		}
+		*p.dst = str
+	}
+	return val.Times()
 }
 
 // ValidateJSON checks that b is exactly one well-formed JSON value with no

@@ -394,3 +394,33 @@ func TestNameFromImage(t *testing.T) {
 		}
 	}
 }
+
+func TestValidityWindow(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		f    Format
+		want string // notAfter, or "" for an error
+	}{
+		{`{"type":"App Manifest","validity":{"notBefore":"2026-01-01T00:00:00Z","notAfter":"2026-02-01T00:00:00Z"}}`, JSON, "2026-02-01T00:00:00Z"},
+		{`{"type":"Device Description","validity":{"notBefore":"2026-01-01T00:00:00Z","notAfter":"2026-03-01T00:00:00+01:00"}}`, JSON, "2026-02-28T23:00:00Z"},
+		{`{"type":"App Manifest"}`, JSON, ""},
+		{`{"type":"App Manifest","validity":{"notBefore":"2026-01-01T00:00:00Z"}}`, JSON, ""},
+		{`{"type":"App Manifest","validity":{"notBefore":"2026-01-01T00:00:00Z","notAfter":"2025-01-01T00:00:00Z"}}`, JSON, ""},
+		{`{"type":"App Manifest","validity":{"notBefore":"2026-01-01","notAfter":"2027-01-01T00:00:00Z"}}`, JSON, ""},
+		// CBOR App Manifest with a byte string under an unknown key: the
+		// window is still readable.
+		{"\xa3\x00\x6cApp Manifest\x07\xa2\x00\x742026-01-01T00:00:00Z\x01\x742026-02-01T00:00:00Z\x18\x63\x41\x00", CBOR, "2026-02-01T00:00:00Z"},
+	} {
+		d, err := Parse([]byte(tc.in), tc.f)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.in, err)
+		}
+		_, na, err := d.ValidityWindow()
+		switch {
+		case tc.want == "" && err == nil:
+			t.Errorf("%q: no error", tc.in)
+		case tc.want != "" && (err != nil || na.UTC().Format(time.RFC3339) != tc.want):
+			t.Errorf("%q: %v %v, want %s", tc.in, na, err, tc.want)
+		}
+	}
+}

@@ -60,6 +60,7 @@ now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	--payload-out "$work/app.manifest.verified.json" >"$work/verify.json"
 "$refval" verify --ca "$pki/root.pem" --at "$now" "$work/app.manifest.signed.cbor" >"$work/verify-cose.json"
 cmp "$work/app.manifest.json" "$work/app.manifest.verified.json"
+echo "verified: $work/app.manifest.signed.json and $work/app.manifest.signed.cbor (results in $work/verify*.json)"
 
 echo "== a tampered copy must fail"
 sed 's/"payload":"e/"payload":"f/' "$work/app.manifest.signed.json" >"$work/tampered.json"
@@ -68,4 +69,3 @@ if "$refval" verify --ca "$pki/root.pem" "$work/tampered.json" >"$work/verify-ta
 	exit 1
 fi
 grep -o '"code": "[a-z-]*"' "$work/verify-tampered.json" | head -1
-echo "verified: $work/app.manifest.signed.json and $work/app.manifest.signed.cbor (results in $work/verify*.json)"

@@ -2,12 +2,14 @@ package signing
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"testing"
 
 	"github.com/fxamacker/cbor/v2"
+	"github.com/go-jose/go-jose/v4"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/refval/refval/manifest"
@@ -197,4 +199,40 @@ func TestVerifyResultJSON(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, got[k], v)
 		}
 	}
+}
+
+// TestJWSReadableByGoJose reads refval's general serialization the way
+// CMC's verifier does: go-jose's ParseSigned, the chain from each
+// signature's protected x5c, and a signature check per signer.
+func TestJWSReadableByGoJose(t *testing.T) {
+	pki := newPKI(t, "gojose")
+	signers := []Signer{pki.signer(t, "P-384", "a"), pki.signer(t, "RSA", "b")}
+	payload := testManifest(t, manifest.JSON)
+	env, err := SignJWS(payload, signers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := jose.ParseSigned(string(env), []jose.SignatureAlgorithm{jose.ES384, jose.PS256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(obj.Signatures) != 2 {
+		t.Fatalf("%d signatures", len(obj.Signatures))
+	}
+	for i, sig := range obj.Signatures {
+		chains, err := sig.Protected.Certificates(x509.VerifyOptions{Roots: pki.pool, CurrentTime: testEpoch, Intermediates: interPool(pki)})
+		if err != nil {
+			t.Fatalf("signature %d: chain: %v", i, err)
+		}
+		idx, _, got, err := obj.VerifyMulti(chains[0][0].PublicKey)
+		if err != nil || idx != i || !bytes.Equal(got, payload) {
+			t.Errorf("signature %d: VerifyMulti = %d, %v", i, idx, err)
+		}
+	}
+}
+
+func interPool(p *testPKI) *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(p.inter)
+	return pool
 }
