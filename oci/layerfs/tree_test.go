@@ -246,7 +246,9 @@ func TestCraftedExpected(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := func(s string) bundle.Digest { return sha256.Sum256([]byte(s)) }
-	dir := func(p string, mode uint32) bundle.Record { return bundle.Record{Path: p, Type: bundle.TypeDir, Mode: mode} }
+	dir := func(p string, mode uint32) bundle.Record {
+		return bundle.Record{Path: p, Type: bundle.TypeDir, Mode: mode}
+	}
 	file := func(p string, mode uint32, content string) bundle.Record {
 		return bundle.Record{Path: p, Type: bundle.TypeFile, Mode: mode, Sha256: sum(content)}
 	}

@@ -1,0 +1,161 @@
+package oci
+
+import (
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/opencontainers/umoci/oci/casext/blobcompress"
+	"github.com/opencontainers/umoci/oci/casext/mediatype"
+)
+
+// layerCompression accepts exactly the layer media types umoci unpacks
+// (oci/layer: isLayerType and getLayerCompressAlgorithm): the OCI tar
+// layer, or its deprecated non-distributable form, with no compression,
+// +gzip or +zstd. containers/image has already converted Docker media
+// types to these when it copied the image into the OCI store.
+func layerCompression(mt string) (blobcompress.Algorithm, error) {
+	base, suffix := mediatype.SplitMediaTypeSuffix(mt)
+	if base != ocispec.MediaTypeImageLayer && base != ocispec.MediaTypeImageLayerNonDistributable { //nolint:staticcheck // still unpacked by umoci
+		return nil, fmt.Errorf("%w: layer %q", ErrUnsupportedMediaType, mt)
+	}
+	algo := blobcompress.GetAlgorithm(suffix)
+	if algo == nil {
+		return nil, fmt.Errorf("%w: layer %q: compression %q", ErrUnsupportedMediaType, mt, suffix)
+	}
+	return algo, nil
+}
+
+// withLayer calls fn with the uncompressed tar stream of layer l, then
+// reads what fn left (trailing padding, as umoci does) and checks the
+// blob's digest and size and the stream's diff ID. An error from fn comes
+// first; a digest mismatch is reported even when fn failed on the bad data
+// it caused.
+func (s *store) withLayer(l Layer, fn func(io.Reader) error) (err error) {
+	algo, err := layerCompression(l.MediaType)
+	if err != nil {
+		return err
+	}
+	blob, err := s.open(ocispec.Descriptor{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size})
+	if err != nil {
+		return err
+	}
+	defer blob.Close()
+	raw, err := algo.Decompress(blob)
+	if err != nil {
+		return fmt.Errorf("layer %s: %w", l.Digest, err)
+	}
+	defer raw.Close()
+	if !l.DiffID.Algorithm().Available() {
+		return fmt.Errorf("%w: layer %s: diff ID %q", ErrInvalidImage, l.Digest, l.DiffID)
+	}
+	// An uncompressed layer's diff ID is its blob digest, which the blob
+	// reader verifies; otherwise the stream is hashed on another core.
+	var th *teeHasher
+	r := io.Reader(raw)
+	if algo.MediaTypeSuffix() != "" || l.DiffID.Algorithm() != l.Digest.Algorithm() {
+		th = newTeeHasher(raw, l.DiffID.Algorithm().Hash())
+		defer th.stop()
+		r = th
+	} else if l.DiffID != l.Digest {
+		return fmt.Errorf("%w: uncompressed layer %s has diff ID %s", ErrDigestMismatch, l.Digest, l.DiffID)
+	}
+	ferr := fn(r)
+	if ferr == nil {
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return fmt.Errorf("layer %s: %w", l.Digest, err)
+		}
+		if _, err := io.Copy(io.Discard, blob); err != nil {
+			return fmt.Errorf("layer %s: %w", l.Digest, err)
+		}
+	} else if _, err := io.Copy(io.Discard, blob); errors.Is(err, ErrDigestMismatch) {
+		return fmt.Errorf("layer %s: %w (%v)", l.Digest, err, ferr)
+	}
+	if ferr != nil {
+		return ferr
+	}
+	if th != nil {
+		if got := digest.NewDigest(l.DiffID.Algorithm(), th.sum()); got != l.DiffID {
+			return fmt.Errorf("%w: layer %s: diff ID is %s, config says %s", ErrDigestMismatch, l.Digest, got, l.DiffID)
+		}
+	}
+	return nil
+}
+
+// teeHasher passes a stream through while a second goroutine hashes it,
+// so that the diff ID costs no time on the reading goroutine.
+type teeHasher struct {
+	r    io.Reader
+	h    hash.Hash
+	full chan []byte
+	free chan []byte
+	done chan struct{}
+	cur  []byte
+	off  int
+	err  error
+}
+
+const teeBuf = 256 << 10
+
+func newTeeHasher(r io.Reader, h hash.Hash) *teeHasher {
+	t := &teeHasher{r: r, h: h, full: make(chan []byte, 4), free: make(chan []byte, 4), done: make(chan struct{})}
+	for i := 0; i < 4; i++ {
+		t.free <- make([]byte, teeBuf)
+	}
+	go func() {
+		defer close(t.done)
+		for b := range t.full {
+			t.h.Write(b)
+			t.free <- b[:cap(b)]
+		}
+	}()
+	return t
+}
+
+func (t *teeHasher) Read(p []byte) (int, error) {
+	if t.off == len(t.cur) {
+		if t.cur != nil {
+			t.full <- t.cur
+			t.cur = nil
+		}
+		if t.err != nil {
+			return 0, t.err
+		}
+		b := <-t.free
+		n, err := io.ReadAtLeast(t.r, b, len(b))
+		if err == io.ErrUnexpectedEOF {
+			err = io.EOF
+		}
+		t.cur, t.off, t.err = b[:n], 0, err
+		if n == 0 {
+			t.free <- b
+			t.cur = nil
+			return 0, err
+		}
+	}
+	n := copy(p, t.cur[t.off:])
+	t.off += n
+	return n, nil
+}
+
+// sum waits for the hasher and returns the hash of everything read.
+func (t *teeHasher) sum() hash.Hash {
+	t.stop()
+	return t.h
+}
+
+func (t *teeHasher) stop() {
+	if t.full == nil {
+		return
+	}
+	if t.cur != nil {
+		t.full <- t.cur
+		t.cur = nil
+	}
+	close(t.full)
+	t.full = nil
+	<-t.done
+}
