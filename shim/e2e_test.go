@@ -180,6 +180,7 @@ func TestShim(t *testing.T) {
 			r := newRig(t, v)
 			t.Run("StartFacts", r.testStartFacts)
 			t.Run("Transparent", r.testTransparent)
+			t.Run("PodGroup", r.testPodGroup)
 			t.Run("Generate", r.testGenerate)
 			t.Run("Concurrent", r.testConcurrent)
 			t.Run("TPM", r.testTPM)
@@ -280,6 +281,38 @@ exec %q "$@"
 		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "measured container" && rec.Entries < 2 {
 			t.Errorf("runc create saw an empty rootfs: %s", line)
 		}
+	}
+}
+
+// testPodGroup reproduces what CRI does with a pod: containers that share
+// a shim group annotation are served by the one runc shim process started
+// for the first. The second container here is even started with the plain
+// runc.v2 runtime, so no cmc shim binary runs for it -- yet its runc
+// create goes through the wrapper, because the running shim inherited the
+// wrapper's PATH. This is why the shim measures at runc create.
+func (r *rig) testPodGroup(t *testing.T) {
+	dir := r.setup(t, "")
+	group := "io.containerd.runc.v2.group=pod-" + r.c.Namespace
+	first := r.run("-d", "--runtime", runtimeCMC, "--annotation", group, r.image, "pod-sandbox", "sleep", "600")
+	if first.ExitCode != 0 {
+		t.Fatalf("first container: %s", first)
+	}
+	defer func() {
+		r.c.Ctr("tasks", "kill", "-s", "SIGKILL", "pod-sandbox")
+		time.Sleep(200 * time.Millisecond)
+		r.c.Ctr("tasks", "delete", "--force", "pod-sandbox")
+		r.c.Ctr("containers", "delete", "pod-sandbox")
+	}()
+	second := r.run("--rm", "--annotation", group, "--env", "VAL=app", r.image, "pod-app", "sh", "-c", "echo out:$VAL")
+	if second.ExitCode != 0 || second.Stdout != "out:app\n" {
+		t.Fatalf("second container: %s", second)
+	}
+	var names []string
+	for _, e := range readList(t, dir) {
+		names = append(names, e.Name)
+	}
+	if d := cmp.Diff([]string{"pod-sandbox", "pod-app"}, names); d != "" {
+		t.Errorf("measured containers (-want +got):\n%s", d)
 	}
 }
 
