@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -65,8 +66,16 @@ var (
 )
 
 func init() {
-	var err error
+	// undefined (simple value 23) would decode to nil and come back as
+	// null, and NaN payloads would be canonicalised: refuse both rather
+	// than change a document silently.
+	simple, err := cbor.NewSimpleValueRegistryFromDefaults(cbor.WithRejectedSimpleValue(cbor.SimpleValue(23)))
+	if err != nil {
+		panic(err)
+	}
 	cborDec, err = cbor.DecOptions{
+		SimpleValues:   simple,
+		NaN:            cbor.NaNDecodeForbidden,
 		DupMapKey:      cbor.DupMapKeyEnforcedAPF,
 		DefaultMapType: reflect.TypeOf(map[any]any(nil)),
 		IntDec:         cbor.IntDecConvertNone,
@@ -85,6 +94,10 @@ func init() {
 // map[string]any, numbers json.Number (kept exactly as written). It
 // rejects duplicate object keys and anything after the value.
 func decodeJSON(b []byte) (any, error) {
+	// encoding/json would replace invalid UTF-8 by U+FFFD: a silent change.
+	if !utf8.Valid(b) {
+		return nil, fmt.Errorf("%w: JSON text is not valid UTF-8", ErrSyntax)
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	v, err := decodeJSONValue(dec, "", 0)

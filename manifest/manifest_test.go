@@ -249,6 +249,9 @@ func TestParseRejects(t *testing.T) {
 		{"duplicate CBOR key", "\xa2\x00\x6cApp Manifest\x00\x61x", ErrSyntax, ""},
 		{"time tag", "\xa2\x00\x6cApp Manifest\x18\x64\xc1\x1a\x69\x55\xb9\x00", ErrNotConvertible, ""},
 		{"bignum tag", "\xa2\x00\x6cApp Manifest\x18\x64\xc2\x41\x01", ErrNotConvertible, ""},
+		{"CBOR undefined", "\xa2\x00\x6cApp Manifest\x18\x63\xf7", ErrSyntax, ""},
+		{"CBOR NaN", "\xa2\x00\x6cApp Manifest\x18\x63\xf9\x7e\x01", ErrSyntax, ""},
+		{"invalid UTF-8", "{\"type\":\"App Manifest\",\"x\":\"\xff\"}", ErrSyntax, ""},
 		{"deep JSON", `{"type":"App Manifest","x":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`, ErrSyntax, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
