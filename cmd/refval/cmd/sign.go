@@ -49,7 +49,7 @@ func (s *signerFlags) pairs() ([][]string, error) {
 			return nil, UsageErrorf("-keys names %d key(s) but -x5cs %d chain(s)", len(keys), len(chains))
 		}
 		for i, k := range keys {
-			out = append(out, append([]string{k}, strings.Split(chains[i], ",")...))
+			out = append(out, append([]string{strings.TrimSpace(k)}, splitFiles(chains[i])...))
 		}
 		return out, nil
 	}
@@ -57,9 +57,20 @@ func (s *signerFlags) pairs() ([][]string, error) {
 		return nil, UsageErrorf("give one --cert per --key (got %d key(s), %d chain(s))", len(s.keys), len(s.certs))
 	}
 	for i, k := range s.keys {
-		out = append(out, append([]string{k}, strings.Split(s.certs[i], ",")...))
+		out = append(out, append([]string{k}, splitFiles(s.certs[i])...))
 	}
 	return out, nil
+}
+
+// splitFiles splits a comma-separated file list, ignoring blanks around names.
+func splitFiles(list string) []string {
+	var out []string
+	for _, f := range strings.Split(list, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func (s *signerFlags) load() ([]signing.Signer, error) {
