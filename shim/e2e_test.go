@@ -22,6 +22,7 @@ import (
 	"github.com/refval/refval/internal/ctrtest"
 	"github.com/refval/refval/internal/testimage"
 	"github.com/refval/refval/manifest"
+	"github.com/refval/refval/oci"
 	"github.com/refval/refval/shim"
 )
 
@@ -374,6 +375,16 @@ func (r *rig) testGenerate(t *testing.T) {
 	}
 	if !strings.Contains(norm, "VAL=HELLO") {
 		t.Errorf("normalized config lacks the env var: %s", norm)
+	}
+	// `refval measure IMAGE` offline (oci.MeasureImage, from the layer
+	// blobs, no unpack) gives the same rootfs hash.
+	im, err := oci.MeasureImage(context.Background(), "oci:"+r.layout+":latest",
+		oci.WithLayout(filepath.Join(t.TempDir(), "store")), oci.WithInsecurePolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(im.Results) != 1 || im.Results[0].Result.RootfsSha256 != got.RootfsSha256 {
+		t.Errorf("oci.MeasureImage rootfs %v, runtime rootfs %s", im.Results, got.RootfsSha256)
 	}
 	// Records: replaying them gives the rootfs hash.
 	f, err := os.Open(filepath.Join(gen, shim.RecordsFile))
