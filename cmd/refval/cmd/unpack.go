@@ -1,0 +1,70 @@
+package cmd
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/refval/refval/oci"
+)
+
+func init() { register(newUnpackCmd) }
+
+func newUnpackCmd() *cobra.Command {
+	var f imageFlags
+	var output string
+	var force, rootless bool
+	cmd := &cobra.Command{
+		Use:   "unpack IMAGE BUNDLE_DIR",
+		Short: "Unpack an image into an OCI runtime bundle (config.json + rootfs)",
+		Long: `Pull IMAGE (see "refval pull") and unpack it with umoci into the runtime bundle
+BUNDLE_DIR: rootfs/ and the config.json of umoci's image-config conversion.
+
+The bundle is built next to BUNDLE_DIR and renamed into place, so BUNDLE_DIR
+is either untouched or complete. It must not exist or be empty, unless
+--force. Not root: a rootless unpack (owners kept in user.rootlesscontainers,
+the config maps you to root in a user namespace); what it cannot reproduce
+(file capabilities, device nodes, owners of symlinks and fifos) is printed as
+a warning and listed in the output ("exact": false).`,
+		Example: `  refval unpack docker://registry.example.com/app:1.2 ./bundle
+  refval unpack --pull never --force oci:build/layout:app ./bundle`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "json" && output != "text" {
+				return UsageErrorf("--output: %q is not json or text", output)
+			}
+			if err := checkImageArg(args[0]); err != nil {
+				return err
+			}
+			opts, err := f.options(cmd)
+			if err != nil {
+				return err
+			}
+			if force {
+				opts = append(opts, oci.WithForce())
+			}
+			if cmd.Flags().Changed("rootless") {
+				opts = append(opts, oci.WithRootless(rootless))
+			}
+			res, err := oci.Unpack(cmd.Context(), args[0], args[1], opts...)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(cmd.OutOrStdout(), res)
+			}
+			w := cmd.OutOrStdout()
+			printImageText(w, res.Image)
+			fmt.Fprintf(w, "bundle:   %s\nrootless: %v\nexact:    %v\n", res.Bundle, res.Rootless, res.Exact)
+			for _, e := range res.Inexact {
+				fmt.Fprintf(w, "  inexact: %s\n", e)
+			}
+			return nil
+		},
+	}
+	f.register(cmd, false, true)
+	cmd.Flags().StringVarP(&output, "output", "o", "json", "output format: json or text")
+	cmd.Flags().BoolVar(&force, "force", false, "replace a non-empty BUNDLE_DIR")
+	cmd.Flags().BoolVar(&rootless, "rootless", false, "force (or with =false forbid) a rootless unpack (default: rootless when not root)")
+	return cmd
+}
