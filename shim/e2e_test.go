@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -712,7 +713,7 @@ func BenchmarkStartLatency(b *testing.B) {
 			r := newRig(b, v)
 			dir := r.setup(b, "log_level = \"info\"")
 			const pairs = 20
-			var base, with time.Duration
+			var base, with []time.Duration
 			for range b.N {
 				for i := range pairs {
 					for _, cmc := range []bool{false, true} {
@@ -727,16 +728,17 @@ func BenchmarkStartLatency(b *testing.B) {
 							b.Fatalf("run: %s", x)
 						}
 						if cmc {
-							with += x.Duration
+							with = append(with, x.Duration)
 						} else {
-							base += x.Duration
+							base = append(base, x.Duration)
 						}
 					}
 				}
 			}
-			n := float64(b.N * pairs)
+			// Medians: the machine is shared, and a load spike during one
+			// start must not decide the figure.
 			measure, total := logTimes(b, filepath.Join(dir, "shim.log"))
-			baseMs, withMs := float64(base.Milliseconds())/n, float64(with.Milliseconds())/n
+			baseMs, withMs := median(base), median(with)
 			b.ReportMetric(baseMs, "ms/run-runc")
 			b.ReportMetric(withMs, "ms/run-shim")
 			b.ReportMetric(withMs/baseMs, "ratio")
@@ -748,11 +750,21 @@ func BenchmarkStartLatency(b *testing.B) {
 	}
 }
 
-// logTimes averages measureMs and totalMs over the shim log's
-// "measured container" lines.
+func median(d []time.Duration) float64 {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return float64(m.Microseconds()) / 1000
+}
+
+// logTimes returns the medians of measureMs and totalMs over the shim
+// log's "measured container" lines.
 func logTimes(b testing.TB, path string) (measure, total float64) {
 	raw := mustRead(b, path)
-	n := 0
+	var ms, ts []time.Duration
 	for _, line := range strings.Split(raw, "\n") {
 		var rec struct {
 			Msg       string  `json:"msg"`
@@ -760,13 +772,12 @@ func logTimes(b testing.TB, path string) (measure, total float64) {
 			TotalMs   float64 `json:"totalMs"`
 		}
 		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "measured container" {
-			measure += rec.MeasureMs
-			total += rec.TotalMs
-			n++
+			ms = append(ms, time.Duration(rec.MeasureMs*float64(time.Millisecond)))
+			ts = append(ts, time.Duration(rec.TotalMs*float64(time.Millisecond)))
 		}
 	}
-	if n == 0 {
+	if len(ms) == 0 {
 		b.Fatalf("no measurements in %s", path)
 	}
-	return measure / float64(n), total / float64(n)
+	return median(ms), median(ts)
 }
