@@ -527,6 +527,18 @@ func (r *rig) testEnforce(t *testing.T) {
 		}
 		r.c.Ctr("containers", "delete", "enforced")
 	})
+	t.Run("cmcd-refuses", func(t *testing.T) {
+		srv := startCMCD(t, false)
+		dir := r.setup(t, fmt.Sprintf("driver = \"cmcd\"\ncmcd_socket = %q\nenforce = true\n", srv.path))
+		x := r.run(runArgs([]string{"--runtime", runtimeCMC}, "", r.image, "refused", script)...)
+		if x.ExitCode == 0 || !strings.Contains(x.Stderr, "success false") {
+			t.Fatalf("a daemon answering success=false must refuse the start: %s", x)
+		}
+		if l := readList(t, dir); len(l) != 0 {
+			t.Errorf("refused start left list entries: %+v", l)
+		}
+		r.c.Ctr("containers", "delete", "refused")
+	})
 	t.Run("fail-open", func(t *testing.T) {
 		dir := r.setup(t, fmt.Sprintf("driver = \"cmcd\"\ncmcd_socket = %q\n", missing))
 		x := r.run(runArgs([]string{"--runtime", runtimeCMC}, "VAL=open", r.image, "open", script)...)
