@@ -252,7 +252,7 @@ func (r *rig) testTransparent(t *testing.T) {
 func (r *rig) testStartFacts(t *testing.T) {
 	d := t.TempDir()
 	out := filepath.Join(d, "seen")
-	script := filepath.Join(d, "shim-spy")
+	spy := filepath.Join(d, "shim-spy")
 	body := fmt.Sprintf(`#!/bin/sh
 for a; do last=$a; done
 if [ "$last" = start ]; then
@@ -260,10 +260,10 @@ if [ "$last" = start ]; then
 fi
 exec %q "$@"
 `, out, filepath.Join(r.c.Bin, "containerd-shim-runc-v2"))
-	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+	if err := os.WriteFile(spy, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	dir := r.setup(t, fmt.Sprintf("runc_shim = %q\n", script))
+	dir := r.setup(t, fmt.Sprintf("runc_shim = %q\n", spy))
 	if x := r.run(runArgs([]string{"--runtime", runtimeCMC}, "", r.image, "facts", []string{"true"})...); x.ExitCode != 0 {
 		t.Fatalf("run: %s", x)
 	}
