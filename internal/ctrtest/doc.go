@@ -16,6 +16,11 @@
 // shim still serving its socket (found by the unique -address argument),
 // unmounts what is left below its directory and removes it.
 //
+// Cleanup runs from t.Cleanup: if the test binary is killed (go test
+// -timeout, SIGKILL) containerd dies with it (parent-death signal) but
+// shims of running tasks survive; they carry "-address
+// /tmp/ctrtest-*/containerd.sock" on their command line.
+//
 // Guarantees: nothing outside the temporary directory is touched except
 // the per-namespace runc state that containerd keeps under /run/containerd
 // and the shim sockets under /run/containerd/s (both removed by task
