@@ -1,0 +1,31 @@
+// Package engine predicts, offline, the runtime config (config.json) that a
+// container engine writes into the bundle when it starts an image, so that a
+// reference value signed in CI equals the measurement the shim takes on the
+// device.
+//
+// Two profiles exist. The runc profile is the bundle as an unpacker writes
+// it (umoci's image-config → runtime-spec conversion, what `runc run` on an
+// unpacked bundle uses). The containerd profile is what `ctr run [options]
+// IMAGE ID [args]` writes, for the containerd versions in Versions: the
+// engine's default spec (what `ctr oci spec` prints, or a device's own
+// capture given with WithBaseSpec), then the spec functions `ctr run`
+// applies, in ctr's order. Each of those functions is a SpecOpts here, one
+// small documented rule each, reimplemented from reading containerd's
+// pkg/oci and cmd/ctr source (containerd is not a dependency: both the 1.x
+// and the 2.x behaviour are needed side by side).
+//
+// Guarantees: for the options in RunOptions and an image whose
+// /etc/passwd and /etc/group are given through an fs.FS, Predict returns
+// the config containerd writes, field for field, for the pinned versions
+// (1.6.20, 1.7.35, 2.0.14, 2.4.2); the fidelity test checks that against
+// real containerd 1.6 and 2.4. Predict is pure: it reads no host state
+// unless the caller passes a Host (needed for --privileged and --net-host,
+// whose spec depends on the device's /dev, capabilities and hostname).
+//
+// Left out: CRI (Kubernetes) pod specs, which containerd builds from the
+// pod sandbox and differ in many fields; --seccomp with containerd's
+// built-in default profile (its syscall list depends on the exact version
+// and architecture; pass --seccomp-profile FILE instead); --gpus, --device,
+// --cni, --uidmap, AppArmor and rdt options; Windows and FreeBSD specs.
+// Predict returns ErrUnsupported for these rather than a wrong config.
+package engine
