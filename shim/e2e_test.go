@@ -124,6 +124,13 @@ func newRig(t testing.TB, version string) *rig {
 			"[plugins.\"io.containerd.runtime.v1.linux\"]\n  shim = \"containerd-shim\"\n  runtime = %q\n", bin)))
 	}
 	r.c = ctrtest.New(t, version, opts...)
+	// Starts without runc_link_dir (and with a broken config) make the
+	// shim keep a runc link under /run for this binary; remove it.
+	t.Cleanup(func() {
+		if real, err := filepath.EvalSymlinks(bin); err == nil {
+			os.RemoveAll(shim.FallbackRuncLinkDir(real))
+		}
+	})
 	r.image = r.c.Import(archive)[0]
 	return r
 }
@@ -134,8 +141,11 @@ func newRig(t testing.TB, version string) *rig {
 func (r *rig) setup(t testing.TB, extra string) string {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := fmt.Sprintf("list = %q\nlog_file = %q\nrunc_link_dir = %q\n%s\n",
-		filepath.Join(dir, "list.json"), filepath.Join(dir, "shim.log"), r.linkDir, strings.ReplaceAll(extra, "{dir}", dir))
+	cfg := fmt.Sprintf("list = %q\nlog_file = %q\n%s\n",
+		filepath.Join(dir, "list.json"), filepath.Join(dir, "shim.log"), strings.ReplaceAll(extra, "{dir}", dir))
+	if !strings.Contains(extra, "runc_link_dir") {
+		cfg += fmt.Sprintf("runc_link_dir = %q\n", r.linkDir)
+	}
 	if !strings.Contains(extra, "log_level") {
 		cfg += "log_level = \"debug\"\n"
 	}
@@ -213,6 +223,11 @@ func (r *rig) testTransparent(t *testing.T) {
 	for name, rt := range ways {
 		t.Run(name, func(t *testing.T) {
 			dir := r.setup(t, "")
+			if name == "runtime-name" {
+				// No runc_link_dir and no installed link: the shim keeps
+				// its own under /run.
+				dir = r.setup(t, "runc_link_dir = \"\"")
+			}
 			for i, env := range []string{"VAL=a", "VAL=a", "VAL=b"} {
 				got := r.run(runArgs(rt, env, r.image, fmt.Sprintf("%s-%d", name, i), script)...)
 				want := base

@@ -111,8 +111,7 @@ func (s *self) runcLinkDir(configured string) (string, error) {
 	if s.is(filepath.Join(installed, RuncName)) {
 		return installed, nil
 	}
-	h := sha256.Sum256([]byte(s.path))
-	dir := filepath.Join(RunLinkRoot, hex.EncodeToString(h[:6]))
+	dir := FallbackRuncLinkDir(s.path)
 	link := filepath.Join(dir, RuncName)
 	if s.is(link) {
 		return dir, nil
@@ -130,6 +129,14 @@ func (s *self) runcLinkDir(configured string) (string, error) {
 		return "", fmt.Errorf("runc link: %w", err)
 	}
 	return dir, nil
+}
+
+// FallbackRuncLinkDir is the directory the shim binary at exe (resolved
+// path) keeps its runc link in when neither runc_link_dir nor an installed
+// link exists: one per binary path, so two installations never share one.
+func FallbackRuncLinkDir(exe string) string {
+	h := sha256.Sum256([]byte(exe))
+	return filepath.Join(RunLinkRoot, hex.EncodeToString(h[:6]))
 }
 
 // withoutSelf returns env with every PATH entry whose runc is this binary
