@@ -60,22 +60,55 @@ func fidelityImages() []fidelityImage {
 			testimage.Layer{testimage.Whiteout("opt/a"), testimage.Whiteout("opt/d"), testimage.File("opt/b", 0o640, "b2\n")})},
 		{"filecaps", bb(nil, testimage.Layer{testimage.Dir("usr", 0o755), testimage.Dir("usr/bin", 0o755),
 			testimage.File("usr/bin/ping", 0o755, "ping\n").WithXattr("security.capability", testimage.CapNetRaw)})},
+		// USER forms that take the other branches of the user resolution.
+		{"uid-no-entry", bb(func(c *ocispec.ImageConfig) { c.User = "1234" })},
+		{"user-group", bb(func(c *ocispec.ImageConfig) { c.User = "app:video" }, users)},
 	}
 }
 
+// extendedImages get the extended options too (the others only the core set).
+var extendedImages = map[string]bool{"busybox": true, "user": true}
+
 // fidelityOption is one column of run options.
 type fidelityOption struct {
-	name string
-	ctr  []string // ctr run flags
-	args []string // after IMAGE ID
-	ro   engine.RunOptions
+	name     string
+	ctr      []string // ctr run flags
+	args     []string // after IMAGE ID
+	ro       engine.RunOptions
+	extended bool // only for extendedImages
+	// cannot returns why the case cannot run on this containerd version
+	// ("" when it can); such cases are listed in the table, not skipped.
+	cannot func(version string) string
 }
 
-func fidelityOptions(mountSrc string) []fidelityOption {
-	mount := "type=bind,src=" + mountSrc + ",dst=/data,options=rbind:ro"
-	m, err := engine.ParseMount(mount)
+func mustMount(v string) specs.Mount {
+	m, err := engine.ParseMount(v)
 	if err != nil {
 		panic(err)
+	}
+	return m
+}
+
+func fidelityOptions(dir string) []fidelityOption {
+	mount := "type=bind,src=" + dir + ",dst=/data,options=rbind:ro"
+	m := mustMount(mount)
+	envFile := filepath.Join(dir, "env-file")
+	envFileContent := "A=1\n#comment\n\nPATH=/opt/bin\r\nB=two=2"
+	seccompFile := filepath.Join(dir, "seccomp.json")
+	seccomp := `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["swapon","swapoff"],"action":"SCMP_ACT_ERRNO"}]}`
+	for p, c := range map[string]string{envFile: envFileContent, seccompFile: seccomp} {
+		if err := os.WriteFile(p, []byte(c), 0o644); err != nil {
+			panic(err)
+		}
+	}
+	tmpfsRun := "type=tmpfs,src=tmpfs,dst=/run,options=nosuid:size=1m"
+	no16 := func(flag string) func(string) string {
+		return func(v string) string {
+			if v == ctrtest.V1_6 {
+				return "ctr run of containerd 1.6 has no " + flag
+			}
+			return ""
+		}
 	}
 	return []fidelityOption{
 		{name: "none"},
@@ -85,6 +118,25 @@ func fidelityOptions(mountSrc string) []fidelityOption {
 		{name: "mount", ctr: []string{"--mount", mount}, ro: engine.RunOptions{Mounts: []specs.Mount{m}}},
 		{name: "read-only", ctr: []string{"--read-only"}, ro: engine.RunOptions{ReadOnly: true}},
 		{name: "privileged", ctr: []string{"--privileged"}, ro: engine.RunOptions{Privileged: true}},
+		// Extended set: every other option the profile models.
+		{name: "mount-over-default", extended: true, ctr: []string{"--mount", tmpfsRun}, ro: engine.RunOptions{Mounts: []specs.Mount{mustMount(tmpfsRun)}}},
+		{name: "caps", extended: true, ctr: []string{"--cap-add", "CAP_SYS_ADMIN", "--cap-drop", "CAP_NET_RAW", "--cap-drop", "CAP_KILL"},
+			ro: engine.RunOptions{CapAdd: []string{"CAP_SYS_ADMIN"}, CapDrop: []string{"CAP_NET_RAW", "CAP_KILL"}}},
+		{name: "net-host", extended: true, ctr: []string{"--net-host"}, ro: engine.RunOptions{NetHost: true}},
+		{name: "env-file", extended: true, ctr: []string{"--env-file", envFile, "--env", "B=3"}, ro: engine.RunOptions{EnvFile: []byte(envFileContent), Env: []string{"B=3"}}},
+		{name: "env-unset", extended: true, ctr: []string{"--env", "PATH"}, ro: engine.RunOptions{Env: []string{"PATH"}}},
+		{name: "seccomp-profile", extended: true, ctr: []string{"--seccomp", "--seccomp-profile", seccompFile}, ro: engine.RunOptions{Seccomp: true, SeccompProfile: []byte(seccomp)}},
+		{name: "allow-new-privs", extended: true, ctr: []string{"--allow-new-privs"}, ro: engine.RunOptions{AllowNewPrivs: true}},
+		{name: "cpu-shares", extended: true, ctr: []string{"--cpu-shares", "512"}, ro: engine.RunOptions{CPUShares: 512}},
+		{name: "user-uidgid", extended: true, ctr: []string{"--user", "1000:1001"}, ro: engine.RunOptions{User: "1000:1001"}, cannot: no16("--user")},
+		{name: "user-name", extended: true, ctr: []string{"--user", "nobody"}, ro: engine.RunOptions{User: "nobody"}, cannot: no16("--user")},
+		{name: "hostname", extended: true, ctr: []string{"--hostname", "box"}, ro: engine.RunOptions{Hostname: "box"}, cannot: no16("--hostname")},
+		{name: "tty", extended: true, ro: engine.RunOptions{TTY: true}, cannot: func(string) string {
+			return "ctr run --tty needs a terminal on ctr's stdin (rule unit-tested against containerd's source)"
+		}},
+		{name: "seccomp-default", extended: true, ro: engine.RunOptions{Seccomp: true}, cannot: func(string) string {
+			return "containerd's built-in seccomp profile is not modelled (ErrUnsupported); use --seccomp-profile"
+		}},
 	}
 }
 
@@ -144,6 +196,15 @@ func runFidelity(t *testing.T, version, shimBin string) {
 		for _, op := range fidelityOptions(mountSrc) {
 			if only := os.Getenv("FIDELITY_ONLY"); only != "" && only != im.name+"/"+op.name {
 				continue
+			}
+			if op.extended && !extendedImages[im.name] {
+				continue
+			}
+			if op.cannot != nil {
+				if why := op.cannot(version); why != "" {
+					rows = append(rows, fidelityRow{image: im.name, option: op.name, version: version, offline: "-", runtime: "-", note: "not run: " + why})
+					continue
+				}
 			}
 			id := "fid-" + im.name + "-" + op.name
 			args := append([]string{"--rm", "--null-io", "--runtime", shimBin}, op.ctr...)
@@ -223,7 +284,10 @@ func printFidelityTable(t *testing.T, rows []fidelityRow) {
 	fmt.Fprintln(w, "IMAGE\tOPTIONS\tCONTAINERD\tOFFLINE\tRUNTIME\tEQUAL\tNOTE")
 	for _, r := range rows {
 		eq := "yes"
-		if r.offline != r.runtime {
+		switch {
+		case r.offline == "-":
+			eq = "n/a"
+		case r.offline != r.runtime:
 			eq = "NO"
 		}
 		note := r.note
