@@ -138,9 +138,13 @@ type GenerateConfig struct {
 	// Format of the written manifests.
 	Format Format
 	// OutDir receives <name>.manifest.json or <name>.manifest.cbor.
-	OutDir  string
-	Measure MeasureFunc
-	Sign    SignFunc
+	OutDir string
+	// DeviceDescription, when set, is a Device Description file (JSON or
+	// CBOR) that receives one App Description per successful image, with
+	// the run's environment; it is rewritten atomically at the end.
+	DeviceDescription string
+	Measure           MeasureFunc
+	Sign              SignFunc
 }
 
 // GenerateResult is the summary line of one image.
@@ -189,6 +193,24 @@ func Generate(ctx context.Context, jobs []Job, cfg GenerateConfig) ([]GenerateRe
 		}
 		seen[n] = i
 	}
+	var dd *Document
+	if cfg.DeviceDescription != "" {
+		b, err := os.ReadFile(cfg.DeviceDescription)
+		if err != nil {
+			return nil, err
+		}
+		if dd, err = Parse(b, ""); err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.DeviceDescription, err)
+		}
+		if dd.Type() != TypeDeviceDescription {
+			return nil, fmt.Errorf("%s: %w: %q, want %q", cfg.DeviceDescription, ErrUnknownType, dd.Type(), TypeDeviceDescription)
+		}
+	}
+	for i, j := range jobs {
+		if _, err := ParseEnv(j.Env); err != nil {
+			return nil, fmt.Errorf("image %s: %w", jobs[i].Image, err)
+		}
+	}
 	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -200,6 +222,22 @@ func Generate(ctx context.Context, jobs []Job, cfg GenerateConfig) ([]GenerateRe
 		if err := generateOne(ctx, j, tmpl, cfg, res); err != nil {
 			res.Error = err.Error()
 			failed++
+			continue
+		}
+		if dd != nil {
+			env, _ := ParseEnv(j.Env)
+			if _, err := dd.PutAppDescription(AppDescription{Name: j.Name, AppManifest: j.Name, Environment: env}); err != nil {
+				return results, fmt.Errorf("%s: %w", cfg.DeviceDescription, err)
+			}
+		}
+	}
+	if dd != nil {
+		b, err := dd.Bytes()
+		if err == nil {
+			err = atomicfile.WriteFile(cfg.DeviceDescription, b, 0o644)
+		}
+		if err != nil {
+			return results, fmt.Errorf("%s: %w", cfg.DeviceDescription, err)
 		}
 	}
 	if failed > 0 {

@@ -25,7 +25,10 @@ func TestGenerate(t *testing.T) {
 	sign := func(p []byte, f Format) ([]byte, error) { return append([]byte("signed "+string(f)+"\n"), p...), nil }
 	dir := t.TempDir()
 	jobs := []Job{{Image: "oci:/l:a"}, {Image: "oci:/l:bad"}, {Image: "docker://r/x:1", RunOptions: RunOptions{Name: "c"}}}
-	res, err := Generate(context.Background(), jobs, GenerateConfig{Template: tmpl, OutDir: dir, Format: CBOR, Measure: measure, Sign: sign})
+	jobs[0].Env = []string{"MODE=prod"}
+	ddFile := filepath.Join(dir, "device.json")
+	os.WriteFile(ddFile, []byte(`{"type":"Device Description","name":"d","version":"1","x":1}`), 0o644)
+	res, err := Generate(context.Background(), jobs, GenerateConfig{Template: tmpl, OutDir: dir, Format: CBOR, Measure: measure, Sign: sign, DeviceDescription: ddFile})
 	if !errors.Is(err, ErrGenerate) || len(res) != 3 || measured != 3 {
 		t.Fatalf("err %v, %d results, %d measured; want ErrGenerate after measuring all 3", err, len(res), measured)
 	}
@@ -46,6 +49,17 @@ func TestGenerate(t *testing.T) {
 	}
 	if _, ok := d.root.(map[any]any)["x-keep"]; !ok {
 		t.Error("template member x-keep lost")
+	}
+	// the device description has app descriptions for the two successful images
+	ddb, _ := os.ReadFile(ddFile)
+	dd, err := Parse(ddb, JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ads := dd.root.(map[string]any)["appDescriptions"].([]any)
+	if len(ads) != 2 || ads[0].(map[string]any)["name"] != "a" || ads[1].(map[string]any)["name"] != "c" ||
+		!strings.Contains(string(ddb), `"value": "prod"`) || !strings.Contains(string(ddb), `"x": 1`) {
+		t.Errorf("device description:\n%s", ddb)
 	}
 
 	for _, bad := range [][]Job{

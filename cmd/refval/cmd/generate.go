@@ -29,6 +29,7 @@ func newGenerateCmd() *cobra.Command {
 		sf                       signerFlags
 		v                        validityFlags
 		template, batch, outDir  string
+		deviceDesc               string
 		format, scheme, platform string
 		driver                   string
 		pcr                      int
@@ -89,7 +90,7 @@ and exits 1 if any image failed, after finishing the others.`,
 				}})
 			}
 			cfg := manifest.GenerateConfig{
-				Template: tb, Format: f, OutDir: outDir, Measure: measureImage,
+				Template: tb, Format: f, OutDir: outDir, Measure: measureImage, DeviceDescription: deviceDesc,
 				Sign: func(payload []byte, f manifest.Format) ([]byte, error) {
 					return signing.Sign(payload, f, signers...)
 				},
@@ -116,6 +117,7 @@ and exits 1 if any image failed, after finishing the others.`,
 	fl.StringVar(&template, "template", "", "App Manifest template (JSON or CBOR)")
 	fl.StringVar(&batch, "batch", "", "JSON file listing images, names and run options")
 	fl.StringVar(&outDir, "out", "", "directory for the signed manifests")
+	fl.StringVar(&deviceDesc, "device-description", "", "add or update an App Description per image (with its env) in this Device Description")
 	fl.StringVar(&format, "format", "json", "manifest encoding: json (JWS) or cbor (COSE)")
 	fl.StringVar(&scheme, "scheme", "", "measurement scheme for images given as arguments")
 	fl.StringVar(&driver, "driver", "", "tpm or sw for images given as arguments")
