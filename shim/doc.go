@@ -30,7 +30,9 @@
 // daemon's socket API).
 //
 // Guarantees: fail-open by default (any measurement or recording failure is
-// logged and the container starts); with enforce = true such a failure makes
+// logged and the container starts; a container that could not be measured
+// leaves FailureMarker in the list, so attestation does not silently miss
+// it); with enforce = true such a failure makes
 // runc create fail with the reason, which containerd and ctr report. A
 // broken configuration file refuses create/run either way, since it may be
 // the file that asked for enforcement. The list never holds a torn write,

@@ -3,6 +3,7 @@ package shim
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -93,34 +94,41 @@ func runcMain(argv, env []string, stderr io.Writer) int {
 // measureCall measures a create or run call. It returns an error only
 // when the start must be refused: always for a broken configuration
 // (it may be the file that set enforce), otherwise only with enforce.
+// A container that starts unmeasured gets the FailureMarker in the list.
 func measureCall(cfg *Config, cfgErr, parseErr error, call RuncCall, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if cfgErr != nil {
 		return fmt.Errorf("configuration: %w", cfgErr)
 	}
-	fail := func(err error) error {
-		if cfg.Enforce {
-			return err
-		}
-		log.Warn("measurement failed, starting the container anyway (fail-open)", "id", call.ID, "err", err)
-		return nil
-	}
-	if parseErr != nil {
-		return fail(parseErr)
-	}
-	dir := call.Bundle
-	if dir == "" {
-		dir = "." // runc's default: the working directory
-	}
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return fail(err)
-	}
 	rec, err := NewRecorder(cfg, log)
 	if err != nil {
-		return fail(err)
+		return err // unreachable: the configuration was validated
 	}
-	if _, err := rec.Measure(context.Background(), dir, call.ID); err != nil {
-		return fail(err)
+	ctx := context.Background()
+	err = parseErr
+	if err == nil {
+		dir := call.Bundle
+		if dir == "" {
+			dir = "." // runc's default: the working directory
+		}
+		if dir, err = filepath.Abs(dir); err == nil {
+			_, err = rec.Measure(ctx, dir, call.ID)
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	if cfg.Enforce {
+		return err
+	}
+	log.Warn("measurement failed, starting the container anyway (fail-open)", "id", call.ID, "err", err)
+	if !errors.Is(err, ErrRecord) {
+		// Measuring failed but recording may work: make the unmeasured
+		// start visible to a verifier.
+		added, merr := rec.RecordFailure(ctx, call.ID)
+		log.Warn("recorded the failure marker", "id", call.ID, "new", added, "err", merr)
 	}
 	return nil
 }

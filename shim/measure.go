@@ -3,6 +3,7 @@ package shim
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,6 +33,34 @@ const (
 	// line, in measurement order (empty for the cmc scheme, which has none).
 	RecordsFile = "container-records.jsonl"
 )
+
+// ErrRecord marks a failure to record a measurement that was taken (list
+// or driver), as opposed to a failure to measure.
+var ErrRecord = errors.New("record measurement")
+
+// FailureMarker is the list entry recorded, in fail-open mode, for a
+// container that started although it could not be measured: config and
+// rootfs hashes all zero, template hash SHA-256 of 64 zero bytes. No image
+// has that reference value, so a verifier replaying the list sees that
+// something ran unmeasured, and attestation fails instead of silently
+// missing the container. It is recorded once (one entry per distinct
+// template hash); the log names every container it stands for.
+func FailureMarker(name string, pcr *int) Entry {
+	var zero bundle.Digest
+	t := bundle.TemplateHash(zero, zero)
+	return Entry{Pcr: pcr, TemplateSha256: t[:], Name: name, ConfigSha256: zero[:], RootfsSha256: zero[:]}
+}
+
+// RecordFailure records FailureMarker for container id.
+func (r *Recorder) RecordFailure(ctx context.Context, id string) (added bool, err error) {
+	added, err = AppendEntry(r.Config.List, r.Config.ListFormat, FailureMarker(id, r.pcr()), func(e Entry) error {
+		return r.Driver.Record(ctx, e)
+	})
+	if err != nil {
+		return false, fmt.Errorf("%w: failure marker: %w", ErrRecord, err)
+	}
+	return added, nil
+}
 
 // Recorder measures containers and records the measurements as a Config
 // says. It is what the runc wrapper runs on create and run.
@@ -90,7 +119,7 @@ func (r *Recorder) Measure(ctx context.Context, bundleDir, id string) (*Measurem
 		return r.Driver.Record(ctx, e)
 	})
 	if err != nil {
-		return m, fmt.Errorf("record measurement: %w", err)
+		return m, fmt.Errorf("%w: %w", ErrRecord, err)
 	}
 	r.Log.Info("measured container",
 		"id", id, "bundle", bundleDir, "scheme", string(scheme),

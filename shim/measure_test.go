@@ -77,3 +77,30 @@ func TestRecorderGenerate(t *testing.T) {
 		}
 	}
 }
+
+// A container that starts unmeasured (fail-open) leaves the failure
+// marker in the list; with enforce it does not start and leaves nothing.
+func TestMeasureCallFailureMarker(t *testing.T) {
+	for _, enforce := range []bool{false, true} {
+		c := DefaultConfig()
+		c.List = filepath.Join(t.TempDir(), "list.json")
+		c.Enforce = enforce
+		call := RuncCall{Command: "create", Bundle: filepath.Join(t.TempDir(), "missing"), ID: "x"}
+		err := measureCall(c, nil, nil, call, nil)
+		l, rerr := ReadList(c.List, FormatJSON)
+		if rerr != nil {
+			t.Fatal(rerr)
+		}
+		if enforce {
+			if err == nil || len(l) != 0 {
+				t.Errorf("enforce: err %v, list %+v; want a refusal and no entry", err, l)
+			}
+			continue
+		}
+		zero := make([]byte, 64)
+		want := sha256.Sum256(zero)
+		if err != nil || len(l) != 1 || string(l[0].TemplateSha256) != string(want[:]) || l[0].Name != "x" {
+			t.Errorf("fail-open: err %v, list %+v; want the failure marker %x", err, l, want)
+		}
+	}
+}
