@@ -114,8 +114,9 @@ func compareObjects(path string, a, b map[string]any, out *[]ConfigChange) {
 
 // compareArrays aligns a and b with a longest common subsequence of equal
 // elements, then reports each unmatched stretch: elements at the same
-// offset of a stretch that are both objects or both arrays are compared
-// inside; the rest are removed (from A) or added (in B).
+// offset of a stretch that are of the same kind (both objects, both
+// arrays, or both scalars) are compared, objects and arrays inside; the
+// rest are removed (from A) or added (in B).
 func compareArrays(path string, a, b []any, out *[]ConfigChange) {
 	if len(a)*len(b) > maxLCSCells {
 		for i := 0; i < max(len(a), len(b)); i++ {
@@ -156,7 +157,7 @@ func compareArrays(path string, a, b []any, out *[]ConfigChange) {
 	var gapA, gapB []int
 	flush := func() {
 		n := 0
-		for n < len(gapA) && n < len(gapB) && sameContainer(a[gapA[n]], b[gapB[n]]) {
+		for n < len(gapA) && n < len(gapB) && sameKind(a[gapA[n]], b[gapB[n]]) {
 			compareValues(path+"["+strconv.Itoa(gapA[n])+"]", a[gapA[n]], b[gapB[n]], out)
 			n++
 		}
@@ -185,16 +186,17 @@ func compareArrays(path string, a, b []any, out *[]ConfigChange) {
 	flush()
 }
 
-func sameContainer(a, b any) bool {
-	switch a.(type) {
-	case map[string]any:
-		_, ok := b.(map[string]any)
-		return ok
-	case []any:
-		_, ok := b.([]any)
-		return ok
+func sameKind(a, b any) bool {
+	kind := func(v any) int {
+		switch v.(type) {
+		case map[string]any:
+			return 1
+		case []any:
+			return 2
+		}
+		return 3
 	}
-	return false
+	return kind(a) == kind(b)
 }
 
 func equalValues(a, b any) bool {

@@ -11,12 +11,13 @@
 // normalized one and only differences that change the config hash are
 // reported. Arrays are aligned by a longest-common-subsequence match, so
 // one inserted environment variable is reported as one addition, not as a
-// change of every later entry; objects at the same place of an unaligned
-// stretch are compared field by field.
+// change of every later entry; values of the same kind at the same place
+// of an unaligned stretch are reported as changed (objects and arrays
+// field by field).
 //
 // Rootfs records are compared in one streaming pass (both lists are in
-// measurement order: pre-order, children sorted bytewise), in memory
-// independent of the number of entries.
+// measurement order: pre-order, children sorted bytewise); memory grows
+// with the number of differences, not of entries.
 //
 // Guarantees: a Report with no changes means the two config documents are
 // equal as JSON values and the record lists are equal record for record,

@@ -1,0 +1,60 @@
+package engine
+
+import (
+	"io/fs"
+	"testing/fstest"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Predictor is a prediction set up once (engine, run options, base spec,
+// host) and applied to any number of images, e.g. by `refval generate`.
+type Predictor struct {
+	Profile Profile
+	Run     RunOptions
+	// BaseSpec is a `ctr oci spec` capture (nil: the profile's default).
+	BaseSpec []byte
+	// Host is the device profile (nil: unknown; see ErrHostDependent).
+	Host *Host
+	// ID is the container ID to predict for ("" means DefaultContainerID).
+	ID string
+}
+
+// ContainerID returns the ID the configs are predicted for. Measure them
+// with bundle.WithContainerID(p.ContainerID()).
+func (p *Predictor) ContainerID() string {
+	if p.ID == "" {
+		return DefaultContainerID
+	}
+	return p.ID
+}
+
+// Config predicts the config.json for image whose rootfs holds the given
+// /etc/passwd and /etc/group content (nil when the image has none; the
+// content of the resolved regular file when it is a symlink).
+func (p *Predictor) Config(image ocispec.Image, passwd, group []byte) ([]byte, error) {
+	return p.ConfigFS(image, UserFiles(passwd, group))
+}
+
+// ConfigFS is Config with the image's root filesystem as an fs.FS.
+func (p *Predictor) ConfigFS(image ocispec.Image, rootfs fs.FS) ([]byte, error) {
+	opts := []Option{WithProfile(p.Profile), WithHost(p.Host), WithContainerID(p.ContainerID())}
+	if p.BaseSpec != nil {
+		opts = append(opts, WithBaseSpec(p.BaseSpec))
+	}
+	return Predict(image, rootfs, p.Run, opts...)
+}
+
+// UserFiles returns a file system holding only etc/passwd and etc/group
+// with the given content (a nil slice leaves the file out), for callers
+// that read them from layer blobs instead of an unpacked rootfs.
+func UserFiles(passwd, group []byte) fs.FS {
+	m := fstest.MapFS{}
+	if passwd != nil {
+		m["etc/passwd"] = &fstest.MapFile{Data: passwd, Mode: 0o644}
+	}
+	if group != nil {
+		m["etc/group"] = &fstest.MapFile{Data: group, Mode: 0o644}
+	}
+	return m
+}
