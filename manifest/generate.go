@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/internal/atomicfile"
 )
 
@@ -32,6 +33,24 @@ type RunOptions struct {
 	Platform string `json:"platform,omitempty"`
 	// Env is the KEY=VALUE environment of the run.
 	Env []string `json:"env,omitempty"`
+}
+
+// Validate checks the run options before anything is measured: a known
+// scheme and driver, a PCR in 0..23, KEY=VALUE environment entries.
+func (o RunOptions) Validate() error {
+	if _, err := bundle.ParseScheme(o.Scheme); err != nil {
+		return fmt.Errorf("%w: scheme: %v", ErrField, err)
+	}
+	switch o.Driver {
+	case "", DriverSW, DriverTPM:
+	default:
+		return fmt.Errorf("%w: driver %q: want %s or %s", ErrField, o.Driver, DriverTPM, DriverSW)
+	}
+	if o.PCR != nil && (*o.PCR < 0 || *o.PCR > 23) {
+		return fmt.Errorf("%w: pcr %d: not in 0..23", ErrField, *o.PCR)
+	}
+	_, err := ParseEnv(o.Env)
+	return err
 }
 
 // ImageInfo identifies the exact image a reference value was measured from.
@@ -90,6 +109,9 @@ func ParseBatch(b []byte) ([]Job, error) {
 	for i, j := range jobs {
 		if j.Image == "" {
 			return nil, fmt.Errorf("%w: images[%d].image: missing", ErrField, i)
+		}
+		if err := j.Validate(); err != nil {
+			return nil, fmt.Errorf("images[%d]: %w", i, err)
 		}
 	}
 	return jobs, nil
@@ -206,9 +228,9 @@ func Generate(ctx context.Context, jobs []Job, cfg GenerateConfig) ([]GenerateRe
 			return nil, fmt.Errorf("%s: %w: %q, want %q", cfg.DeviceDescription, ErrUnknownType, dd.Type(), TypeDeviceDescription)
 		}
 	}
-	for i, j := range jobs {
-		if _, err := ParseEnv(j.Env); err != nil {
-			return nil, fmt.Errorf("image %s: %w", jobs[i].Image, err)
+	for _, j := range jobs {
+		if err := j.Validate(); err != nil {
+			return nil, fmt.Errorf("image %s: %w", j.Image, err)
 		}
 	}
 	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {

@@ -22,3 +22,6 @@ func (h *HexBytes) UnmarshalText(b []byte) error {
 	*h = d
 	return nil
 }
+
+// String returns the lowercase hex form.
+func (h HexBytes) String() string { return hex.EncodeToString(h) }

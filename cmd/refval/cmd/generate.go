@@ -3,37 +3,84 @@ package cmd
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
 
+	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/manifest"
+	"github.com/refval/refval/oci"
 	"github.com/refval/refval/signing"
 )
 
 func init() { register(newGenerateCmd) }
 
-// measureImage measures an image for generate and manifest create
-// --from-image. It is the one place where package oci's stream measurement
-// is wired in.
-var measureImage manifest.MeasureFunc = func(_ context.Context, ref string, _ manifest.RunOptions) (manifest.ReferenceValue, manifest.ImageInfo, error) {
-	return manifest.ReferenceValue{}, manifest.ImageInfo{}, fmt.Errorf("measure image %s: %w", ref, errNoImageMeasure)
-}
+// imageMeasurer returns the function that measures one image for generate
+// and manifest create --from-image: package oci's stream measurement with
+// the registry/store options of the command line. Tests replace it.
+var imageMeasurer = ociMeasureFunc
 
-var errNoImageMeasure = errors.New("image measurement is not built into this refval (package oci not wired)")
+// ociMeasureFunc adapts oci.MeasureImage to manifest.MeasureFunc: one
+// platform (the host's, or the run's --platform), its reference value
+// named after the run and described by the exact image it came from.
+func ociMeasureFunc(base []oci.Option) manifest.MeasureFunc {
+	return func(ctx context.Context, ref string, o manifest.RunOptions) (manifest.ReferenceValue, manifest.ImageInfo, error) {
+		var rv manifest.ReferenceValue
+		var info manifest.ImageInfo
+		scheme, err := bundle.ParseScheme(o.Scheme)
+		if err != nil {
+			return rv, info, err
+		}
+		opts := append(slices.Clone(base), oci.WithScheme(scheme))
+		if o.Platform != "" {
+			opts = append(opts, oci.WithPlatform(o.Platform))
+		}
+		res, err := oci.MeasureImage(ctx, ref, opts...)
+		if err != nil {
+			return rv, info, err
+		}
+		if len(res.Results) != 1 {
+			return rv, info, fmt.Errorf("%s: %d platforms measured, want one (select one with platform)", ref, len(res.Results))
+		}
+		r := &res.Results[0]
+		driver, pcr := o.Driver, manifest.DefaultPCR
+		if driver == "" {
+			driver = manifest.DriverSW
+		}
+		if o.PCR != nil {
+			pcr = *o.PCR
+		}
+		name := o.Name
+		if name == "" {
+			name = manifest.NameFromImage(ref)
+		}
+		if rv, err = manifest.ContainerReferenceValue(name, driver, pcr, o.Optional, &r.Result); err != nil {
+			return rv, info, err
+		}
+		rv.Description = imageDescription(res.Image, r.Manifest)
+		// The digest users know is the manifest's at the source; the store
+		// may hold a converted copy (r.Manifest.Digest, in the description).
+		d := r.Manifest.Digest
+		if r.Manifest.SourceDigest != "" {
+			d = r.Manifest.SourceDigest
+		}
+		info = manifest.ImageInfo{Reference: ref, Digest: d.String(), Platform: platformString(*r.Manifest)}
+		return rv, info, nil
+	}
+}
 
 func newGenerateCmd() *cobra.Command {
 	var (
-		sf                       signerFlags
-		v                        validityFlags
-		template, batch, outDir  string
-		deviceDesc               string
-		format, scheme, platform string
-		driver                   string
-		pcr                      int
-		env                      []string
+		sf                      signerFlags
+		v                       validityFlags
+		img                     imageFlags
+		template, batch, outDir string
+		deviceDesc              string
+		format, scheme, driver  string
+		pcr                     int
+		env                     []string
 	)
 	cmd := &cobra.Command{
 		Use:   "generate IMAGE... --template app.manifest.json --key K --cert CHAIN --out DIR",
@@ -62,6 +109,10 @@ and exits 1 if any image failed, after finishing the others.`,
 			if err != nil {
 				return UsageErrorf("--format: %v", err)
 			}
+			base, err := img.options(cmd)
+			if err != nil {
+				return err
+			}
 			signers, err := sf.load()
 			if err != nil {
 				return err
@@ -85,12 +136,18 @@ and exits 1 if any image failed, after finishing the others.`,
 				p = &pcr
 			}
 			for _, a := range args {
-				jobs = append(jobs, manifest.Job{Image: a, RunOptions: manifest.RunOptions{
-					Scheme: scheme, Driver: driver, PCR: p, Platform: platform, Env: env,
-				}})
+				if err := checkImageArg(a); err != nil {
+					return err
+				}
+				j := manifest.Job{Image: a, RunOptions: manifest.RunOptions{Scheme: scheme, Driver: driver, PCR: p, Env: env}}
+				if err := j.Validate(); err != nil {
+					return UsageErrorf("%v", err)
+				}
+				jobs = append(jobs, j)
 			}
 			cfg := manifest.GenerateConfig{
-				Template: tb, Format: f, OutDir: outDir, Measure: measureImage, DeviceDescription: deviceDesc,
+				Template: tb, Format: f, OutDir: outDir, DeviceDescription: deviceDesc,
+				Measure: imageMeasurer(base),
 				Sign: func(payload []byte, f manifest.Format) ([]byte, error) {
 					return signing.Sign(payload, f, signers...)
 				},
@@ -120,11 +177,11 @@ and exits 1 if any image failed, after finishing the others.`,
 	fl.StringVar(&deviceDesc, "device-description", "", "add or update an App Description per image (with its env) in this Device Description")
 	fl.StringVar(&format, "format", "json", "manifest encoding: json (JWS) or cbor (COSE)")
 	fl.StringVar(&scheme, "scheme", "", "measurement scheme for images given as arguments")
-	fl.StringVar(&driver, "driver", "", "tpm or sw for images given as arguments")
+	fl.StringVar(&driver, "driver", "", "tpm or sw for images given as arguments (default sw)")
 	fl.IntVar(&pcr, "pcr", manifest.DefaultPCR, "PCR with --driver tpm")
-	fl.StringVar(&platform, "platform", "", "os/arch[/variant] of multi-platform images")
 	fl.StringArrayVar(&env, "env", nil, "KEY=VALUE run environment for images given as arguments (repeatable)")
 	v.register(cmd, "365d")
 	sf.register(cmd)
+	img.register(cmd, false, true)
 	return cmd
 }

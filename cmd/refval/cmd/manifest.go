@@ -168,6 +168,9 @@ func newManifestCreateCmd() *cobra.Command {
 		refvals, out   string
 		fromImage      string
 		format, scheme string
+		driver         string
+		pcr            int
+		img            imageFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "create --name NAME --version V [--refvals FILE|-] [flags]",
@@ -196,7 +199,21 @@ lasts --valid-for (default 365d) unless --not-after is given.`,
 			case fromImage != "" && refvals != "":
 				return UsageErrorf("--refvals and --from-image exclude each other")
 			case fromImage != "":
-				rv, _, err := measureImage(cmd.Context(), fromImage, manifest.RunOptions{Name: o.Name, Scheme: scheme, Env: ad.env})
+				if err := checkImageArg(fromImage); err != nil {
+					return err
+				}
+				run := manifest.RunOptions{Name: o.Name, Scheme: scheme, Driver: driver}
+				if cmd.Flags().Changed("pcr") {
+					run.PCR = &pcr
+				}
+				if err := run.Validate(); err != nil {
+					return UsageErrorf("%v", err)
+				}
+				base, err := img.options(cmd)
+				if err != nil {
+					return err
+				}
+				rv, _, err := imageMeasurer(base)(cmd.Context(), fromImage, run)
 				if err != nil {
 					return err
 				}
@@ -230,10 +247,13 @@ lasts --valid-for (default 365d) unless --not-after is given.`,
 	fl.StringVar(&refvals, "refvals", "", `reference values file (JSON or CBOR; "-" for stdin)`)
 	fl.StringVar(&fromImage, "from-image", "", "measure this image for the reference value")
 	fl.StringVar(&scheme, "scheme", "", "measurement scheme with --from-image")
+	fl.StringVar(&driver, "driver", "", "tpm or sw with --from-image (default sw)")
+	fl.IntVar(&pcr, "pcr", manifest.DefaultPCR, "PCR with --from-image --driver tpm")
 	fl.StringVar(&format, "format", "json", "output encoding: json or cbor")
 	fl.StringVarP(&out, "out", "o", "", "write the manifest here (default stdout)")
 	v.register(cmd, "365d")
 	ad.register(cmd)
+	img.register(cmd, false, true)
 	return cmd
 }
 

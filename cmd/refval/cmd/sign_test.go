@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/refval/refval/manifest"
+	"github.com/refval/refval/oci"
 )
 
 // sigCLI runs refval with args and returns the exit code, stdout, stderr.
@@ -187,15 +188,9 @@ func TestCLISetRefvalsAndDeviceDescription(t *testing.T) {
 func TestCLIGenerate(t *testing.T) {
 	dir := t.TempDir()
 	root, signers := sigPKI(t, dir, "gen")
-	old := measureImage
-	t.Cleanup(func() { measureImage = old })
-	measureImage = func(_ context.Context, ref string, o manifest.RunOptions) (manifest.ReferenceValue, manifest.ImageInfo, error) {
-		if strings.Contains(ref, "broken") {
-			return manifest.ReferenceValue{}, manifest.ImageInfo{}, errors.New("corrupted blob")
-		}
-		return manifest.ReferenceValue{Type: manifest.TypeSW, Name: o.Name, Sha256: bytes.Repeat([]byte{7}, 32)},
-			manifest.ImageInfo{Reference: ref, Digest: "sha256:" + strings.Repeat("ab", 32)}, nil
-	}
+	old := imageMeasurer
+	t.Cleanup(func() { imageMeasurer = old })
+	imageMeasurer = func([]oci.Option) manifest.MeasureFunc { return fakeMeasure }
 	tmpl := filepath.Join(dir, "app.manifest.json")
 	os.WriteFile(tmpl, []byte(`{"type":"App Manifest","name":"x","version":"1","developerCommonName":"gen signer","referenceValues":[]}`), 0o644)
 	outDir := filepath.Join(dir, "out")
@@ -232,6 +227,16 @@ func TestCLIGenerate(t *testing.T) {
 	if code, _, stderr := sigCLI(t, "", "generate", "--batch", batch, "--template", tmpl, "--key", signers[1][0], "--cert", signers[1][1], "--out", outDir); code != ExitUsage || !strings.Contains(stderr, "nmae") {
 		t.Errorf("misspelt batch member: exit %d %s", code, stderr)
 	}
+}
+
+// fakeMeasure stands in for package oci: images whose reference contains
+// "broken" fail, the others get a fixed reference value.
+func fakeMeasure(_ context.Context, ref string, o manifest.RunOptions) (manifest.ReferenceValue, manifest.ImageInfo, error) {
+	if strings.Contains(ref, "broken") {
+		return manifest.ReferenceValue{}, manifest.ImageInfo{}, errors.New("corrupted blob")
+	}
+	return manifest.ReferenceValue{Type: manifest.TypeSW, Name: o.Name, Sha256: bytes.Repeat([]byte{7}, 32)},
+		manifest.ImageInfo{Reference: ref, Digest: "sha256:" + strings.Repeat("ab", 32)}, nil
 }
 
 func fmtRFC(t time.Time) string { return t.UTC().Format(time.RFC3339) }
