@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# make demo: the main job of refval, offline, on an image the project builds
+# itself: image → reference value (from the layers, no rootfs on disk) →
+# the same value through unpack + measure-bundle → signed app manifest →
+# verification. Usage: scripts/demo.sh OUTDIR (holding refval).
+set -euo pipefail
+out=${1:-_output}
+R=$(cd "$out" && pwd)/refval
+work=$(cd "$out" && pwd)/demo
+rm -rf "$work"
+mkdir -p "$work"
+# Fixed times keep the unsigned manifest reproducible run to run.
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(date -u +%s)}
+field() { sed -n "s/.*\"$1\": *\"\([0-9a-f]*\)\".*/\1/p" "$2" | head -1; }
+
+echo "== 1. build the demo image (static program, two layers: whiteout, hardlink, setuid, file capability)"
+CGO_ENABLED=0 go build -trimpath -o "$work/hello" ./examples/demo-image/hello
+go run ./examples/demo-image --program "$work/hello" --out "$work/image" --tag demo:1.0
+img="oci:$work/image:demo:1.0"
+store=(--layout "$work/store" --insecure-policy -q)
+
+echo "== 2. measure the image straight from its layers"
+"$R" measure "$img" "${store[@]}" --name demo-app --records "$work/image.records.jsonl" \
+	--normalized-config "$work/image.config.json" >"$work/refvals.json"
+cat "$work/refvals.json"
+
+echo "== 3. unpack it into a runtime bundle and measure the bundle"
+"$R" unpack "$img" "$work/bundle" "${store[@]}" >"$work/unpack.json"
+"$R" measure-bundle "$work/bundle" --name demo-app --records "$work/bundle.records.jsonl" >"$work/bundle-refvals.json"
+a=$(field rootfsSha256 "$work/refvals.json")
+b=$(field rootfsSha256 "$work/bundle-refvals.json")
+if [ "$(id -u)" = 0 ]; then
+	[ "$a" = "$b" ] || { echo "demo: rootfs digests differ: image $a, bundle $b" >&2; "$R" diff "$work/image.records.jsonl" "$work/bundle.records.jsonl" || true; exit 1; }
+	echo "rootfsSha256 from the layers = rootfsSha256 of the unpacked bundle = $a"
+else
+	echo "not root: the unpack was rootless and cannot create the file capability;"
+	echo "rootfs from the layers $a, rootless bundle $b (see docs/images.md)"
+fi
+
+echo "== 4. app manifest, signed (JWS and COSE) with a throwaway PKI, verified"
+REFVAL="$R" sh scripts/demo-sign.sh "$work/refvals.json" "$work" "$R"
+
+echo
+echo "demo done: everything is in $work"
