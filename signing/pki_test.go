@@ -54,13 +54,17 @@ func newKey(t testing.TB, kind string) crypto.Signer {
 var testEpoch = time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 
 func issue(t testing.TB, cn string, pub crypto.PublicKey, parent *x509.Certificate, parentKey crypto.Signer, isCA bool, nb, na time.Time) *x509.Certificate {
+	return issueUsage(t, cn, pub, parent, parentKey, isCA, nb, na, x509.KeyUsageDigitalSignature)
+}
+
+func issueUsage(t testing.TB, cn string, pub crypto.PublicKey, parent *x509.Certificate, parentKey crypto.Signer, isCA bool, nb, na time.Time, ku x509.KeyUsage) *x509.Certificate {
 	t.Helper()
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(serial.Add(1)),
 		Subject:               pkix.Name{CommonName: cn, Organization: []string{"refval test"}},
 		NotBefore:             nb,
 		NotAfter:              na,
-		KeyUsage:              x509.KeyUsageDigitalSignature,
+		KeyUsage:              ku,
 		BasicConstraintsValid: true,
 		IsCA:                  isCA,
 	}

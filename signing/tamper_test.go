@@ -2,6 +2,7 @@ package signing
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -75,6 +76,16 @@ func TestTamperedEnvelopesFail(t *testing.T) {
 	a, b := pki.signer(t, "P-256", "a"), pki.signer(t, "Ed25519", "b")
 	expired := pki.signerValid(t, "P-256", "old", testEpoch.AddDate(-2, 0, 0), testEpoch.AddDate(-1, 0, 0))
 	future := pki.signerValid(t, "P-256", "new", testEpoch.AddDate(0, 1, 0), testEpoch.AddDate(1, 0, 0))
+	encKey := newKey(t, "P-256")
+	encLeaf := issueUsage(t, "encipher only", encKey.Public(), pki.inter, pki.interKy, false, testEpoch.AddDate(0, -1, 0), testEpoch.AddDate(0, 1, 0), x509.KeyUsageKeyEncipherment)
+	encOnly, err := NewSigner(encKey, []*x509.Certificate{encLeaf, pki.inter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafOnly, err := NewSigner(encKey, []*x509.Certificate{issue(t, "no intermediate", encKey.Public(), pki.inter, pki.interKy, false, testEpoch.AddDate(0, -1, 0), testEpoch.AddDate(0, 1, 0))})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	sign := func(f manifest.Format, s ...Signer) []byte {
 		env, err := Sign(testManifest(t, f), f, s...)
@@ -106,6 +117,8 @@ func TestTamperedEnvelopesFail(t *testing.T) {
 		{name: "jws/foreign root", env: jws1, pool: &x509Pool{foreign}, codes: []string{CodeUntrusted}},
 		{name: "jws/expired leaf", env: sign(manifest.JSON, expired), codes: []string{CodeCertExpired}},
 		{name: "jws/leaf not yet valid", env: sign(manifest.JSON, future), codes: []string{CodeCertNotYetValid}},
+		{name: "jws/leaf without digitalSignature", env: sign(manifest.JSON, encOnly), codes: []string{CodeBadCertificate}},
+		{name: "jws/intermediate missing", env: sign(manifest.JSON, leafOnly), codes: []string{CodeUntrusted}},
 		{name: "jws/manifest not yet valid", env: jws1, at: testEpoch.AddDate(0, -2, 0), codes: []string{CodeManifestNotYet}},
 		{name: "jws/wrong alg", env: editJWS(t, jws1, editProtected(func(h map[string]any) { h["alg"] = "ES384" })), codes: []string{CodeAlgMismatch}},
 		{name: "jws/alg none", env: editJWS(t, jws1, editProtected(func(h map[string]any) { h["alg"] = "none" })), codes: []string{CodeAlgNone}},

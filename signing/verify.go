@@ -217,6 +217,11 @@ func Verify(envelope []byte, roots *x509.CertPool, opts ...VerifyOption) (*Resul
 
 // checkChain verifies the chain to roots at time at and classifies failures.
 func checkChain(chain []*x509.Certificate, roots *x509.CertPool, at time.Time) *Problem {
+	// RFC 5280 §4.2.1.3: a key whose certificate restricts its usage may
+	// only sign data when digitalSignature is among the allowed ones.
+	if leaf := chain[0]; leaf.KeyUsage != 0 && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		return &Problem{CodeBadCertificate, fmt.Sprintf("leaf %q: key usage does not include digitalSignature", leaf.Subject.String())}
+	}
 	inter := x509.NewCertPool()
 	for _, c := range chain[1:] {
 		inter.AddCert(c)
