@@ -76,7 +76,11 @@ func TestCreateGolden(t *testing.T) {
 // TestConvertGolden converts each golden file into the other encoding and
 // back: both directions must give the other golden file byte for byte.
 func TestConvertGolden(t *testing.T) {
-	pairs := [][2]string{{"app.manifest.json", "app.manifest.cbor"}}
+	pairs := [][2]string{
+		{"app.manifest.json", "app.manifest.cbor"},
+		{"app.description.json", "app.description.cbor"},
+		{"device.description.json", "device.description.conv.cbor"},
+	}
 	for _, p := range pairs {
 		j, c := golden(t, p[0]), golden(t, p[1])
 		for _, dir := range []struct {

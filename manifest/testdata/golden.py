@@ -149,7 +149,36 @@ device_put_cbor[7] = [dict(device_cbor[7][0]), device_cbor[7][1],
                       {0: "App Description", 1: "web2", 3: "web2"}]
 device_put_cbor[7][0][5] = [{0: "MODE", 1: "prod"}, {0: "A", 1: "x=y"}]
 
+# An App Description with every member, and its CBOR form.
+app_description_json = {
+    "type": "App Description", "name": "web", "version": "1.2.0", "appManifest": "web",
+    "externalConnections": ["10.0.0.1:443", "db:5432"],
+    "environment": [{"key": "MODE", "value": "prod"}, {"key": "EMPTY", "value": ""}],
+}
+app_description_cbor = {
+    0: "App Description", 1: "web", 2: "1.2.0", 3: "web",
+    4: ["10.0.0.1:443", "db:5432"],
+    5: [{0: "MODE", 1: "prod"}, {0: "EMPTY", 1: ""}],
+}
+
+# device_json converted to CBOR: known members get their integer keys,
+# unknown ones keep their JSON names as text keys, recursively.
+def device_conv(v, top=True):
+    known = {"type": 0, "name": 1, "version": 2, "appDescriptions": 7}
+    ad = {"type": 0, "name": 1, "version": 2, "appManifest": 3, "externalConnections": 4, "environment": 5}
+    out = {}
+    for k, e in v.items():
+        if k == "appDescriptions":
+            out[7] = [{ad.get(ak, ak): ([{0: x["key"], 1: x["value"]} for x in av] if ak == "environment" else av)
+                       for ak, av in a.items()} for a in e]
+        else:
+            out[known.get(k, k)] = e
+    return out
+
 if __name__ == "__main__":
+    write_json("app.description.json", app_description_json)
+    write_cbor("app.description.cbor", app_description_cbor)
+    write_cbor("device.description.conv.cbor", device_conv(device_json))
     write_json("app.manifest.json", manifest_json)
     write_cbor("app.manifest.cbor", manifest_cbor)
     write_json("device.description.json", device_json)
