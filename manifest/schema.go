@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/fxamacker/cbor/v2"
 )
 
 // A schema maps the JSON member names of one object type of the CMC
@@ -118,10 +120,18 @@ func schemaFor(root any) (*schema, error) {
 		t = m["type"]
 	case map[any]any:
 		t = m[uint64(0)]
+	case cbor.Tag:
+		if m.Number == 98 || m.Number == 18 {
+			return nil, fmt.Errorf("%w: this is a signed COSE envelope, not a document; get its payload with refval verify --payload-out", ErrUnknownType)
+		}
+		return nil, fmt.Errorf("%w: document root is CBOR tag %d, want a map", ErrField, m.Number)
 	default:
 		return nil, fmt.Errorf("%w: document root is %s, want an object", ErrField, kindOf(root))
 	}
 	ts, ok := t.(string)
+	if m, isJSON := root.(map[string]any); !ok && isJSON && m["payload"] != nil {
+		return nil, fmt.Errorf("%w: this is a signed JWS envelope, not a document; get its payload with refval verify --payload-out", ErrUnknownType)
+	}
 	if !ok {
 		return nil, fmt.Errorf("%w: type: missing or not a string", ErrUnknownType)
 	}
