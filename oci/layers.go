@@ -105,11 +105,12 @@ func newTeeHasher(r io.Reader, h hash.Hash) *teeHasher {
 	for i := 0; i < 4; i++ {
 		t.free <- make([]byte, teeBuf)
 	}
+	full, free, done, h2 := t.full, t.free, t.done, h // stop() clears t.full
 	go func() {
-		defer close(t.done)
-		for b := range t.full {
-			t.h.Write(b)
-			t.free <- b[:cap(b)]
+		defer close(done)
+		for b := range full {
+			h2.Write(b)
+			free <- b[:cap(b)]
 		}
 	}()
 	return t
