@@ -91,8 +91,8 @@ func TestPullBadInput(t *testing.T) {
 		wantErr error  // errors.Is, when set
 		wantMsg string // substring of the message
 	}{
-		"unknown transport": {ref: func(*testing.T) string { return "ftp://example.com/x" }, wantErr: ErrUnknownTransport},
-		"no transport":      {ref: func(*testing.T) string { return "busybox" }, wantErr: ErrUnknownTransport},
+		"unknown transport":     {ref: func(*testing.T) string { return "ftp://example.com/x" }, wantErr: ErrUnknownTransport},
+		"no transport":          {ref: func(*testing.T) string { return "busybox" }, wantErr: ErrUnknownTransport},
 		"unsupported transport": {ref: func(*testing.T) string { return "docker-daemon:busybox:latest" }, wantErr: ErrUnknownTransport},
 		"missing tag": {ref: func(t *testing.T) string {
 			return strings.TrimSuffix(layoutRef(t, simpleImage()), ":v1") + ":nope"
