@@ -30,7 +30,7 @@ func container(t *testing.T, version string, rootfs fs.FS) *Container {
 
 func TestReplaceOrAppendEnv(t *testing.T) {
 	tests := []struct {
-		name                     string
+		name                      string
 		defaults, overrides, want []string
 	}{
 		{"append", []string{"A=1"}, []string{"B=2"}, []string{"A=1", "B=2"}},
