@@ -108,6 +108,7 @@ type Containerd struct {
 }
 
 type options struct {
+	cri         string // sandbox image; "" = CRI off
 	path        []string
 	env         []string
 	extraConfig string
@@ -131,6 +132,16 @@ func WithEnv(kv ...string) Option { return func(o *options) { o.env = append(o.e
 func WithConfig(toml string) Option {
 	return func(o *options) { o.extraConfig += "\n" + toml + "\n" }
 }
+
+// WithCRI turns the CRI plugin on, serving the CRI API on Address, with
+// sandboxImage as the pod sandbox ("pause") image: import it (Import)
+// before running pods, nothing is pulled. The containerd namespace becomes
+// "k8s.io", the one CRI uses. CNI is configured with empty directories, so
+// only host-network pods can run. Add runtime handlers with WithConfig.
+func WithCRI(sandboxImage string) Option { return func(o *options) { o.cri = sandboxImage } }
+
+// CRINamespace is the containerd namespace of CRI.
+const CRINamespace = "k8s.io"
 
 // WithLogLevel sets containerd's log level (default "info").
 func WithLogLevel(l string) Option { return func(o *options) { o.logLevel = l } }
@@ -159,6 +170,9 @@ func New(t testing.TB, version string, opts ...Option) *Containerd {
 		Address:   filepath.Join(dir, "containerd.sock"),
 		Namespace: "ctrtest-" + hex.EncodeToString(rnd[:]),
 		logPath:   filepath.Join(dir, "containerd.log"),
+	}
+	if o.cri != "" {
+		c.Namespace = CRINamespace
 	}
 	path := strings.Join(append(slices.Clone(o.path), bin, SystemPATH), ":")
 	c.Env = append([]string{"PATH=" + path, "HOME=" + dir, "TMPDIR=" + dir}, o.env...)
@@ -189,21 +203,55 @@ func New(t testing.TB, version string, opts ...Option) *Containerd {
 	return c
 }
 
+// V1 reports whether the version is a containerd 1.x (config version 2,
+// CRI plugin io.containerd.grpc.v1.cri).
+func (c *Containerd) V1() bool {
+	return c.Version == V1_6 || c.Version == "1" || c.Version == "1.6.20"
+}
+
 func (c *Containerd) config(o options) string {
-	disabled := `["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime", "io.containerd.cri.v1.images",
-  "io.containerd.podsandbox.controller.v1.podsandbox", "io.containerd.sandbox.controller.v1.shim",
-  "io.containerd.nri.v1.nri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
-  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]`
-	version := 2
-	if c.Version != V1_6 && c.Version != "1" && c.Version != "1.6.20" {
-		version = 3
+	disabled := []string{"io.containerd.nri.v1.nri", "io.containerd.snapshotter.v1.btrfs",
+		"io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
+		"io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp",
+		"io.containerd.internal.v1.tracing"}
+	if o.cri == "" {
+		disabled = append(disabled, "io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime",
+			"io.containerd.cri.v1.images", "io.containerd.podsandbox.controller.v1.podsandbox",
+			"io.containerd.sandbox.controller.v1.shim")
+	}
+	version := 3
+	if c.V1() {
+		version = 2
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "version = %d\nroot = %q\nstate = %q\ndisabled_plugins = %s\n", version,
-		filepath.Join(c.Dir, "root"), filepath.Join(c.Dir, "state"), disabled)
+	fmt.Fprintf(&b, "version = %d\nroot = %q\nstate = %q\ndisabled_plugins = [", version,
+		filepath.Join(c.Dir, "root"), filepath.Join(c.Dir, "state"))
+	for i, p := range disabled {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", p)
+	}
+	b.WriteString("]\n")
 	fmt.Fprintf(&b, "[grpc]\n  address = %q\n[ttrpc]\n  address = %q\n", c.Address, c.Address+".ttrpc")
 	fmt.Fprintf(&b, "[plugins.%q]\n  path = %q\n", "io.containerd.internal.v1.opt", filepath.Join(c.Dir, "opt"))
+	if o.cri != "" {
+		cniBin, cniConf := filepath.Join(c.Dir, "cni", "bin"), filepath.Join(c.Dir, "cni", "conf")
+		if c.V1() {
+			// restrict_oom_score_adj: CRI lowers the sandbox's OOM score
+			// to -998, which needs CAP_SYS_RESOURCE; test machines (and
+			// VMs) may not grant it.
+			fmt.Fprintf(&b, "[plugins.%q]\n  sandbox_image = %q\n  restrict_oom_score_adj = true\n", "io.containerd.grpc.v1.cri", o.cri)
+			fmt.Fprintf(&b, "[plugins.%q.cni]\n  bin_dir = %q\n  conf_dir = %q\n", "io.containerd.grpc.v1.cri", cniBin, cniConf)
+			// Defining any runtime replaces 1.6's default table: keep runc.
+			fmt.Fprintf(&b, "[plugins.%q.containerd.runtimes.runc]\n  runtime_type = \"io.containerd.runc.v2\"\n", "io.containerd.grpc.v1.cri")
+		} else {
+			fmt.Fprintf(&b, "[plugins.%q.pinned_images]\n  sandbox = %q\n", "io.containerd.cri.v1.images", o.cri)
+			fmt.Fprintf(&b, "[plugins.%q]\n  restrict_oom_score_adj = true\n", "io.containerd.cri.v1.runtime")
+			fmt.Fprintf(&b, "[plugins.%q.cni]\n  bin_dirs = [%q]\n  conf_dir = %q\n", "io.containerd.cri.v1.runtime", cniBin, cniConf)
+			fmt.Fprintf(&b, "[plugins.%q.containerd.runtimes.runc]\n  runtime_type = \"io.containerd.runc.v2\"\n", "io.containerd.cri.v1.runtime")
+		}
+	}
 	b.WriteString(o.extraConfig)
 	return b.String()
 }

@@ -1,0 +1,175 @@
+package shim_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/refval/refval/internal/ctrtest"
+	"github.com/refval/refval/internal/testimage"
+	"github.com/refval/refval/shim"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// TestCRI runs a Kubernetes-style pod (sandbox plus two app containers)
+// through the CRI API with the runtime handler "cmc" configured exactly as
+// examples/containerd says, and checks that every container of the pod is
+// measured -- in containerd 2.x the shim binary's start runs once per
+// pod, so this is the case measuring at runc create exists for.
+func TestCRI(t *testing.T) {
+	for _, v := range ctrtest.Versions {
+		t.Run(v, func(t *testing.T) { testCRI(t, v) })
+	}
+}
+
+func testCRI(t *testing.T, version string) {
+	ctrtest.Require(t, version)
+	bin := shimBinary(t)
+	dir := t.TempDir()
+	img, err := testimage.BusyboxImage()
+	if err != nil {
+		t.Skip(err)
+	}
+	// The sandbox ("pause") image: busybox sleeping.
+	pause := img
+	pause.Config.Entrypoint, pause.Config.Cmd = []string{"/bin/sleep"}, []string{"3600"}
+	archive := filepath.Join(dir, "images.tar")
+	if _, err := testimage.WriteOCIArchive(archive, "pause", pause); err != nil {
+		t.Fatal(err)
+	}
+	appArchive := filepath.Join(dir, "app.tar")
+	if _, err := testimage.WriteOCIArchive(appArchive, "app", img); err != nil {
+		t.Fatal(err)
+	}
+	example := "../examples/containerd/config-2.x.toml"
+	if version == ctrtest.V1_6 {
+		example = "../examples/containerd/config-1.x.toml"
+	}
+	raw, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The harness writes its own version line.
+	runtimes := regexp.MustCompile(`(?m)^version = \d+$`).ReplaceAllString(string(raw), "")
+
+	cfgPath := filepath.Join(dir, "shim.toml")
+	list := filepath.Join(dir, "list.json")
+	logFile := filepath.Join(dir, "shim.log")
+	linkDir := filepath.Join(dir, "link")
+	os.Mkdir(linkDir, 0o755)
+	os.Symlink(bin, filepath.Join(linkDir, "runc"))
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf("list = %q\nlog_file = %q\nlog_level = \"debug\"\nrunc_link_dir = %q\n", list, logFile, linkDir)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := ctrtest.New(t, version,
+		ctrtest.WithCRI("ctrtest.local/import:pause"),
+		ctrtest.WithPath(filepath.Dir(bin)),
+		ctrtest.WithEnv(shim.ConfigEnv+"="+cfgPath),
+		ctrtest.WithConfig(runtimes))
+	c.Import(archive)
+	appImage := c.Import(appArchive)[0]
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(logFile)
+			t.Logf("shim log:\n%s", b)
+		}
+	})
+
+	conn, err := grpc.NewClient("unix://"+c.Address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rs := runtimeapi.NewRuntimeServiceClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	logDir := filepath.Join(dir, "pod-logs")
+	os.Mkdir(logDir, 0o755)
+	podCfg := &runtimeapi.PodSandboxConfig{
+		Metadata:     &runtimeapi.PodSandboxMetadata{Name: "measured", Namespace: "default", Uid: "uid-" + c.Namespace},
+		LogDirectory: logDir,
+		Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
+			NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE},
+		}},
+	}
+	pod, err := rs.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podCfg, RuntimeHandler: "cmc"})
+	if err != nil {
+		t.Fatalf("RunPodSandbox: %v\n%s", err, c.LogTail(20))
+	}
+	defer func() {
+		rs.StopPodSandbox(context.Background(), &runtimeapi.StopPodSandboxRequest{PodSandboxId: pod.PodSandboxId})
+		rs.RemovePodSandbox(context.Background(), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod.PodSandboxId})
+	}()
+	var ids []string
+	for _, val := range []string{"one", "two"} {
+		cc, err := rs.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
+			PodSandboxId: pod.PodSandboxId,
+			Config: &runtimeapi.ContainerConfig{
+				Metadata: &runtimeapi.ContainerMetadata{Name: "app-" + val},
+				Image:    &runtimeapi.ImageSpec{Image: appImage},
+				Command:  []string{"sh", "-c", "echo out:$VAL"},
+				Envs:     []*runtimeapi.KeyValue{{Key: "VAL", Value: []byte(val)}},
+				LogPath:  "app-" + val + ".log",
+			},
+			SandboxConfig: podCfg,
+		})
+		if err != nil {
+			t.Fatalf("CreateContainer: %v", err)
+		}
+		if _, err := rs.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: cc.ContainerId}); err != nil {
+			t.Fatalf("StartContainer: %v", err)
+		}
+		ids = append(ids, cc.ContainerId)
+	}
+	for i, id := range ids {
+		var st *runtimeapi.ContainerStatus
+		for {
+			r, err := rs.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st = r.Status; st.State == runtimeapi.ContainerState_CONTAINER_EXITED {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if st.ExitCode != 0 {
+			t.Errorf("container %d exited %d", i, st.ExitCode)
+		}
+	}
+	for _, val := range []string{"one", "two"} {
+		// CRI log format: "TIMESTAMP stdout F out:one".
+		b, _ := os.ReadFile(filepath.Join(logDir, "app-"+val+".log"))
+		if !strings.Contains(string(b), " stdout F out:"+val+"\n") {
+			t.Errorf("container log app-%s: %q", val, b)
+		}
+	}
+	l := readList(t, dir)
+	got := map[string]bool{}
+	for _, e := range l {
+		got[e.Name] = true
+	}
+	for _, id := range append([]string{pod.PodSandboxId}, ids...) {
+		if !got[id] {
+			t.Errorf("container %s of the pod is not in the list %v", id, got)
+		}
+	}
+	if len(l) != 3 {
+		t.Errorf("list has %d entries, want 3 (sandbox and two apps)", len(l))
+	}
+	starts := 0
+	for _, line := range strings.Split(mustRead(t, logFile), "\n") {
+		if strings.Contains(line, `"exec runc shim"`) && strings.Contains(line, `"start"]`) {
+			starts++
+		}
+	}
+	t.Logf("containerd %s: shim binary start ran %d times for a pod of 3 containers", version, starts)
+}
