@@ -220,6 +220,9 @@ func (o *options) pullImage(ctx context.Context, refStr string) (*Image, error) 
 	}
 	destSys := *sys
 	destSys.OCISharedBlobDirPath = filepath.Join(o.layout, ocispec.ImageBlobsDir)
+	// Keep uncompressed layers as they are: the store holds the image the
+	// reference names, digests unchanged, not a recompressed copy.
+	destSys.OCIAcceptUncompressedLayers = true
 	sel := copy.CopySystemImage
 	if o.allPlatforms {
 		sel = copy.CopyAllImages

@@ -177,6 +177,20 @@ func TestRegistryPull(t *testing.T) {
 		t.Errorf("layers (-skopeo +refval):\n%s", diff)
 	}
 
+	// Uncompressed layers stay uncompressed in the store (same digests).
+	pref := open.push(t, "test/plain:v1", ti.Crafted(false))
+	plain, err := Pull(ctx, pref, WithLayout(store), WithInsecurePolicy(), WithTLSVerify(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, layers = open.skopeoDigests(t, pref)
+	if plain.Manifests[0].Digest != top {
+		t.Errorf("uncompressed image: refval %s, skopeo %s", plain.Manifests[0].Digest, top)
+	}
+	if diff := cmp.Diff(layers, layerDigests(plain.Manifests[0])); diff != "" {
+		t.Errorf("uncompressed layers (-skopeo +refval):\n%s", diff)
+	}
+
 	// A multi-platform image: the index digest and the host's manifest.
 	arm := ti.Image{Platform: ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}, Layers: []ti.Layer{{ti.File("arm", 0o644, "arm\n")}}}
 	mref := open.push(t, "test/multi:v1", ti.Crafted(true), arm)
