@@ -1,7 +1,7 @@
 // Package ctrtest starts private containerd daemons for tests: containerd
 // 1.6 from Debian (/usr/bin) or 2.x built by scripts/deps.sh, each with its
 // own root, state, gRPC socket and containerd namespace in a fresh
-// temporary directory, its CRI and NRI plugins off, and containerd's PATH
+// temporary directory, its NRI plugin off (CRI too, unless WithCRI), and containerd's PATH
 // set so that the matching containerd-shim-runc-v2 and Debian's runc are
 // the ones found (plus any directories a test adds, e.g. for an extra
 // runtime shim). Tests import OCI archives and run containers through the
@@ -24,7 +24,9 @@
 // Guarantees: nothing outside the temporary directory is touched except
 // the per-namespace runc state that containerd keeps under /run/containerd
 // and the shim sockets under /run/containerd/s (both removed by task
-// deletion). Left out: CRI (no kubelet, no CNI), remote registries.
+// deletion). WithCRI turns on the CRI API (namespace k8s.io, host-network
+// pods only: CNI has no plugins). Left out: kubelet, CNI networking,
+// remote registries.
 //
 // Requirements: root (containerd), Debian containerd and runc; for 2.x,
 // $REFVAL_CONTAINERD2_BIN or $REFVAL_CACHE/containerd-v2.4.2/bin
