@@ -2,6 +2,8 @@ package shim_test
 
 import (
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -56,8 +58,11 @@ func testCRI(t *testing.T, version string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The harness writes its own version line.
+	// The harness writes its own version line; the installed paths of the
+	// example become this test's binary and runc link.
 	runtimes := regexp.MustCompile(`(?m)^version = \d+$`).ReplaceAllString(string(raw), "")
+	runtimes = strings.ReplaceAll(runtimes, "/usr/local/bin/containerd-shim-cmc-v1", bin)
+	runtimes = strings.ReplaceAll(runtimes, "/usr/local/libexec/refval/runc", filepath.Join(dir, "link", "runc"))
 
 	cfgPath := filepath.Join(dir, "shim.toml")
 	list := filepath.Join(dir, "list.json")
@@ -88,13 +93,30 @@ func testCRI(t *testing.T, version string) {
 	}
 	defer conn.Close()
 	rs := runtimeapi.NewRuntimeServiceClient(conn)
+
+	// Option A (runtime_type cmc), A2 (runc.v2 + runtime_path), B (runc.v2 +
+	// BinaryName = the runc link) of the example.
+	for _, handler := range []string{"cmc", "cmc-opts", "cmc-runc"} {
+		t.Run(handler, func(t *testing.T) { runPod(t, rs, dir, handler, appImage) })
+	}
+	starts := 0
+	for _, line := range strings.Split(mustRead(t, logFile), "\n") {
+		if strings.Contains(line, `"exec runc shim"`) && strings.Contains(line, `"start"]`) {
+			starts++
+		}
+	}
+	t.Logf("containerd %s: shim binary start ran %d times for 2 pods of 3 containers each (handlers cmc, cmc-opts)", version, starts)
+}
+
+// runPod runs a host-network pod (sandbox plus two containers printing an
+// env var) with the runtime handler and checks output and list.
+func runPod(t *testing.T, rs runtimeapi.RuntimeServiceClient, dir, handler, appImage string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-
-	logDir := filepath.Join(dir, "pod-logs")
+	logDir := filepath.Join(dir, "pod-logs-"+handler)
 	os.Mkdir(logDir, 0o755)
 	podCfg := &runtimeapi.PodSandboxConfig{
-		Metadata:     &runtimeapi.PodSandboxMetadata{Name: "measured", Namespace: "default", Uid: "uid-" + c.Namespace},
+		Metadata:     &runtimeapi.PodSandboxMetadata{Name: handler, Namespace: "default", Uid: "uid-" + handler},
 		LogDirectory: logDir,
 		Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
 			NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE},
@@ -102,7 +124,7 @@ func testCRI(t *testing.T, version string) {
 	}
 	pod, err := rs.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podCfg, RuntimeHandler: "cmc"})
 	if err != nil {
-		t.Fatalf("RunPodSandbox: %v\n%s", err, c.LogTail(20))
+		t.Fatalf("RunPodSandbox: %v", err)
 	}
 	defer func() {
 		rs.StopPodSandbox(context.Background(), &runtimeapi.StopPodSandboxRequest{PodSandboxId: pod.PodSandboxId})
@@ -152,24 +174,34 @@ func testCRI(t *testing.T, version string) {
 			t.Errorf("container log app-%s: %q", val, b)
 		}
 	}
-	l := readList(t, dir)
-	got := map[string]bool{}
-	for _, e := range l {
-		got[e.Name] = true
+	// Every container of the pod was measured at its runc create, and its
+	// template hash is in the list (under the first container that had
+	// it: identical configurations share one entry).
+	measured := measuredTemplates(t, filepath.Join(dir, "shim.log"))
+	inList := map[string]bool{}
+	for _, e := range readList(t, dir) {
+		inList[hex.EncodeToString(e.TemplateSha256)] = true
 	}
-	for _, id := range append([]string{pod.PodSandboxId}, ids...) {
-		if !got[id] {
-			t.Errorf("container %s of the pod is not in the list %v", id, got)
+	for i, id := range append([]string{pod.PodSandboxId}, ids...) {
+		th, ok := measured[id]
+		if !ok {
+			t.Errorf("container %d (%s) of the pod was not measured", i, id)
+		} else if !inList[th] {
+			t.Errorf("container %d (%s): template %s not in the list", i, id, th)
 		}
 	}
-	if len(l) != 3 {
-		t.Errorf("list has %d entries, want 3 (sandbox and two apps)", len(l))
-	}
-	starts := 0
-	for _, line := range strings.Split(mustRead(t, logFile), "\n") {
-		if strings.Contains(line, `"exec runc shim"`) && strings.Contains(line, `"start"]`) {
-			starts++
+	t.Logf("%s: sandbox %.12s, app-one %.12s, app-two %.12s", handler, measured[pod.PodSandboxId], measured[ids[0]], measured[ids[1]])
+}
+
+// measuredTemplates maps container IDs to the template hashes of the
+// shim log's "measured container" lines.
+func measuredTemplates(t *testing.T, log string) map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(mustRead(t, log), "\n") {
+		var rec struct{ Msg, ID, TemplateSha256 string }
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "measured container" {
+			m[rec.ID] = rec.TemplateSha256
 		}
 	}
-	t.Logf("containerd %s: shim binary start ran %d times for a pod of 3 containers", version, starts)
+	return m
 }
