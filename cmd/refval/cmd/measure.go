@@ -39,8 +39,9 @@ func defaultImageName(ref string, m *oci.Manifest, several bool) string {
 func newMeasureCmd() *cobra.Command {
 	var f measureFlags
 	var img imageFlags
+	var rf *runFlags // engine profile and ctr run options (runopts.go)
 	cmd := &cobra.Command{
-		Use:   "measure IMAGE",
+		Use:   "measure IMAGE [-- ARGS...]",
 		Short: "Measure an image into a reference value, without unpacking it",
 		Long: `Pull IMAGE (see "refval pull") and measure it: the same reference value as
 "refval unpack" (as root) followed by "refval measure-bundle", computed from
@@ -55,7 +56,7 @@ platform and index digest in "description"; --output text adds them as lines.
 		Example: `  refval measure docker://registry.example.com/app:1.2 --driver tpm --pcr 11
   refval measure --pull never oci:build/layout:app --records records.jsonl
   refval measure --all-platforms oci-archive:app.tar:1.2`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := f.validate(); err != nil {
 				return err
@@ -69,6 +70,11 @@ platform and index digest in "description"; --output text adds them as lines.
 			}
 			scheme, _ := bundle.ParseScheme(f.scheme)
 			opts = append(opts, oci.WithScheme(scheme), oci.WithContainerID(f.id))
+			// --engine containerd: predict the config ctr run writes (runopts.go).
+			pred, err := rf.predictor(f.id, args[1:])
+			if err != nil {
+				return err
+			}
 			var res *oci.ImageMeasurement
 			measure := func(more ...oci.Option) (err error) {
 				res, err = oci.MeasureImage(cmd.Context(), args[0], append(opts, more...)...)
@@ -88,11 +94,17 @@ platform and index digest in "description"; --output text adds them as lines.
 			if err != nil {
 				return err
 			}
+			if pred != nil {
+				if err := predictMeasurements(cmd.Context(), pred, scheme, res); err != nil {
+					return err
+				}
+			}
 			return printImageMeasurement(cmd.OutOrStdout(), &f, args[0], res)
 		},
 	}
 	f.register(cmd)
 	img.register(cmd, true, true)
+	rf = registerRunFlags(cmd.Flags())
 	return cmd
 }
 

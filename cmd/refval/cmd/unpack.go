@@ -14,6 +14,7 @@ func newUnpackCmd() *cobra.Command {
 	var f imageFlags
 	var output string
 	var force, rootless bool
+	var rf *runFlags // engine profile and ctr run options (runopts.go)
 	cmd := &cobra.Command{
 		Use:   "unpack IMAGE BUNDLE_DIR",
 		Short: "Unpack an image into an OCI runtime bundle (config.json + rootfs)",
@@ -46,9 +47,19 @@ a warning and listed in the output ("exact": false).`,
 			if cmd.Flags().Changed("rootless") {
 				opts = append(opts, oci.WithRootless(rootless))
 			}
+			// --engine containerd: write the config ctr run would (runopts.go).
+			pred, err := rf.predictor("", nil)
+			if err != nil {
+				return err
+			}
 			res, err := oci.Unpack(cmd.Context(), args[0], args[1], opts...)
 			if err != nil {
 				return err
+			}
+			if pred != nil {
+				if err := predictBundleConfig(cmd.Context(), pred, res); err != nil {
+					return err
+				}
 			}
 			if output == "json" {
 				return writeJSON(cmd.OutOrStdout(), res)
@@ -66,5 +77,6 @@ a warning and listed in the output ("exact": false).`,
 	cmd.Flags().StringVarP(&output, "output", "o", "json", "output format: json or text")
 	cmd.Flags().BoolVar(&force, "force", false, "replace a non-empty BUNDLE_DIR")
 	cmd.Flags().BoolVar(&rootless, "rootless", false, "force (or with =false forbid) a rootless unpack (default: rootless when not root)")
+	rf = registerRunFlags(cmd.Flags())
 	return cmd
 }
