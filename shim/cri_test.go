@@ -32,6 +32,66 @@ func TestCRI(t *testing.T) {
 }
 
 func testCRI(t *testing.T, version string) {
+	example := "../examples/containerd/config-2.x.toml"
+	if version == ctrtest.V1_6 {
+		example = "../examples/containerd/config-1.x.toml"
+	}
+	raw, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, dir := newCRI(t, version, string(raw))
+	// Option A (runtime_type cmc), A2 (runc.v2 + runtime_path), B (runc.v2 +
+	// BinaryName = the runc link) of the example.
+	for _, handler := range []string{"cmc", "cmc-opts", "cmc-runc"} {
+		t.Run(handler, func(t *testing.T) {
+			if missing := runPod(t, rs, dir, handler); len(missing) > 0 {
+				t.Errorf("containers not measured: %v", missing)
+			}
+		})
+	}
+	starts := 0
+	for _, line := range strings.Split(mustRead(t, filepath.Join(dir, "shim.log")), "\n") {
+		if strings.Contains(line, `"exec runc shim"`) && strings.Contains(line, `"start"]`) {
+			starts++
+		}
+	}
+	t.Logf("containerd %s: shim binary start ran %d times for 2 pods of 3 containers each (handlers cmc, cmc-opts)", version, starts)
+}
+
+// TestCRIRuntimeV1 checks the CMC seed's containerd 1.6 configuration
+// (runtime v1 with the binary as the runc of a CRI runtime) option by
+// option: runtime v1 reads the runc binary from options.Runtime; the
+// seed's options.BinaryName is the runc.v2 option name and is ignored, so
+// such pods run unmeasured.
+func TestCRIRuntimeV1(t *testing.T) {
+	for _, tc := range []struct {
+		key      string
+		measured bool
+	}{{"Runtime", true}, {"BinaryName", false}} {
+		t.Run(tc.key, func(t *testing.T) {
+			bin := shimBinary(t)
+			cfg := fmt.Sprintf("[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.cmc]\n"+
+				"  runtime_type = \"io.containerd.runtime.v1.linux\"\n"+
+				"  [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.cmc.options]\n    %s = %q\n", tc.key, bin)
+			rs, dir := newCRI(t, ctrtest.V1_6, cfg)
+			missing := runPod(t, rs, dir, "cmc")
+			if tc.measured && len(missing) > 0 {
+				t.Errorf("options.%s: containers not measured: %v", tc.key, missing)
+			}
+			if !tc.measured && len(missing) != 3 {
+				t.Errorf("options.%s: expected to be ignored by runtime v1, yet %d of 3 containers were measured", tc.key, 3-len(missing))
+			}
+		})
+	}
+}
+
+// newCRI starts containerd with CRI, the shim on its PATH and the given
+// runtime configuration (installed example paths replaced by this test's
+// binary and runc link), imports a sandbox and an app image, and returns a
+// CRI client and the directory of the shim's list and log.
+func newCRI(t *testing.T, version, runtimes string) (runtimeapi.RuntimeServiceClient, string) {
+	t.Helper()
 	ctrtest.Require(t, version)
 	bin := shimBinary(t)
 	dir := t.TempDir()
@@ -50,27 +110,18 @@ func testCRI(t *testing.T, version string) {
 	if _, err := testimage.WriteOCIArchive(appArchive, "app", img); err != nil {
 		t.Fatal(err)
 	}
-	example := "../examples/containerd/config-2.x.toml"
-	if version == ctrtest.V1_6 {
-		example = "../examples/containerd/config-1.x.toml"
-	}
-	raw, err := os.ReadFile(example)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The harness writes its own version line; the installed paths of the
-	// example become this test's binary and runc link.
-	runtimes := regexp.MustCompile(`(?m)^version = \d+$`).ReplaceAllString(string(raw), "")
-	runtimes = strings.ReplaceAll(runtimes, "/usr/local/bin/containerd-shim-cmc-v1", bin)
-	runtimes = strings.ReplaceAll(runtimes, "/usr/local/libexec/refval/runc", filepath.Join(dir, "link", "runc"))
-
-	cfgPath := filepath.Join(dir, "shim.toml")
-	list := filepath.Join(dir, "list.json")
-	logFile := filepath.Join(dir, "shim.log")
 	linkDir := filepath.Join(dir, "link")
 	os.Mkdir(linkDir, 0o755)
 	os.Symlink(bin, filepath.Join(linkDir, "runc"))
-	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf("list = %q\nlog_file = %q\nlog_level = \"debug\"\nrunc_link_dir = %q\n", list, logFile, linkDir)), 0o644); err != nil {
+	// The harness writes its own version line.
+	runtimes = regexp.MustCompile(`(?m)^version = \d+$`).ReplaceAllString(runtimes, "")
+	runtimes = strings.ReplaceAll(runtimes, "/usr/local/bin/containerd-shim-cmc-v1", bin)
+	runtimes = strings.ReplaceAll(runtimes, "/usr/local/libexec/refval/runc", filepath.Join(linkDir, "runc"))
+
+	cfgPath := filepath.Join(dir, "shim.toml")
+	logFile := filepath.Join(dir, "shim.log")
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf("list = %q\nlog_file = %q\nlog_level = \"debug\"\nrunc_link_dir = %q\n",
+		filepath.Join(dir, "list.json"), logFile, linkDir)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	c := ctrtest.New(t, version,
@@ -79,38 +130,26 @@ func testCRI(t *testing.T, version string) {
 		ctrtest.WithEnv(shim.ConfigEnv+"="+cfgPath),
 		ctrtest.WithConfig(runtimes))
 	c.Import(archive)
-	appImage := c.Import(appArchive)[0]
+	c.Import(appArchive)
 	t.Cleanup(func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(logFile)
 			t.Logf("shim log:\n%s", b)
 		}
 	})
-
 	conn, err := grpc.NewClient("unix://"+c.Address, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	rs := runtimeapi.NewRuntimeServiceClient(conn)
-
-	// Option A (runtime_type cmc), A2 (runc.v2 + runtime_path), B (runc.v2 +
-	// BinaryName = the runc link) of the example.
-	for _, handler := range []string{"cmc", "cmc-opts", "cmc-runc"} {
-		t.Run(handler, func(t *testing.T) { runPod(t, rs, dir, handler, appImage) })
-	}
-	starts := 0
-	for _, line := range strings.Split(mustRead(t, logFile), "\n") {
-		if strings.Contains(line, `"exec runc shim"`) && strings.Contains(line, `"start"]`) {
-			starts++
-		}
-	}
-	t.Logf("containerd %s: shim binary start ran %d times for 2 pods of 3 containers each (handlers cmc, cmc-opts)", version, starts)
+	t.Cleanup(func() { conn.Close() })
+	return runtimeapi.NewRuntimeServiceClient(conn), dir
 }
 
 // runPod runs a host-network pod (sandbox plus two containers printing an
 // env var) with the runtime handler and checks output and list.
-func runPod(t *testing.T, rs runtimeapi.RuntimeServiceClient, dir, handler, appImage string) {
+// It returns the IDs of the pod's containers that were not measured.
+func runPod(t *testing.T, rs runtimeapi.RuntimeServiceClient, dir, handler string) (missing []string) {
+	const appImage = "ctrtest.local/import:app"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	logDir := filepath.Join(dir, "pod-logs-"+handler)
@@ -185,19 +224,24 @@ func runPod(t *testing.T, rs runtimeapi.RuntimeServiceClient, dir, handler, appI
 	for i, id := range append([]string{pod.PodSandboxId}, ids...) {
 		th, ok := measured[id]
 		if !ok {
-			t.Errorf("container %d (%s) of the pod was not measured", i, id)
+			missing = append(missing, fmt.Sprintf("%d:%.12s", i, id))
 		} else if !inList[th] {
 			t.Errorf("container %d (%s): template %s not in the list", i, id, th)
 		}
 	}
 	t.Logf("%s: sandbox %.12s, app-one %.12s, app-two %.12s", handler, measured[pod.PodSandboxId], measured[ids[0]], measured[ids[1]])
+	return missing
 }
 
 // measuredTemplates maps container IDs to the template hashes of the
 // shim log's "measured container" lines.
 func measuredTemplates(t *testing.T, log string) map[string]string {
 	m := map[string]string{}
-	for _, line := range strings.Split(mustRead(t, log), "\n") {
+	raw, err := os.ReadFile(log)
+	if err != nil && !os.IsNotExist(err) { // no log: nothing was measured
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
 		var rec struct{ Msg, ID, TemplateSha256 string }
 		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "measured container" {
 			m[rec.ID] = rec.TemplateSha256
