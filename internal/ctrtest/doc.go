@@ -1,9 +1,9 @@
 // Package ctrtest starts private containerd daemons for tests: containerd
 // 1.6 from Debian (/usr/bin) or 2.x built by scripts/deps.sh, each with its
 // own root, state, gRPC socket and containerd namespace in a fresh
-// temporary directory, its NRI plugin off (CRI too, unless WithCRI), and containerd's PATH
-// set so that the matching containerd-shim-runc-v2 and Debian's runc are
-// the ones found (plus any directories a test adds, e.g. for an extra
+// temporary directory, its NRI plugin off (CRI too, unless WithCRI), and
+// containerd's PATH set so that the matching containerd-shim-runc-v2 and
+// Debian's runc are the ones found (plus any directories a test adds, e.g. for an extra
 // runtime shim). Tests import OCI archives and run containers through the
 // version's own ctr.
 //
