@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,13 +13,17 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/fstest"
 	"text/tabwriter"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/engine"
@@ -131,9 +136,7 @@ func fidelityOptions(dir string) []fidelityOption {
 		{name: "user-uidgid", extended: true, ctr: []string{"--user", "1000:1001"}, ro: engine.RunOptions{User: "1000:1001"}, cannot: no16("--user")},
 		{name: "user-name", extended: true, ctr: []string{"--user", "nobody"}, ro: engine.RunOptions{User: "nobody"}, cannot: no16("--user")},
 		{name: "hostname", extended: true, ctr: []string{"--hostname", "box"}, ro: engine.RunOptions{Hostname: "box"}, cannot: no16("--hostname")},
-		{name: "tty", extended: true, ro: engine.RunOptions{TTY: true}, cannot: func(string) string {
-			return "ctr run --tty needs a terminal on ctr's stdin (rule unit-tested against containerd's source)"
-		}},
+		{name: "tty", extended: true, ctr: []string{"--tty"}, args: []string{"/bin/true"}, ro: engine.RunOptions{TTY: true, Args: []string{"/bin/true"}}},
 		{name: "seccomp-default", extended: true, ro: engine.RunOptions{Seccomp: true}, cannot: func(string) string {
 			return "containerd's built-in seccomp profile is not modelled (ErrUnsupported); use --seccomp-profile"
 		}},
@@ -207,9 +210,15 @@ func runFidelity(t *testing.T, version, shimBin string) {
 				}
 			}
 			id := "fid-" + im.name + "-" + op.name
-			args := append([]string{"--rm", "--null-io", "--runtime", shimBin}, op.ctr...)
-			args = append(append(args, ref, id), op.args...)
-			r := c.Run(args...)
+			var r ctrtest.Result
+			if slices.Contains(op.ctr, "--tty") {
+				// ctr run --tty needs a terminal: give it a pseudo-terminal.
+				args := append([]string{"--rm", "--runtime", shimBin}, op.ctr...)
+				r = ctrOnPTY(t, c, append(append(args, ref, id), op.args...)...)
+			} else {
+				args := append([]string{"--rm", "--null-io", "--runtime", shimBin}, op.ctr...)
+				r = c.Run(append(append(args, ref, id), op.args...)...)
+			}
 			if r.Err != nil || r.ExitCode != 0 {
 				t.Errorf("%s/%s: %s", im.name, op.name, r)
 				continue
@@ -248,18 +257,33 @@ func runFidelity(t *testing.T, version, shimBin string) {
 			rows = append(rows, row)
 		}
 	}
-	// A deliberately changed option must change the value: predict
-	// FOO=bar, run FOO=baz.
-	{
+	// Negative controls: a deliberately changed option or image must
+	// change the value.
+	for _, neg := range []struct {
+		name, image string
+		predict     engine.RunOptions
+		run         []string
+	}{
+		{"env FOO=bar vs run FOO=baz", "busybox", engine.RunOptions{Env: []string{"FOO=bar"}}, []string{"--env", "FOO=baz"}},
+		{"read-only vs run writable", "busybox", engine.RunOptions{ReadOnly: true}, nil},
+		{"image user vs run of busybox", "user", engine.RunOptions{}, nil},
+	} {
 		im := fidelityImages()[0]
-		ref := refs[im.name]
-		id := "fid-negative-env"
-		if r := c.Run("--rm", "--null-io", "--runtime", shimBin, "--env", "FOO=baz", ref, id); r.ExitCode != 0 || r.Err != nil {
-			t.Fatalf("negative case: %s", r)
+		for _, x := range fidelityImages() {
+			if x.name == neg.image {
+				im = x
+			}
+		}
+		id := "fid-negative-" + strings.NewReplacer(" ", "-", "=", "-").Replace(neg.name)
+		runRef := refs["busybox"]
+		if r := c.Run(append(append([]string{"--rm", "--null-io", "--runtime", shimBin}, neg.run...), runRef, id)...); r.ExitCode != 0 || r.Err != nil {
+			t.Fatalf("negative case %s: %s", neg.name, r)
 		}
 		rt := readGenerated(t, filepath.Join(genDir, id))
 		imgCfg, userFS := imageConfigAndFS(t, im.img)
-		raw, err := engine.Predict(imgCfg, userFS, engine.RunOptions{Env: []string{"FOO=bar"}, Namespace: c.Namespace}, engine.WithProfile(profile))
+		ro := neg.predict
+		ro.Namespace = c.Namespace
+		raw, err := engine.Predict(imgCfg, userFS, ro, engine.WithProfile(profile))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -268,12 +292,11 @@ func runFidelity(t *testing.T, version, shimBin string) {
 			t.Fatal(err)
 		}
 		off := bundle.TemplateHash(cfgDigest, offlineRootfsDigest(t, im.img)).String()
-		row := fidelityRow{image: im.name, option: "env FOO=bar vs run FOO=baz", version: version, offline: off, runtime: rt.template,
-			configEqual: cfgDigest.String() == rt.config, rootfsEqual: true, note: "negative control: must differ"}
+		rows = append(rows, fidelityRow{image: im.name, option: neg.name, version: version, offline: off, runtime: rt.template,
+			note: "negative control: must differ"})
 		if off == rt.template {
-			t.Errorf("negative control: predicting FOO=bar equals a run with FOO=baz (%s)", off)
+			t.Errorf("negative control %q: offline value equals the runtime one (%s)", neg.name, off)
 		}
-		rows = append(rows, row)
 	}
 	printFidelityTable(t, rows)
 }
@@ -459,4 +482,55 @@ func offlineRootfsDigest(t *testing.T, img testimage.Image) bundle.Digest {
 	}
 	rootfsCache[key] = d
 	return d
+}
+
+// ctrOnPTY runs c's ctr with a new pseudo-terminal as its controlling
+// terminal and stdio (ctr run --tty refuses anything else).
+func ctrOnPTY(t *testing.T, c *ctrtest.Containerd, args ...string) ctrtest.Result {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("pty: %v", err)
+	}
+	defer master.Close()
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlockpt: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("ptsname: %v", err)
+	}
+	slave, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("pty slave: %v", err)
+	}
+	defer slave.Close()
+	full := append([]string{"--address", c.Address, "--namespace", c.Namespace, "run"}, args...)
+	cmd := exec.Command(filepath.Join(c.Bin, "ctr"), full...)
+	cmd.Env = c.Env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	var out bytes.Buffer
+	done := make(chan struct{})
+	go func() { io.Copy(&out, master); close(done) }()
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("ctr on a pty: %v", err)
+	}
+	timer := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
+	err = cmd.Wait()
+	timer.Stop()
+	r := ctrtest.Result{Args: args, Duration: time.Since(start)}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.ExitCode = ee.ExitCode()
+	case err != nil:
+		r.Err, r.ExitCode = err, -1
+	}
+	slave.Close()
+	master.Close()
+	<-done
+	r.Stdout = out.String()
+	return r
 }
