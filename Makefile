@@ -46,6 +46,10 @@ install: build
 	install -d $(BINDIR)
 	install -m 0755 $(OUT)/refval $(BINDIR)/refval
 	install -m 0755 $(OUT)/containerd-shim-cmc-v1 $(BINDIR)/containerd-shim-cmc-v1
+	# The shim puts this directory first in the runc shim's PATH, so that
+	# every runc call comes back through containerd-shim-cmc-v1 (docs/shim.md).
+	install -d $(DESTDIR)$(PREFIX)/libexec/refval
+	ln -sf ../../bin/containerd-shim-cmc-v1 $(DESTDIR)$(PREFIX)/libexec/refval/runc
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt: files above need formatting'; exit 1; }
