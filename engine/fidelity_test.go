@@ -186,6 +186,7 @@ func runFidelity(t *testing.T, version, shimBin string) {
 	}
 	mountSrc := t.TempDir()
 	var rows []fidelityRow
+	var recorded []recordedRun
 	refs := map[string]string{}
 	for _, im := range fidelityImages() {
 		archive := filepath.Join(t.TempDir(), im.name+".tar")
@@ -235,6 +236,9 @@ func runFidelity(t *testing.T, version, shimBin string) {
 			cfgDigest, norm, err := bundle.HashConfig(raw, bundle.WithContainerID(engine.DefaultContainerID))
 			if err != nil {
 				t.Fatal(err)
+			}
+			if !ro.Privileged && !ro.NetHost {
+				recorded = append(recorded, recordedRun{Case: im.name + "/" + op.name, Image: im.name, Run: ro, Config: string(rt.normalized)})
 			}
 			row := fidelityRow{image: im.name, option: op.name, version: version,
 				offline: bundle.TemplateHash(cfgDigest, offlineRootfs).String(), runtime: rt.template,
@@ -299,6 +303,96 @@ func runFidelity(t *testing.T, version, shimBin string) {
 		}
 	}
 	printFidelityTable(t, rows)
+	if os.Getenv("FIDELITY_UPDATE") != "" && !t.Failed() {
+		b, err := json.MarshalIndent(recorded, "", " ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(recordedFile(version), append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// recordedRun is one runtime config recorded by the shim on real
+// containerd, with what produced it; TestPredictMatchesRecordedRuntime
+// replays them without containerd. Host-dependent cases (--privileged,
+// --net-host) are not recorded.
+type recordedRun struct {
+	Case  string            `json:"case"`
+	Image string            `json:"image"`
+	Run   engine.RunOptions `json:"run"`
+	// Config holds the exact normalized bytes (a string, so that the
+	// file's indentation never touches them).
+	Config string `json:"normalizedConfig"`
+}
+
+func recordedFile(version string) string {
+	return filepath.Join("testdata", "runtime-configs-"+version+".json")
+}
+
+// TestPredictMatchesRecordedRuntime checks the prediction against the
+// normalized configs the shim recorded on real containerd 1.6 and 2.4.2
+// (written by `FIDELITY_UPDATE=1 go test -run TestFidelity`), so that the
+// rules stay right in -short runs too.
+func TestPredictMatchesRecordedRuntime(t *testing.T) {
+	if _, err := os.Stat(testimage.BusyboxPath); err != nil {
+		t.Skipf("test images need %s: %v", testimage.BusyboxPath, err)
+	}
+	images := map[string]testimage.Image{}
+	for _, im := range fidelityImages() {
+		images[im.name] = im.img
+	}
+	for _, v := range ctrtest.Versions {
+		t.Run(v, func(t *testing.T) {
+			b, err := os.ReadFile(recordedFile(v))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var runs []recordedRun
+			if err := json.Unmarshal(b, &runs); err != nil {
+				t.Fatal(err)
+			}
+			if len(runs) < 50 {
+				t.Fatalf("%d recorded runs, want the whole matrix", len(runs))
+			}
+			p, err := engine.ParseProfile("containerd", v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			type built struct {
+				cfg  ocispec.Image
+				fsys fs.FS
+			}
+			cache := map[string]built{}
+			for _, r := range runs {
+				img, ok := images[r.Image]
+				if !ok {
+					t.Errorf("%s: unknown image %q", r.Case, r.Image)
+					continue
+				}
+				b, ok := cache[r.Image]
+				if !ok {
+					b.cfg, b.fsys = imageConfigAndFS(t, img)
+					cache[r.Image] = b
+				}
+				cfg, fsys := b.cfg, b.fsys
+				raw, err := engine.Predict(cfg, fsys, r.Run, engine.WithProfile(p))
+				if err != nil {
+					t.Errorf("%s: %v", r.Case, err)
+					continue
+				}
+				_, norm, err := bundle.HashConfig(raw, bundle.WithContainerID(engine.DefaultContainerID))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(norm) != r.Config {
+					d, _ := diff.Configs([]byte(r.Config), norm)
+					t.Errorf("%s on %s: prediction differs from the recorded runtime config: %v", r.Case, v, d)
+				}
+			}
+		})
+	}
 }
 
 func printFidelityTable(t *testing.T, rows []fidelityRow) {
