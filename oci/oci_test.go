@@ -163,6 +163,7 @@ func TestRootlessUnpack(t *testing.T) {
 	lossy := ti.Image{Layers: []ti.Layer{{
 		ti.CharDev("null", 0o666, 1, 3), ti.BlockDev("gone", 0o600, 8, 0),
 		ti.Symlink("l", "null").Owned(1, 1), ti.Fifo("p", 0o600).Owned(2, 2), ti.Fifo("rootfifo", 0o600),
+		ti.Hardlink("null2", "null"),
 	}, {ti.Whiteout("gone")}}}
 	u2, err := Unpack(ctx, layoutRef(t, lossy), filepath.Join(t.TempDir(), "b2"), append(common, WithRootless(true))...)
 	if err != nil {
@@ -171,6 +172,7 @@ func TestRootlessUnpack(t *testing.T) {
 	want := []string{
 		"/l: owner not recorded (user.rootlesscontainers can only be set on files and directories)",
 		"/null: device node written as an empty file",
+		"/null2: device node written as an empty file",
 		"/p: owner not recorded (user.rootlesscontainers can only be set on files and directories)",
 	}
 	if u2.Exact || !cmp.Equal(u2.Inexact, want) {

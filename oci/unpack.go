@@ -315,6 +315,11 @@ func trackLossy(lossy map[string]string, hdr *tar.Header, privileged bool) {
 	}
 	delete(lossy, p)
 	switch {
+	case hdr.Typeflag == tar.TypeLink:
+		// A hardlink shares its target's inode, and what it lacks.
+		if why, ok := lossy[path.Clean("/"+hdr.Linkname)]; ok {
+			lossy[p] = why
+		}
 	case hdr.Typeflag == tar.TypeChar || hdr.Typeflag == tar.TypeBlock:
 		lossy[p] = "device node written as an empty file"
 	case hdr.PAXRecords["SCHILY.xattr."+bundle.CapabilityXattr] != "" && !privileged:
