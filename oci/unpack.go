@@ -288,11 +288,15 @@ func extract(ctx context.Context, s *store, m *Manifest, rootfs string, mo layer
 			return nil, fmt.Errorf("layer %d (%s): %w", i, l.Digest, err)
 		}
 	}
-	var out []string
-	for p, why := range lossy {
-		out = append(out, p+": "+why)
+	paths := make([]string, 0, len(lossy))
+	for p := range lossy {
+		paths = append(paths, p)
 	}
-	sort.Strings(out)
+	sort.Strings(paths)
+	var out []string
+	for _, p := range paths {
+		out = append(out, p+": "+lossy[p])
+	}
 	return out, nil
 }
 
