@@ -106,7 +106,12 @@ func (o *options) measureStream(ctx context.Context, s *store, m *Manifest) (Mea
 	if err != nil {
 		return Measurement{}, err
 	}
-	cfg, err := runtimeConfig(m.config, passwd, group, layer.MapOptions{})
+	var cfg []byte
+	if o.configFn != nil {
+		cfg, err = o.configFn(m.config, passwd, group)
+	} else {
+		cfg, err = runtimeConfig(m.config, passwd, group, layer.MapOptions{})
+	}
 	if err != nil {
 		return Measurement{}, err
 	}
@@ -174,7 +179,7 @@ func (o *options) measureUnpacked(ctx context.Context, s *store, m *Manifest) (M
 	rootless := os.Geteuid() != 0
 	defer removeTree(tmp, rootless)
 	dir := tmp + "/bundle"
-	inexact, err := unpackBundle(ctx, s, m, dir, rootless, false)
+	inexact, err := unpackBundle(ctx, s, m, dir, rootless, false, o.configFn)
 	if err != nil {
 		return Measurement{}, err
 	}

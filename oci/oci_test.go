@@ -229,3 +229,38 @@ func assertNoTemp(t *testing.T, dir string) {
 		}
 	}
 }
+
+// TestConfigFunc: a config hook replaces umoci's conversion in both
+// Unpack and MeasureImage, and gets the image's user files.
+func TestConfigFunc(t *testing.T) {
+	ctx := context.Background()
+	var gotPasswd []byte
+	fn := func(img ocispec.Image, passwd, group []byte) ([]byte, error) {
+		gotPasswd = passwd
+		return []byte(`{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["` + img.Config.Entrypoint[0] + `"]}}`), nil
+	}
+	ref := layoutRef(t, ti.Crafted(true))
+	opts := []Option{WithLayout(filepath.Join(t.TempDir(), "store")), WithInsecurePolicy(), WithConfigFunc(fn), WithRootless(os.Geteuid() != 0)}
+	m, err := MeasureImage(ctx, ref, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(gotPasswd) != "root:x:0:0::/root:/bin/sh\n" {
+		t.Errorf("passwd given to the hook: %q", gotPasswd)
+	}
+	want, _, err := bundle.HashConfig([]byte(`{"ociVersion":"1.0.2","process":{"args":["/usr/bin/tool"]},"root":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Results[0].Result.ConfigSha256 != want {
+		t.Errorf("config digest %s, want %s", m.Results[0].Result.ConfigSha256, want)
+	}
+	dest := filepath.Join(t.TempDir(), "b")
+	if _, err := Unpack(ctx, ref, dest, append(opts, WithPullPolicy(PullNever))...); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(filepath.Join(dest, "config.json"))
+	if d, _, _ := bundle.HashConfig(raw); d != want {
+		t.Errorf("unpacked config %s", raw)
+	}
+}

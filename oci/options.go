@@ -44,6 +44,7 @@ type options struct {
 	containerID  string
 	recordFn     func(*bundle.Record) error
 	tmpDir       string
+	configFn     ConfigFunc
 }
 
 // Option configures Pull, Unpack and MeasureImage.
@@ -210,4 +211,17 @@ func WithRecordFunc(fn func(*bundle.Record) error) Option {
 // os.TempDir()).
 func WithTempDir(dir string) Option {
 	return func(o *options) error { o.tmpDir = dir; return nil }
+}
+
+// ConfigFunc produces the runtime config.json for an image from its image
+// config and the content of its /etc/passwd and /etc/group (nil when
+// absent; symlinks resolved inside the image).
+type ConfigFunc func(img ocispec.Image, passwd, group []byte) ([]byte, error)
+
+// WithConfigFunc replaces umoci's image-config conversion: Unpack writes,
+// and MeasureImage measures, the config fn returns (an engine profile's
+// prediction, for example). Unpack and MeasureImage still agree when both
+// get the same fn.
+func WithConfigFunc(fn ConfigFunc) Option {
+	return func(o *options) error { o.configFn = fn; return nil }
 }

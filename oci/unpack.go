@@ -68,7 +68,7 @@ func Unpack(ctx context.Context, ref, dest string, opts ...Option) (*UnpackResul
 	if o.rootless != nil {
 		rootless = *o.rootless
 	}
-	inexact, err := unpackBundle(ctx, s, &img.Manifests[0], dest, rootless, o.force)
+	inexact, err := unpackBundle(ctx, s, &img.Manifests[0], dest, rootless, o.force, o.configFn)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func removeTree(p string, rootless bool) error {
 
 // unpackBundle writes the bundle of m to dest (atomically) and returns what
 // a rootless unpack could not reproduce.
-func unpackBundle(ctx context.Context, s *store, m *Manifest, dest string, rootless, force bool) (inexact []string, err error) {
+func unpackBundle(ctx context.Context, s *store, m *Manifest, dest string, rootless, force bool, configFn ConfigFunc) (inexact []string, err error) {
 	if err := checkDest(dest, force); err != nil {
 		return nil, err
 	}
@@ -158,7 +158,12 @@ func unpackBundle(ctx context.Context, s *store, m *Manifest, dest string, rootl
 		return nil, fmt.Errorf("unpack %s: %w", m.Digest, err)
 	}
 	passwd, group := readScoped(rootfs, "/etc/passwd"), readScoped(rootfs, "/etc/group")
-	cfg, err := runtimeConfig(m.config, passwd, group, mo)
+	var cfg []byte
+	if configFn != nil {
+		cfg, err = configFn(m.config, passwd, group)
+	} else {
+		cfg, err = runtimeConfig(m.config, passwd, group, mo)
+	}
 	if err != nil {
 		return nil, err
 	}
