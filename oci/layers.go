@@ -10,7 +10,21 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/opencontainers/umoci/oci/casext/blobcompress"
 	"github.com/opencontainers/umoci/oci/casext/mediatype"
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
 )
+
+// barReader advances a progress bar by what is read.
+type barReader struct {
+	io.ReadCloser
+	bar *mpb.Bar
+}
+
+func (r *barReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	r.bar.IncrBy(n)
+	return n, err
+}
 
 // layerCompression accepts exactly the layer media types umoci unpacks
 // (oci/layer: isLayerType and getLayerCompressAlgorithm): the OCI tar
@@ -44,6 +58,19 @@ func (s *store) withLayer(l Layer, fn func(io.Reader) error) (err error) {
 		return err
 	}
 	defer blob.Close()
+	if s.progress != nil {
+		bar := s.progress.AddBar(l.Size,
+			mpb.PrependDecorators(decor.Name("layer "+l.Digest.Encoded()[:12]+" ")),
+			mpb.AppendDecorators(decor.CountersKibiByte("% .1f / % .1f")))
+		defer func() {
+			if err != nil {
+				bar.Abort(false)
+			} else {
+				bar.SetTotal(-1, true)
+			}
+		}()
+		blob = &barReader{ReadCloser: blob, bar: bar}
+	}
 	raw, err := algo.Decompress(blob)
 	if err != nil {
 		return fmt.Errorf("layer %s: %w", l.Digest, err)

@@ -53,7 +53,8 @@ func MeasureImage(ctx context.Context, ref string, opts ...Option) (*ImageMeasur
 	if err != nil {
 		return nil, err
 	}
-	s := &store{dir: o.layout}
+	s := o.readStore()
+	defer s.wait()
 	out := &ImageMeasurement{Image: img}
 	for i := range img.Manifests {
 		m := &img.Manifests[i]

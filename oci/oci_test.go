@@ -1,10 +1,12 @@
 package oci
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/apex/log"
@@ -262,5 +264,24 @@ func TestConfigFunc(t *testing.T) {
 	raw, _ := os.ReadFile(filepath.Join(dest, "config.json"))
 	if d, _, _ := bundle.HashConfig(raw); d != want {
 		t.Errorf("unpacked config %s", raw)
+	}
+}
+
+// TestProgress: with a progress writer, layers get mpb bars and nothing
+// blocks (also on errors).
+func TestProgress(t *testing.T) {
+	ctx := context.Background()
+	var buf bytes.Buffer
+	ref := layoutRef(t, ti.Crafted(true))
+	opts := []Option{WithLayout(filepath.Join(t.TempDir(), "store")), WithInsecurePolicy(), WithProgress(&buf)}
+	if _, err := MeasureImage(ctx, ref, opts...); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := ti.Build(ti.Crafted(true))
+	if !strings.Contains(buf.String(), "layer "+b.LayerDescs[0].Digest.Encoded()[:12]) {
+		t.Errorf("no layer bar in %q", buf.String())
+	}
+	if _, err := MeasureImage(ctx, layoutRef(t, ti.Image{Layers: []ti.Layer{ti.RejectedLayers()["link missing"][0]}}), opts...); err == nil {
+		t.Error("bad layer measured")
 	}
 }

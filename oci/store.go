@@ -15,13 +15,19 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
+	"github.com/vbauerster/mpb/v8"
+
 	"github.com/refval/refval/internal/atomicfile"
 )
 
 // store is an OCI image layout used as refval's image store: blobs are
 // shared by every image in it, index.json names each pulled image by
 // org.opencontainers.image.ref.name.
-type store struct{ dir string }
+type store struct {
+	dir string
+	// progress, when set, gets one bar per layer read (WithProgress).
+	progress *mpb.Progress
+}
 
 // maxJSONBlob bounds manifests, indexes and configs read into memory
 // (containers/image uses 4 MiB for manifests; configs get more room).
@@ -191,4 +197,21 @@ func (s *store) readJSON(desc ocispec.Descriptor, v any) error {
 		return fmt.Errorf("%w: %s %s: %v", ErrInvalidImage, desc.MediaType, desc.Digest, err)
 	}
 	return nil
+}
+
+// readStore returns the store for reading layers, with progress bars on
+// the WithProgress writer (mpb, as containers/image draws its own).
+func (o *options) readStore() *store {
+	s := &store{dir: o.layout}
+	if o.report != nil {
+		s.progress = mpb.New(mpb.WithOutput(o.report), mpb.WithWidth(40), mpb.WithAutoRefresh())
+	}
+	return s
+}
+
+// wait lets the progress bars finish drawing.
+func (s *store) wait() {
+	if s.progress != nil {
+		s.progress.Wait()
+	}
 }

@@ -63,7 +63,8 @@ func Unpack(ctx context.Context, ref, dest string, opts ...Option) (*UnpackResul
 	if err != nil {
 		return nil, err
 	}
-	s := &store{dir: o.layout}
+	s := o.readStore()
+	defer s.wait()
 	rootless := os.Geteuid() != 0
 	if o.rootless != nil {
 		rootless = *o.rootless
