@@ -133,15 +133,31 @@ func defaultMounts() []specs.Mount {
 // distribution's containerd are reproduced.
 func WithCapturedSpec(raw []byte) SpecOpts {
 	return func(c *Container, s *specs.Spec) error {
-		var b specs.Spec
-		if err := json.Unmarshal(raw, &b); err != nil {
-			return fmt.Errorf("%w: base spec: %v", ErrInvalidOption, err)
+		b, err := parseBaseSpec(raw)
+		if err != nil {
+			return err
 		}
-		if b.Linux == nil || b.Process == nil {
-			return fmt.Errorf("%w: base spec: not a Linux spec from `ctr oci spec` (no linux or process object)", ErrInvalidOption)
-		}
-		*s = b
+		*s = *b
 		s.Linux.CgroupsPath = path.Join("/", c.Namespace, c.ID)
 		return nil
 	}
+}
+
+// CheckBaseSpec reports whether raw can serve as a base spec (WithBaseSpec):
+// a runtime-spec JSON object with process and linux objects, as `ctr oci
+// spec` prints on Linux.
+func CheckBaseSpec(raw []byte) error {
+	_, err := parseBaseSpec(raw)
+	return err
+}
+
+func parseBaseSpec(raw []byte) (*specs.Spec, error) {
+	var b specs.Spec
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return nil, fmt.Errorf("%w: base spec: %v", ErrInvalidOption, err)
+	}
+	if b.Linux == nil || b.Process == nil {
+		return nil, fmt.Errorf("%w: base spec: not a Linux spec from `ctr oci spec` (no linux or process object)", ErrInvalidOption)
+	}
+	return &b, nil
 }

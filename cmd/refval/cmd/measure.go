@@ -75,6 +75,9 @@ platform and index digest in "description"; --output text adds them as lines.
 			if err != nil {
 				return err
 			}
+			if pred != nil {
+				opts = append(opts, oci.WithConfigFunc(pred.Config), oci.WithContainerID(pred.ContainerID()))
+			}
 			var res *oci.ImageMeasurement
 			measure := func(more ...oci.Option) (err error) {
 				res, err = oci.MeasureImage(cmd.Context(), args[0], append(opts, more...)...)
@@ -93,11 +96,6 @@ platform and index digest in "description"; --output text adds them as lines.
 			}
 			if err != nil {
 				return err
-			}
-			if pred != nil {
-				if err := predictMeasurements(cmd.Context(), pred, scheme, res); err != nil {
-					return err
-				}
 			}
 			return printImageMeasurement(cmd.OutOrStdout(), &f, args[0], res)
 		},

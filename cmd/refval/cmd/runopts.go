@@ -1,20 +1,14 @@
 package cmd
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
-	"path/filepath"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/pflag"
 
-	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/engine"
-	"github.com/refval/refval/internal/atomicfile"
-	"github.com/refval/refval/oci"
 )
 
 // runFlags are the flags that choose how the runtime config of an image
@@ -38,11 +32,14 @@ type runFlags struct {
 // registerRunFlags adds the engine and run-option flags to fs. Call
 // predictor once the flags are parsed.
 //
-// Wiring into a command is two lines:
+// Wiring into a command is a few lines:
 //
 //	rf := registerRunFlags(cmd.Flags())
 //	...
-//	p, err := rf.predictor(f.id, args[1:]) // nil: keep the unpacked (runc) config
+//	p, err := rf.predictor(id, args[1:]) // nil: keep umoci's (runc) config
+//	if p != nil {
+//		opts = append(opts, oci.WithConfigFunc(p.Config), oci.WithContainerID(p.ContainerID()))
+//	}
 func registerRunFlags(fs *pflag.FlagSet) *runFlags {
 	f := &runFlags{fs: fs}
 	fs.StringVar(&f.engine, "engine", string(engine.Runc), "runtime whose config.json to predict: runc (the bundle as unpacked) or containerd (what `ctr run` writes)")
@@ -130,6 +127,11 @@ func (f *runFlags) predictor(id string, args []string) (*engine.Predictor, error
 	if pr.BaseSpec, err = read("base-spec", f.baseSpec); err != nil {
 		return nil, err
 	}
+	if pr.BaseSpec != nil {
+		if err := engine.CheckBaseSpec(pr.BaseSpec); err != nil {
+			return nil, UsageErrorf("--base-spec %s: %v", f.baseSpec, err)
+		}
+	}
 	switch f.hostProfile {
 	case "":
 	case "local":
@@ -178,51 +180,3 @@ func parseRunArgs(args []string) (*engine.Predictor, error) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
-
-// predictMeasurements replaces the config half of each result of
-// `measure IMAGE` by the engine's prediction: the image config and its
-// /etc/passwd and /etc/group are read back from the layout store, the
-// predicted config.json is normalised with the same scheme and container
-// ID, and the template hash recomputed. The rootfs half is unchanged.
-//
-// TODO(oci): a config hook in oci.MeasureImage would avoid applying the
-// layers a second time.
-func predictMeasurements(ctx context.Context, p *engine.Predictor, scheme bundle.Scheme, res *oci.ImageMeasurement) error {
-	for i := range res.Results {
-		r := &res.Results[i]
-		img, passwd, group, err := engine.ImageFromLayout(ctx, res.Image.Layout, r.Manifest.Digest)
-		if err != nil {
-			return fmt.Errorf("predict config: %w", err)
-		}
-		cfg, err := p.Config(img, passwd, group)
-		if err != nil {
-			return err
-		}
-		d, norm, err := bundle.HashConfig(cfg, bundle.WithScheme(scheme), bundle.WithContainerID(p.ContainerID()))
-		if err != nil {
-			return fmt.Errorf("predicted config: %w", err)
-		}
-		r.Config = cfg
-		r.Result.ConfigSha256, r.Result.NormalizedConfig = d, norm
-		r.Result.TemplateSha256 = bundle.TemplateHash(d, r.Result.RootfsSha256)
-	}
-	return nil
-}
-
-// predictBundleConfig replaces the config.json of an unpacked bundle by
-// the engine's prediction (the image's user files are read from the
-// unpacked rootfs, symlinks resolved inside it).
-func predictBundleConfig(ctx context.Context, p *engine.Predictor, res *oci.UnpackResult) error {
-	if len(res.Image.Manifests) != 1 {
-		return fmt.Errorf("predict config: %d manifests unpacked, want 1", len(res.Image.Manifests))
-	}
-	img, _, _, err := engine.ImageFromLayout(ctx, res.Image.Layout, res.Image.Manifests[0].Digest)
-	if err != nil {
-		return fmt.Errorf("predict config: %w", err)
-	}
-	cfg, err := p.ConfigFS(img, os.DirFS(filepath.Join(res.Bundle, "rootfs")))
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(filepath.Join(res.Bundle, "config.json"), cfg, 0o644)
-}

@@ -28,6 +28,7 @@ func TestRunFlagsUsage(t *testing.T) {
 		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--env-file", dir + "/missing"}, // unreadable file
 		{"measure", "oci:" + dir + ":x", "--", "/bin/true"},                                        // args need containerd
 		{"unpack", "oci:" + dir + ":x", dir + "/b", "--read-only"},
+		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--base-spec", "runopts_test.go"}, // not a spec
 	} {
 		if _, errs, code := runCLI(t, args...); code != ExitUsage {
 			t.Errorf("%q: exit %d, want %d (%s)", args, code, ExitUsage, errs)

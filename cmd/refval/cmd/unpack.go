@@ -52,14 +52,12 @@ a warning and listed in the output ("exact": false).`,
 			if err != nil {
 				return err
 			}
+			if pred != nil {
+				opts = append(opts, oci.WithConfigFunc(pred.Config))
+			}
 			res, err := oci.Unpack(cmd.Context(), args[0], args[1], opts...)
 			if err != nil {
 				return err
-			}
-			if pred != nil {
-				if err := predictBundleConfig(cmd.Context(), pred, res); err != nil {
-					return err
-				}
 			}
 			if output == "json" {
 				return writeJSON(cmd.OutOrStdout(), res)
