@@ -15,12 +15,16 @@
 // and the 2.x behaviour are needed side by side).
 //
 // Guarantees: for the options in RunOptions and an image whose
-// /etc/passwd and /etc/group are given through an fs.FS, Predict returns
-// the config containerd writes, field for field, for the pinned versions
-// (1.6.20, 1.7.35, 2.0.14, 2.4.2); the fidelity test checks that against
-// real containerd 1.6 and 2.4. Predict is pure: it reads no host state
-// unless the caller passes a Host (needed for --privileged and --net-host,
-// whose spec depends on the device's /dev, capabilities and hostname).
+// /etc/passwd and /etc/group are given through an fs.FS (UserFiles builds
+// one from their content), Predict returns the config containerd writes,
+// field for field, for the pinned versions 1.6.20, 1.7.35, 2.0.14 and
+// 2.4.2. The default specs of all four are checked against `ctr oci spec`
+// of the real binaries; whole configs are checked against real containerd
+// 1.6.20 and 2.4.2 (TestFidelity, and TestPredictMatchesRecordedRuntime,
+// which replays the configs recorded there); the ctr run behaviour of 1.7
+// and 2.0 comes from their source. Predict reads no host state unless the
+// caller passes a Host (needed for --privileged and --net-host, whose spec
+// depends on the device's /dev, capabilities and hostname).
 //
 // Left out: CRI (Kubernetes) pod specs, which containerd builds from the
 // pod sandbox and differ in many fields; --seccomp with containerd's
