@@ -200,7 +200,7 @@ func (o *options) pullImage(ctx context.Context, refStr string) (*Image, error) 
 	sys := o.systemContext()
 
 	// The source's own digests, before containers/image converts anything.
-	srcIndex, srcManifest, err := sourceDigests(ctx, ref, sys, o.allPlatforms)
+	srcIndex, srcManifest, srcOCI, err := sourceDigests(ctx, ref, sys, o.allPlatforms)
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", refStr, err)
 	}
@@ -219,10 +219,21 @@ func (o *options) pullImage(ctx context.Context, refStr string) (*Image, error) 
 		return nil, err
 	}
 	destSys := *sys
-	destSys.OCISharedBlobDirPath = filepath.Join(o.layout, ocispec.ImageBlobsDir)
-	// Keep uncompressed layers as they are: the store holds the image the
-	// reference names, digests unchanged, not a recompressed copy.
-	destSys.OCIAcceptUncompressedLayers = true
+	if srcOCI {
+		// Blobs go straight into the store, and those already there are
+		// not copied again.
+		destSys.OCISharedBlobDirPath = filepath.Join(o.layout, ocispec.ImageBlobsDir)
+	}
+	// A Docker-format source is converted, and a blob reused from the
+	// store would keep the source's claim that its layers are gzip (docker
+	// save writes plain tar under a gzip media type): such images are
+	// staged with their own blobs, moved into the store after the copy.
+	// Keep the uncompressed layers of OCI images as they are: the store
+	// holds the image the reference names, digests unchanged, not a
+	// recompressed copy. Docker-format images are converted anyway, and
+	// their layer media type says gzip whatever the data (docker save
+	// writes plain tar), so there containers/image must compress.
+	destSys.OCIAcceptUncompressedLayers = srcOCI
 	sel := copy.CopySystemImage
 	if o.allPlatforms {
 		sel = copy.CopyAllImages
@@ -234,6 +245,11 @@ func (o *options) pullImage(ctx context.Context, refStr string) (*Image, error) 
 		ImageListSelection: sel,
 	}); err != nil {
 		return nil, fmt.Errorf("pull %s: %w", refStr, err)
+	}
+	if !srcOCI {
+		if err := moveBlobs(filepath.Join(staging, ocispec.ImageBlobsDir), filepath.Join(o.layout, ocispec.ImageBlobsDir)); err != nil {
+			return nil, fmt.Errorf("pull %s: %w", refStr, err)
+		}
 	}
 	staged, err := (&store{dir: staging}).index()
 	if err != nil || len(staged.Manifests) == 0 {
@@ -269,36 +285,38 @@ func (o *options) pullImage(ctx context.Context, refStr string) (*Image, error) 
 
 // sourceDigests returns the digest of the source's index (if it has one)
 // and of the manifest containers/image will pick from it (single-platform
-// pulls) or of the manifest itself.
-func sourceDigests(ctx context.Context, ref types.ImageReference, sys *types.SystemContext, all bool) (index, man digest.Digest, err error) {
+// pulls) or of the manifest itself, and whether the source is in OCI
+// format.
+func sourceDigests(ctx context.Context, ref types.ImageReference, sys *types.SystemContext, all bool) (index, man digest.Digest, isOCI bool, err error) {
 	src, err := ref.NewImageSource(ctx, sys)
 	if err != nil {
-		return "", "", err
+		return "", "", false, err
 	}
 	defer src.Close()
 	raw, mime, err := src.GetManifest(ctx, nil)
 	if err != nil {
-		return "", "", err
+		return "", "", false, err
 	}
+	isOCI = mime == ocispec.MediaTypeImageManifest || mime == ocispec.MediaTypeImageIndex
 	d, err := manifest.Digest(raw)
 	if err != nil {
-		return "", "", err
+		return "", "", false, err
 	}
 	if !manifest.MIMETypeIsMultiImage(mime) {
-		return "", d, nil
+		return "", d, isOCI, nil
 	}
 	if all {
-		return d, "", nil
+		return d, "", isOCI, nil
 	}
 	list, err := manifest.ListFromBlob(raw, mime)
 	if err != nil {
-		return "", "", err
+		return "", "", false, err
 	}
 	inst, err := list.ChooseInstance(sys)
 	if err != nil {
-		return "", "", fmt.Errorf("%w: %v", ErrNoPlatform, err)
+		return "", "", false, fmt.Errorf("%w: %v", ErrNoPlatform, err)
 	}
-	return d, inst, nil
+	return d, inst, isOCI, nil
 }
 
 func fillSourceDigests(img *Image, index, man digest.Digest) error {
@@ -405,4 +423,33 @@ func (s *store) readManifest(d ocispec.Descriptor) (*Manifest, error) {
 		m.Layers = append(m.Layers, Layer{Digest: l.Digest, DiffID: m.config.RootFS.DiffIDs[i], MediaType: l.MediaType, Size: l.Size})
 	}
 	return m, nil
+}
+
+// moveBlobs renames the blobs of a staging layout into the store's blob
+// directory (same file system); a blob already there has the same content
+// by its name and is left as it is.
+func moveBlobs(from, to string) error {
+	algs, err := os.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	for _, a := range algs {
+		if err := os.MkdirAll(filepath.Join(to, a.Name()), 0o755); err != nil {
+			return err
+		}
+		blobs, err := os.ReadDir(filepath.Join(from, a.Name()))
+		if err != nil {
+			return err
+		}
+		for _, b := range blobs {
+			dst := filepath.Join(to, a.Name(), b.Name())
+			if _, err := os.Stat(dst); err == nil {
+				continue
+			}
+			if err := os.Rename(filepath.Join(from, a.Name(), b.Name()), dst); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -3,9 +3,17 @@ package oci
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -50,6 +58,12 @@ type registry struct {
 // on a free loopback port, plain HTTP, with an htpasswd user when auth is
 // set; the process is stopped when the test ends.
 func startRegistry(t *testing.T, auth bool) *registry {
+	return startRegistryTLS(t, auth, "")
+}
+
+// startRegistryTLS is startRegistry serving HTTPS with the certificate
+// and key in certDir (server.crt, server.key) when certDir is set.
+func startRegistryTLS(t *testing.T, auth bool, certDir string) *registry {
 	t.Helper()
 	bin := needTool(t, "docker-registry")
 	dir := t.TempDir()
@@ -61,6 +75,9 @@ func startRegistry(t *testing.T, auth bool) *registry {
 	l.Close()
 	r := &registry{host: host}
 	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n", filepath.Join(dir, "data"), host)
+	if certDir != "" {
+		cfg += fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", filepath.Join(certDir, "server.crt"), filepath.Join(certDir, "server.key"))
+	}
 	if auth {
 		htpasswd := needTool(t, "htpasswd")
 		r.user, r.pass = "refval", "s3cret-pass"
@@ -91,8 +108,12 @@ func startRegistry(t *testing.T, auth bool) *registry {
 		}
 	})
 	deadline := time.Now().Add(20 * time.Second)
+	client, scheme := http.DefaultClient, "http"
+	if certDir != "" {
+		client, scheme = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}, "https"
+	}
 	for {
-		resp, err := http.Get("http://" + host + "/v2/")
+		resp, err := client.Get(scheme + "://" + host + "/v2/")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 || resp.StatusCode == 401 {
@@ -326,5 +347,102 @@ func TestUmociCLI(t *testing.T) {
 				t.Errorf("rootfs: refval measure %s, umoci CLI %s", m.Results[0].Result.RootfsSha256, want)
 			}
 		})
+	}
+}
+
+// writeTestCA writes a throwaway CA (ca.crt) and a server certificate for
+// 127.0.0.1 signed by it (server.crt, server.key) into dir.
+func writeTestCA(t *testing.T, dir string) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "refval test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	for name, block := range map[string]*pem.Block{
+		"ca.crt":     {Type: "CERTIFICATE", Bytes: caDER},
+		"server.crt": {Type: "CERTIFICATE", Bytes: der},
+		"server.key": {Type: "EC PRIVATE KEY", Bytes: keyDER},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestRegistryTLS: an HTTPS registry with a private CA is refused by
+// default, accepted with --cert-dir holding the CA, and with
+// --tls-verify=false.
+func TestRegistryTLS(t *testing.T) {
+	ctx := context.Background()
+	certs := t.TempDir()
+	writeTestCA(t, certs)
+	reg := startRegistryTLS(t, false, certs)
+	ref := reg.push(t, "tls/app:1", ti.Image{Layers: []ti.Layer{{ti.File("f", 0o644, "tls")}}})
+	caDir := t.TempDir()
+	ca, _ := os.ReadFile(filepath.Join(certs, "ca.crt"))
+	os.WriteFile(filepath.Join(caDir, "ca.crt"), ca, 0o644)
+	store := filepath.Join(t.TempDir(), "store")
+	base := []Option{WithLayout(store), WithInsecurePolicy()}
+	if _, err := Pull(ctx, ref, base...); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("unknown CA: %v", err)
+	}
+	assertStoreEmpty(t, store)
+	if _, err := Pull(ctx, ref, append(base, WithCertDir(caDir))...); err != nil {
+		t.Errorf("--cert-dir: %v", err)
+	}
+	if _, err := Pull(ctx, ref, append(base, WithTLSVerify(false))...); err != nil {
+		t.Errorf("--tls-verify=false: %v", err)
+	}
+}
+
+// TestOtherTransports: the same image through dir: (written by skopeo) and
+// docker-archive: measures like its OCI layout; docker-archive records the
+// converted manifest and the source's.
+func TestOtherTransports(t *testing.T) {
+	ctx := context.Background()
+	img := ti.Crafted(false)
+	ref := layoutRef(t, img)
+	dirRef := "dir:" + filepath.Join(t.TempDir(), "dir")
+	skopeo(t, "copy", "--quiet", ref, dirRef)
+	da := filepath.Join(t.TempDir(), "da.tar")
+	if _, err := ti.WriteDockerArchive(da, "example.com/crafted:1", img); err != nil {
+		t.Fatal(err)
+	}
+	store := filepath.Join(t.TempDir(), "store")
+	opts := []Option{WithLayout(store), WithInsecurePolicy()}
+	want, err := MeasureImage(ctx, ref, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{dirRef, "docker-archive:" + da} {
+		got, err := MeasureImage(ctx, r, opts...)
+		if err != nil {
+			t.Fatalf("%s: %v", r, err)
+		}
+		if got.Results[0].Result.TemplateSha256 != want.Results[0].Result.TemplateSha256 {
+			t.Errorf("%s: %s, layout %s", r, got.Results[0].Result.TemplateSha256, want.Results[0].Result.TemplateSha256)
+		}
+	}
+	img2, err := Pull(ctx, "docker-archive:"+da, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := img2.Manifests[0]; m.SourceDigest == "" || m.SourceDigest == m.Digest {
+		t.Errorf("docker-archive: manifest %s, source %s (want a converted manifest and its source)", m.Digest, m.SourceDigest)
 	}
 }
