@@ -285,3 +285,27 @@ func TestProgress(t *testing.T) {
 		t.Error("bad layer measured")
 	}
 }
+
+// TestMeasureCMCScheme: the cmc scheme (an on-disk tree) measures a
+// temporary unpack, equal to unpack + bundle.Measure with that scheme.
+func TestMeasureCMCScheme(t *testing.T) {
+	needRoot(t)
+	ctx := context.Background()
+	ref := layoutRef(t, ti.Crafted(true))
+	opts := []Option{WithLayout(filepath.Join(t.TempDir(), "store")), WithInsecurePolicy()}
+	m, err := MeasureImage(ctx, ref, append(opts, WithScheme(bundle.SchemeCMC), WithTempDir(t.TempDir()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(t.TempDir(), "b")
+	if _, err := Unpack(ctx, ref, dest, append(opts, WithPullPolicy(PullNever))...); err != nil {
+		t.Fatal(err)
+	}
+	want, err := bundle.Measure(ctx, dest, bundle.WithScheme(bundle.SchemeCMC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Results[0].Result; got.TemplateSha256 != want.TemplateSha256 || got.Scheme != bundle.SchemeCMC {
+		t.Errorf("cmc: measure %s (%s), unpack %s", got.TemplateSha256, got.Scheme, want.TemplateSha256)
+	}
+}
