@@ -31,8 +31,28 @@ type RunOptions struct {
 	Optional bool `json:"optional,omitempty"`
 	// Platform selects from a multi-platform index ("os/arch[/variant]").
 	Platform string `json:"platform,omitempty"`
-	// Env is the KEY=VALUE environment of the run.
+	// Env is the KEY=VALUE environment of the run, recorded in the App
+	// Description; when Run selects an engine it is also part of the
+	// predicted config (as --env options, before Run's own).
 	Env []string `json:"env,omitempty"`
+	// Run holds the engine profile and run options that predict the
+	// runtime config, written as on the refval measure command line:
+	// ["--engine", "containerd", "--cwd", "/srv", "--", "/app", "serve"]
+	// (docs/engines.md). Empty: the config umoci writes (engine runc).
+	Run []string `json:"run,omitempty"`
+}
+
+// RunArgs returns Run with Env inserted as --env options, so that the
+// environment recorded in the App Description is the one measured.
+func (o RunOptions) RunArgs() []string {
+	if len(o.Run) == 0 {
+		return nil
+	}
+	args := make([]string, 0, len(o.Run)+2*len(o.Env))
+	for _, e := range o.Env {
+		args = append(args, "--env", e)
+	}
+	return append(args, o.Run...)
 }
 
 // Validate checks the run options before anything is measured: a known

@@ -34,6 +34,13 @@ func ociMeasureFunc(base []oci.Option) manifest.MeasureFunc {
 			return rv, info, err
 		}
 		opts := append(slices.Clone(base), oci.WithScheme(scheme))
+		pred, err := parseRunArgs(o.RunArgs())
+		if err != nil {
+			return rv, info, err
+		}
+		if pred != nil {
+			opts = append(opts, oci.WithConfigFunc(pred.Config), oci.WithContainerID(pred.ContainerID()))
+		}
 		if o.Platform != "" {
 			opts = append(opts, oci.WithPlatform(o.Platform))
 		}
@@ -129,6 +136,12 @@ and exits 1 if any image failed, after finishing the others.`,
 				}
 				if jobs, err = manifest.ParseBatch(b); err != nil {
 					return UsageErrorf("%s: %v", batch, err)
+				}
+				// Run options fail before anything is measured.
+				for i, j := range jobs {
+					if _, err := parseRunArgs(j.RunArgs()); err != nil {
+						return UsageErrorf("%s: images[%d].run: %v", batch, i, err)
+					}
 				}
 			}
 			var p *int
