@@ -68,6 +68,7 @@ measures containers with the same code, so offline and runtime values match.`,
 	for _, c := range subcommands() {
 		root.AddCommand(c)
 	}
+	root.InitDefaultCompletionCmd() // now, so that docs/cli lists it too
 	return root
 }
 
