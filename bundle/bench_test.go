@@ -163,7 +163,6 @@ func warmCache(b *testing.B, dir string) {
 
 func benchmarkTree(b *testing.B, dir string, total int64) {
 	warmCache(b, dir)
-	b.SetBytes(total)
 	b.ResetTimer()
 	var tr, tf, tt time.Duration
 	var rr, rf, rt int64
