@@ -42,12 +42,12 @@ type runFlags struct {
 //	}
 func registerRunFlags(fs *pflag.FlagSet) *runFlags {
 	f := &runFlags{fs: fs}
-	fs.StringVar(&f.engine, "engine", string(engine.Runc), "runtime whose config.json to predict: runc (the bundle as unpacked) or containerd (what `ctr run` writes)")
+	fs.StringVar(&f.engine, "engine", string(engine.Runc), "runtime whose config.json to predict: runc (the bundle as unpacked) or containerd (what ctr run writes)")
 	fs.StringVar(&f.engineVersion, "engine-version", "", "containerd version to reproduce: 1.6, 1.7, 2.0, 2.4 or 2.x (default "+engine.DefaultVersion+")")
-	fs.StringVar(&f.baseSpec, "base-spec", "", "start from this `ctr oci spec` capture of the device instead of the version's default spec")
+	fs.StringVar(&f.baseSpec, "base-spec", "", "start from this capture of \"ctr oci spec\" on the device instead of the version's default spec")
 	fs.StringVar(&f.hostProfile, "host-profile", "", `device profile for --privileged and --net-host: a JSON file, or "local" for this machine`)
 	fs.StringVar(&f.namespace, "namespace", engine.DefaultNamespace, "containerd namespace the container runs in (ctr --namespace)")
-	fs.StringArrayVar(&f.env, "env", nil, "ctr run --env: set KEY=VALUE, or unset KEY (repeatable)")
+	fs.StringArrayVar(&f.env, "env", nil, "ctr run --env KEY=VALUE (repeatable; a bare KEY, as in ctr, removes only a variable set before it, never one of the image's)")
 	fs.StringVar(&f.envFile, "env-file", "", "ctr run --env-file: file of KEY=VALUE lines")
 	fs.StringVar(&f.cwd, "cwd", "", "ctr run --cwd: working directory")
 	fs.StringArrayVar(&f.mounts, "mount", nil, "ctr run --mount: type=T,src=S,dst=D,options=O1:O2 (repeatable)")
