@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: the main job of refval, offline, on an image the project builds
 # itself: image → reference value (from the layers, no rootfs on disk) →
-# the same value through unpack + measure-bundle → signed app manifest →
+# the same value through unpack + measure-bundle → the value a containerd
+# device will record for given run options → signed app manifest →
 # verification. Usage: scripts/demo.sh OUTDIR (holding refval).
 set -euo pipefail
 out=${1:-_output}
@@ -37,8 +38,18 @@ else
 	echo "rootfs from the layers $a, rootless bundle $b (see docs/images.md)"
 fi
 
-echo "== 4. app manifest, signed (JWS and COSE) with a throwaway PKI, verified"
-REFVAL="$R" sh scripts/demo-sign.sh "$work/refvals.json" "$work" "$R"
+echo "== 4. the value a containerd 2.x device will record for: ctr run --env VAL=HELLO IMAGE ID"
+"$R" measure "$img" "${store[@]}" --pull never --name demo-app --driver tpm --pcr 11 \
+	--engine containerd --engine-version 2.x --env VAL=HELLO \
+	--normalized-config "$work/device.config.json" >"$work/device-refvals.json"
+cat "$work/device-refvals.json"
+c=$(field configSha256 "$work/device-refvals.json")
+[ "$(field rootfsSha256 "$work/device-refvals.json")" = "$a" ] || { echo "demo: the engine changed the rootfs digest" >&2; exit 1; }
+[ "$c" != "$(field configSha256 "$work/refvals.json")" ] || { echo "demo: the predicted config equals umoci's" >&2; exit 1; }
+echo "same rootfs, the config containerd will write: the template hash the shim will record"
+
+echo "== 5. app manifest with that value, signed (JWS and COSE) with a throwaway PKI, verified"
+REFVAL="$R" sh scripts/demo-sign.sh "$work/device-refvals.json" "$work" "$R"
 
 echo
 echo "demo done: everything is in $work"
