@@ -100,7 +100,9 @@ a JWS JSON serialization (alg and x5c in each protected header; the general
 serialization with several signers), CBOR input a COSE_Sign (tag 98; alg
 protected, x5chain unprotected). The algorithm follows the key: ES256/384/512
 for ECDSA P-256/384/521, EdDSA for Ed25519, PS256 for RSA. A key that does not
-match its leaf certificate is refused before anything is signed.
+match its leaf certificate is refused before anything is signed, and so is
+input that is not a metadata document (App Manifest, App Description or
+Device Description; "refval verify" would reject it).
 
 The cmc-signing-tool form keeps working:
   refval sign -in F -out F -keys k1,k2 -x5cs leaf1,int1,ca1:leaf2,ca2`,
@@ -123,6 +125,12 @@ The cmc-signing-tool form keeps working:
 			payload, err := os.ReadFile(in)
 			if err != nil {
 				return err
+			}
+			// Only a metadata document can verify later (verify parses the
+			// payload): refuse malformed input, an unknown type or an
+			// already signed envelope instead of signing it.
+			if _, err := manifest.Parse(payload, f); err != nil {
+				return fmt.Errorf("%s: %w", in, err)
 			}
 			env, err := signing.Sign(payload, f, signers...)
 			if err != nil {

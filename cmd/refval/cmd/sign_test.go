@@ -154,6 +154,20 @@ func TestCLIManifestSignVerify(t *testing.T) {
 	if code, _, _ := sigCLI(t, "", "sign", "--in", cb, "--out", legacy, "--key", signers[0][0], "--cert", signers[1][1]); code != ExitFailure {
 		t.Errorf("key/cert mismatch: exit %d, want 1", code)
 	}
+	// Input verify would reject is refused, and nothing is written.
+	for name, in := range map[string]string{"malformed JSON": "{bad\n", "no type": `{"name":"x"}`, "signed envelope": "signed"} {
+		p := filepath.Join(dir, "in.json")
+		if in == "signed" {
+			p = signed
+		} else {
+			os.WriteFile(p, []byte(in), 0o644)
+		}
+		out := filepath.Join(dir, "refused-"+strings.ReplaceAll(name, " ", "-")+".json")
+		code, stdout, stderr := sigCLI(t, "", "sign", "--in", p, "--out", out, "--key", signers[0][0], "--cert", signers[0][1])
+		if _, err := os.Stat(out); code != ExitFailure || stdout != "" || !strings.Contains(stderr, p) || !os.IsNotExist(err) {
+			t.Errorf("sign %s: exit %d, stdout %q, stderr %q, output stat %v; want exit 1 naming the file, no output", name, code, stdout, stderr, err)
+		}
+	}
 	if code, _, _ := sigCLI(t, "", "sign", "--in", cb, "--out", legacy, "--key", signers[0][0]); code != ExitUsage {
 		t.Errorf("key without cert: exit %d, want 2", code)
 	}
