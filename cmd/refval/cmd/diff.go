@@ -43,7 +43,7 @@ What both sides have is compared.
 Exit status: 0 equal, 1 different (or an error), 2 usage.`,
 		Example: `  refval measure oci:layout:app --engine containerd \
       --normalized-config ref/normalized-config.json --records ref/records.jsonl
-  refval diff ref/ /tmp/measure/CMC_GENERATE_APP_MANIFEST
+  refval diff ref/ /tmp/measure      # the shim's generate mode (CMC_GENERATE_APP_MANIFEST)
   refval diff --output json predicted.json /run/containerd/io.containerd.runtime.v2.task/default/app/config.json --id app`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
