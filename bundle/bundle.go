@@ -76,6 +76,8 @@ type options struct {
 	uidMap      []specs.LinuxIDMapping
 	gidMap      []specs.LinuxIDMapping
 	idMapSet    bool
+	// noRootless ignores user.rootlesscontainers (WithoutRootlessXattr).
+	noRootless bool
 }
 
 // Option configures a measurement.
@@ -134,6 +136,17 @@ func WithIDMappings(uids, gids []specs.LinuxIDMapping) Option {
 		o.uidMap, o.gidMap, o.idMapSet = uids, gids, true
 		return nil
 	}
+}
+
+// WithoutRootlessXattr measures the on-disk owner (through the ID
+// mappings) and ignores user.rootlesscontainers. The runtime measurement
+// must use it: that xattr only describes a rootless unpack's intent, the
+// kernel never applies it, and an engine running as root (containerd's
+// layer applier) copies it verbatim from image layers, so honouring it
+// there would let an image claim any owner for any file (for example a
+// setuid binary owned by root that measures as owned by uid 1000).
+func WithoutRootlessXattr() Option {
+	return func(o *options) error { o.noRootless = true; return nil }
 }
 
 func newOptions(opts []Option) (*options, error) {

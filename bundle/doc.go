@@ -23,7 +23,8 @@
 //     records in flight and the names of the directory being listed.
 //
 // What it leaves out: ACLs and xattrs other than security.capability (and
-// user.rootlesscontainers, which only sets the owner), timestamps, and
+// user.rootlesscontainers, which only sets the owner, and not even that
+// with WithoutRootlessXattr, as the runtime shim measures), timestamps, and
 // anything outside the bundle (mounts added by the engine at start, the
 // kernel, the runtime binary). Scheme cmc reproduces the original CMC tools
 // bit for bit, weaknesses included; prefer refval-v1 where both ends are

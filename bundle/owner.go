@@ -81,8 +81,12 @@ func uvarint(b []byte) (v uint64, n int) {
 	return 0, -1
 }
 
-// idMapper translates host IDs into container IDs.
-type idMapper struct{ uids, gids []specs.LinuxIDMapping }
+// idMapper translates host IDs into container IDs; with noRootless the
+// rootless xattr is not read at all (WithoutRootlessXattr).
+type idMapper struct {
+	uids, gids []specs.LinuxIDMapping
+	noRootless bool
+}
 
 func mapID(id uint32, m []specs.LinuxIDMapping) uint32 {
 	if len(m) == 0 {

@@ -77,7 +77,7 @@ func hashRootfsV1(ctx context.Context, root string, o *options) (Digest, int, er
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	ids := idMapper{o.uidMap, o.gidMap}
+	ids := idMapper{uids: o.uidMap, gids: o.gidMap, noRootless: o.noRootless}
 	order := make(chan *batch, o.workers*windowPerWorker)
 	jobs := make(chan *batch, o.workers*windowPerWorker)
 	var wg sync.WaitGroup
@@ -452,6 +452,9 @@ func (d *describer) xattrs(xa xattrFuncs) (rootless, capab []byte, err error) {
 	for _, n := range bytes.Split(names, []byte{0}) {
 		switch string(n) {
 		case RootlessXattr:
+			if d.ids.noRootless {
+				continue
+			}
 			if rootless, err = readXattr(func(b []byte) (int, error) { return xa.get(RootlessXattr, b) }, nil); err != nil {
 				return nil, nil, fmt.Errorf("xattr %s: %w", RootlessXattr, err)
 			}

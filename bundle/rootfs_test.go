@@ -406,3 +406,45 @@ func TestHashRootfsErrors(t *testing.T) {
 		t.Errorf("bad rootless xattr: %v; want an error naming /bad", err)
 	}
 }
+
+// TestWithoutRootlessXattr: with WithoutRootlessXattr the on-disk owner is
+// measured and the xattr, even a malformed one, is not read. Expectations
+// come from the file system (os.Lstat), not from a previous run.
+func TestWithoutRootlessXattr(t *testing.T) {
+	root := t.TempDir()
+	makeTree(t, root, []entry{
+		{path: "forged", kind: TypeFile, mode: 0o4755, uid: -1, xattrs: map[string]string{RootlessXattr: "\x08\xe8\x07\x10\xe8\x07"}},
+		{path: "malformed", kind: TypeFile, mode: 0o644, uid: -1, xattrs: map[string]string{RootlessXattr: "\x08"}},
+	})
+	if _, _, err := HashRootfs(context.Background(), root); err == nil {
+		t.Fatal("malformed rootless xattr honoured without an error")
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(filepath.Join(root, "forged"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Uid == 1000 || st.Gid == 1000 {
+		t.Skip("test files are owned by 1000:1000 already; the xattr would change nothing")
+	}
+	owners := map[string][2]uint32{}
+	if _, _, err := HashRootfs(context.Background(), root, WithoutRootlessXattr(),
+		WithRecordFunc(func(r *Record) error { owners[r.Path] = [2]uint32{r.UID, r.GID}; return nil })); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := owners["/forged"], [2]uint32{st.Uid, st.Gid}; got != want {
+		t.Errorf("/forged owner %v; want the on-disk owner %v", got, want)
+	}
+	// The same tree without the xattrs measures the same.
+	clean := t.TempDir()
+	os.Chmod(clean, 0o700)
+	os.Chmod(root, 0o700)
+	makeTree(t, clean, []entry{
+		{path: "forged", kind: TypeFile, mode: 0o4755, uid: -1},
+		{path: "malformed", kind: TypeFile, mode: 0o644, uid: -1},
+	})
+	a, _, err1 := HashRootfs(context.Background(), root, WithoutRootlessXattr())
+	b, _, err2 := HashRootfs(context.Background(), clean)
+	if err1 != nil || err2 != nil || a != b {
+		t.Errorf("with ignored xattrs %s (%v) != without xattrs %s (%v)", a, err1, b, err2)
+	}
+}

@@ -100,7 +100,11 @@ func (r *Recorder) Measure(ctx context.Context, bundleDir, id string) (*Measurem
 	if err != nil {
 		return nil, err
 	}
-	opts := []bundle.Option{bundle.WithContainerID(id), bundle.WithScheme(scheme)}
+	// The owner a container sees is the one on disk: containerd copies a
+	// user.rootlesscontainers xattr from image layers verbatim and the
+	// kernel ignores it, so it must not override the owner here (the
+	// offline stream measurement drops it from layers too).
+	opts := []bundle.Option{bundle.WithContainerID(id), bundle.WithScheme(scheme), bundle.WithoutRootlessXattr()}
 	m := &Measurement{}
 	if id == GenerateID || r.Config.GenerateAll {
 		m.GenerateDir, err = r.generateDir(id)

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/manifest"
+	"golang.org/x/sys/unix"
 )
 
 func testBundle(t *testing.T) string {
@@ -102,5 +103,35 @@ func TestMeasureCallFailureMarker(t *testing.T) {
 		if err != nil || len(l) != 1 || string(l[0].TemplateSha256) != string(want[:]) || l[0].Name != "x" {
 			t.Errorf("fail-open: err %v, list %+v; want the failure marker %x", err, l, want)
 		}
+	}
+}
+
+// TestRecorderIgnoresRootlessXattr: the runtime measurement takes owners
+// from the file system, never from a user.rootlesscontainers xattr (which
+// containerd copies verbatim from image layers and the kernel ignores):
+// a bundle with a forged xattr measures like the same bundle without it.
+func TestRecorderIgnoresRootlessXattr(t *testing.T) {
+	plain, forged := testBundle(t), testBundle(t)
+	p := filepath.Join(forged, "rootfs", "etc", "hostname")
+	// protobuf Resource{uid: 1000, gid: 1000}
+	if err := unix.Setxattr(p, bundle.RootlessXattr, []byte("\x08\xe8\x07\x10\xe8\x07"), 0); err != nil {
+		t.Skipf("user xattrs not supported here: %v", err)
+	}
+	c := DefaultConfig()
+	c.List = filepath.Join(t.TempDir(), "list.json")
+	r, err := NewRecorder(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := r.Measure(context.Background(), forged, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := bundle.Measure(context.Background(), plain, bundle.WithContainerID("c1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Result.RootfsSha256 != want.RootfsSha256 {
+		t.Errorf("rootfs with a forged rootless xattr %s; want the on-disk owners' %s", m.Result.RootfsSha256, want.RootfsSha256)
 	}
 }
