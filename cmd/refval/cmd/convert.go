@@ -57,6 +57,6 @@ without an exact form in the target encoding is an error. Reads FILE or stdin.`,
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", "", "target encoding: cbor or json (required)")
-	cmd.Flags().StringVarP(&out, "out", "o", "", "write here (default stdout)")
+	cmd.Flags().StringVar(&out, "out", "", "write here (default stdout)")
 	return cmd
 }

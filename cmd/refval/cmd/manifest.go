@@ -250,7 +250,7 @@ lasts --valid-for (default 365d) unless --not-after is given.`,
 	fl.StringVar(&driver, "driver", "", "tpm or sw with --from-image (default sw)")
 	fl.IntVar(&pcr, "pcr", manifest.DefaultPCR, "PCR with --from-image --driver tpm")
 	fl.StringVar(&format, "format", "json", "output encoding: json or cbor")
-	fl.StringVarP(&out, "out", "o", "", "write the manifest here (default stdout)")
+	fl.StringVar(&out, "out", "", "write the manifest here (default stdout)")
 	v.register(cmd, "365d")
 	ad.register(cmd)
 	img.register(cmd, false, true)
@@ -312,7 +312,7 @@ in TEMPLATE's encoding, deterministically.`,
 		},
 	}
 	cmd.Flags().StringVar(&refvals, "refvals", "-", `reference values file (JSON or CBOR; "-" for stdin)`)
-	cmd.Flags().StringVarP(&out, "out", "o", "", "write the manifest here (default stdout)")
+	cmd.Flags().StringVar(&out, "out", "", "write the manifest here (default stdout)")
 	v.register(cmd, "365d")
 	ad.register(cmd)
 	return cmd
