@@ -249,8 +249,16 @@ func replaceIDSegments(s, id, short string) string {
 // sortEnv sorts process.env bytewise. The kernel hands the environment to
 // the process in the given order, but engines build it from maps (image
 // env, then run options) in orders that differ between versions, and a
-// program sees the same variables either way. Duplicates are kept: which
-// one wins (getenv takes the first) is visible in the sorted list too.
+// program sees the same variables either way. Duplicates are kept in
+// their original relative order: when a name is set twice, the order
+// decides which value the process gets (runc applies them in order, so the
+// last one wins; getenv on a raw environment takes the first), so a full
+// bytewise sort would give ["A=evil", "A=good"] and ["A=good", "A=evil"]
+// the same measurement. The sort is therefore a stable sort by the name
+// including its '=' (the whole string when there is none): for entries of
+// different names this is exactly the bytewise order of the whole strings
+// (a "NAME=" is never a proper prefix of another), so only entries that
+// share a name keep the order the config gives them.
 func sortEnv(doc map[string]any, _ string) error {
 	p, err := objectAt(doc, "process", "process")
 	if p == nil {
@@ -272,11 +280,20 @@ func sortEnv(doc map[string]any, _ string) error {
 		}
 		env[i] = s
 	}
-	slices.Sort(env)
+	slices.SortStableFunc(env, func(a, b string) int { return strings.Compare(envSortKey(a), envSortKey(b)) })
 	for i, s := range env {
 		list[i] = s
 	}
 	return nil
+}
+
+// envSortKey is the part of an environment entry that sortEnv orders by:
+// the name and its '=', or the whole entry when it has no '='.
+func envSortKey(e string) string {
+	if i := strings.IndexByte(e, '='); i >= 0 {
+		return e[:i+1]
+	}
+	return e
 }
 
 func jsonKind(v any) string {

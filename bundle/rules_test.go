@@ -2,6 +2,8 @@ package bundle
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -47,6 +49,11 @@ func TestRules(t *testing.T) {
 		{"namespaces/not-array", namespacePaths, "", `{"linux":{"namespaces":{}}}`, "", "linux.namespaces"},
 		{"namespaces/element-not-object", namespacePaths, "", `{"linux":{"namespaces":[{"type":"pid"},"net"]}}`, "", "linux.namespaces[1]"},
 		{"env/sorted-bytewise-dups-kept", sortEnv, "", `{"process":{"env":["b=1","B=2","a=3","b=1","é=4"]}}`, `{"process":{"env":["B=2","a=3","b=1","b=1","é=4"]}}`, ""},
+		// A repeated name keeps its order (which value the process gets
+		// depends on it); different names stay in bytewise order.
+		{"env/repeated-name-order-kept", sortEnv, "", `{"process":{"env":["A=good","B=1","A=evil"]}}`, `{"process":{"env":["A=good","A=evil","B=1"]}}`, ""},
+		{"env/repeated-name-order-kept-reversed", sortEnv, "", `{"process":{"env":["A=evil","B=1","A=good"]}}`, `{"process":{"env":["A=evil","A=good","B=1"]}}`, ""},
+		{"env/names-bytewise", sortEnv, "", `{"process":{"env":["A=1","A.C=3","NOEQ","A-B=2","A"]}}`, `{"process":{"env":["A","A-B=2","A.C=3","A=1","NOEQ"]}}`, ""},
 		{"env/not-strings", sortEnv, "", `{"process":{"env":["A=1",2]}}`, "", "process.env[1]"},
 		{"env/not-array", sortEnv, "", `{"process":{"env":"A=1"}}`, "", "process.env"},
 		{
@@ -113,5 +120,35 @@ func TestNormalizeConfigV1Errors(t *testing.T) {
 		if err == nil || !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("NormalizeConfigV1(%q) error = %v; want ErrInvalidConfig mentioning %q", tc.in, err, tc.want)
 		}
+	}
+}
+
+// TestRepeatedEnvNameOrderMeasured: two configs that differ only in the
+// order of two values of one variable give the process different values,
+// so they must measure differently; the second implementation
+// (testdata/refval_v1.py) agrees on both normalised forms.
+func TestRepeatedEnvNameOrderMeasured(t *testing.T) {
+	cfgs := []string{
+		`{"process":{"env":["LD_PRELOAD=","PATH=/bin","LD_PRELOAD=/tmp/x.so"]}}`,
+		`{"process":{"env":["LD_PRELOAD=/tmp/x.so","PATH=/bin","LD_PRELOAD="]}}`,
+	}
+	var sums []Digest
+	for _, c := range cfgs {
+		d, norm, err := HashConfig([]byte(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums = append(sums, d)
+		p := filepath.Join(t.TempDir(), "config.json")
+		if err := os.WriteFile(p, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		py := pythonRefImpl(t, "config", p)
+		if want := string(norm) + "\n" + d.String() + "\n"; py != want {
+			t.Errorf("%s: Go %q; refval_v1.py %q", c, want, py)
+		}
+	}
+	if sums[0] == sums[1] {
+		t.Error("reordering the values of a repeated variable does not change the measurement")
 	}
 }

@@ -121,7 +121,9 @@ def normalize(text, id_=""):
         doc = walk_strings(doc, lambda s: sub_id(s, id_, short))
     p = doc.get("process")
     if isinstance(p, dict) and isinstance(p.get("env"), list):
-        p["env"] = sorted(p["env"], key=lambda s: s.encode())
+        # Stable sort by the name including '=' (whole entry without '='):
+        # bytewise for different names, original order for a repeated name.
+        p["env"] = sorted(p["env"], key=lambda s: (s[:s.index("=") + 1] if "=" in s else s).encode())
     return canon(doc).encode()
 
 # ---- rootfs ----------------------------------------------------------------
