@@ -221,6 +221,14 @@ func Generate(ctx context.Context, jobs []Job, cfg GenerateConfig) ([]GenerateRe
 	if tmpl.Type() != TypeAppManifest {
 		return nil, fmt.Errorf("template: %w: %q, want %q", ErrUnknownType, tmpl.Type(), TypeAppManifest)
 	}
+	// Every manifest needs a validity window (Verify rejects one without):
+	// without cfg.Validity it comes from the template, so check it before
+	// anything is measured rather than fail each image after measuring.
+	if cfg.Validity == nil {
+		if _, _, err := tmpl.ValidityWindow(); err != nil {
+			return nil, fmt.Errorf("template: %w (and no validity window given)", err)
+		}
+	}
 	seen := map[string]int{}
 	for i := range jobs {
 		if jobs[i].Name == "" {

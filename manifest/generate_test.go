@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestGenerate(t *testing.T) {
@@ -72,7 +73,17 @@ func TestGenerate(t *testing.T) {
 			t.Errorf("%+v: err %v, measured %d; want ErrField before measuring", bad, err, measured)
 		}
 	}
-	if _, err := Generate(context.Background(), jobs[:1], GenerateConfig{Template: []byte(`{"type":"App Manifest","name":"t","version":"1"}`), OutDir: dir, Measure: measure, Sign: sign}); !errors.Is(err, ErrGenerate) {
-		t.Errorf("template without validity: err %v", err)
+	// A template without validity, and none given: refused before measuring.
+	measured = 0
+	noValidity := []byte(`{"type":"App Manifest","name":"t","version":"1"}`)
+	if _, err := Generate(context.Background(), jobs[:1], GenerateConfig{Template: noValidity, OutDir: dir, Measure: measure, Sign: sign}); !errors.Is(err, ErrField) || measured != 0 {
+		t.Errorf("template without validity: err %v, measured %d; want ErrField before measuring", err, measured)
+	}
+	val, err := NewValidity(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Time{}, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := Generate(context.Background(), jobs[:1], GenerateConfig{Template: noValidity, OutDir: dir, Measure: measure, Sign: sign, Validity: &val}); err != nil || res[0].Error != "" {
+		t.Errorf("template without validity, validity given: err %v, %+v", err, res)
 	}
 }

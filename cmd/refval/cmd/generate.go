@@ -95,7 +95,9 @@ func newGenerateCmd() *cobra.Command {
 		Long: `Measure each image (the stream path: no rootfs on disk), put its reference
 value into a copy of the --template App Manifest (name set to the image's
 name, referenceValues replaced), sign it and write DIR/<name>.manifest.json
-(or .cbor with --format cbor). Images come from the arguments or from
+(or .cbor with --format cbor). The validity window comes from --not-before,
+--not-after and --valid-for, or else from the template, which must then hold
+one. Images come from the arguments or from
 --batch FILE, a JSON file listing images with their names and run options:
 
   {"images": [{"image": "oci:/layouts/store:web", "name": "web",
@@ -157,6 +159,15 @@ and exits 1 if any image failed, after finishing the others.`,
 					return UsageErrorf("%v", err)
 				}
 				jobs = append(jobs, j)
+			}
+			if !v.changed(cmd) {
+				// The window then comes from the template: say which flags
+				// give one when it has none (manifest.Generate refuses it).
+				if d, err := manifest.Parse(tb, ""); err == nil {
+					if _, _, err := d.ValidityWindow(); err != nil {
+						return fmt.Errorf("%s: %w: give --valid-for (with --not-before or SOURCE_DATE_EPOCH) or a validity in the template", template, err)
+					}
+				}
 			}
 			cfg := manifest.GenerateConfig{
 				Template: tb, Format: f, OutDir: outDir, DeviceDescription: deviceDesc,

@@ -208,6 +208,14 @@ func TestCLIGenerate(t *testing.T) {
 	tmpl := filepath.Join(dir, "app.manifest.json")
 	os.WriteFile(tmpl, []byte(`{"type":"App Manifest","name":"x","version":"1","developerCommonName":"gen signer","referenceValues":[]}`), 0o644)
 	outDir := filepath.Join(dir, "out")
+	// The template has no validity and no flag gives one: refused up front.
+	t.Setenv("SOURCE_DATE_EPOCH", fmtUnix(time.Now()))
+	if code, out, stderr := sigCLI(t, "", "generate", "oci:/layout:web", "--template", tmpl, "--key", signers[0][0], "--cert", signers[0][1], "--out", outDir); code != ExitFailure || out != "" || !strings.Contains(stderr, tmpl) || !strings.Contains(stderr, "--valid-for") {
+		t.Errorf("no validity: exit %d, stdout %q, stderr %q; want exit 1 naming the template and --valid-for", code, out, stderr)
+	}
+	if _, err := os.Stat(outDir); !os.IsNotExist(err) {
+		t.Errorf("no validity: output directory created (%v)", err)
+	}
 	code, out, stderr := sigCLI(t, "", "generate", "oci:/layout:web", "oci:/layout:broken", "--template", tmpl,
 		"--key", signers[0][0], "--cert", signers[0][1], "--out", outDir, "--not-before", fmtRFC(time.Now().Add(-time.Minute)), "--valid-for", "1d")
 	if code != ExitFailure {
