@@ -109,6 +109,8 @@ func TestImageCLIErrors(t *testing.T) {
 		{"no transport", []string{"measure", "busybox"}, ExitUsage, "unknown transport"},
 		{"bad platform", []string{"pull", ref, "--platform", "linux"}, ExitUsage, "os/arch"},
 		{"platform and all", []string{"measure", ref, "--platform", "linux/amd64", "--all-platforms"}, ExitUsage, "exclude"},
+		{"records of all platforms", []string{"measure", ref, "--all-platforms", "--records", filepath.Join(full, "r.jsonl")}, ExitUsage, "--platform"},
+		{"config of all platforms", []string{"measure", ref, "--all-platforms", "--normalized-config", filepath.Join(full, "c.json")}, ExitUsage, "--platform"},
 		{"bad pull policy", []string{"measure", ref, "--pull", "sometimes"}, ExitUsage, "--pull"},
 		{"bad scheme", []string{"measure", ref, "--scheme", "v0"}, ExitUsage, "scheme"},
 		{"missing tag", []string{"pull", strings.TrimSuffix(ref, ":v1") + ":v2", "--layout", store, "--insecure-policy"}, ExitFailure, "v2"},

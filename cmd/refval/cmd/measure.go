@@ -61,6 +61,11 @@ platform and index digest in "description"; --output text adds them as lines.
 			if _, err := f.validate(); err != nil {
 				return err
 			}
+			// One records file and one config describe one platform: with
+			// several, records would follow each other in one file.
+			if img.allPlatforms && (f.records != "" || f.normalized != "") {
+				return UsageErrorf("--records and --normalized-config describe one platform: select it with --platform instead of --all-platforms")
+			}
 			if err := checkImageArg(args[0]); err != nil {
 				return err
 			}
