@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
@@ -26,4 +27,20 @@ func TestFlagShorthandsConsistent(t *testing.T) {
 		}
 	}
 	walk(New(nil, io.Discard, io.Discard))
+}
+
+// TestUnknownSubcommand checks that a misspelt subcommand is a usage error
+// at every level, not a help text with exit 0.
+func TestUnknownSubcommand(t *testing.T) {
+	for _, args := range [][]string{{"nosuch"}, {"manifest", "nosuch"}, {"completion", "nosuch"}, {"manifest", "craete", "--name", "x"}} {
+		out, errs, code := runCLI(t, args...)
+		if code != ExitUsage || out != "" || !strings.Contains(errs, "unknown") {
+			t.Errorf("%q: exit %d, stdout %d bytes, stderr %q; want exit 2, nothing on stdout", args, code, len(out), errs)
+		}
+	}
+	for _, args := range [][]string{{"manifest"}, {"completion"}, {"manifest", "--help"}} {
+		if out, errs, code := runCLI(t, args...); code != ExitOK || !strings.Contains(out, "Available Commands") {
+			t.Errorf("%q: exit %d, stderr %q; want help on stdout, exit 0", args, code, errs)
+		}
+	}
 }

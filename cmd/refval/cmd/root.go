@@ -69,6 +69,14 @@ measures containers with the same code, so offline and runtime values match.`,
 		root.AddCommand(c)
 	}
 	root.InitDefaultCompletionCmd() // now, so that docs/cli lists it too
+	// A group command (manifest, completion) would print its help and exit
+	// 0 for a misspelt subcommand; make that a usage error, as for refval.
+	for _, c := range root.Commands() {
+		if !c.Runnable() && c.HasSubCommands() {
+			c.Args = cobra.NoArgs
+			c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+		}
+	}
 	return root
 }
 
