@@ -12,7 +12,8 @@
 //     call of the containers it serves (also the later containers of a CRI
 //     pod, whose start never reaches a shim binary) comes back here.
 //   - As a runc wrapper (invoked as "runc", as a BinaryName, a Docker
-//     runtime path or through ctr --runc-binary): on "create" and "run" it
+//     runtime path or through ctr --runc-binary): on "create", "run" and
+//     "restore" (a container started from a checkpoint) it
 //     measures the bundle -- the only moment every container passes with
 //     its rootfs mounted and config.json final -- records the result, then
 //     execs the real runc with argv unchanged. Every other subcommand is

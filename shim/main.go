@@ -91,7 +91,7 @@ func runcMain(argv, env []string, stderr io.Writer) int {
 	return 1
 }
 
-// measureCall measures a create or run call. It returns an error only
+// measureCall measures a create, run or restore call. It returns an error only
 // when the start must be refused: always for a broken configuration
 // (it may be the file that set enforce), otherwise only with enforce.
 // A container that starts unmeasured gets the FailureMarker in the list.

@@ -71,6 +71,27 @@ func TestRuncMainExecsRuncUnchanged(t *testing.T) {
 	}
 }
 
+// A checkpoint restore starts a container from a bundle: measured like
+// create, then runc is exec'ed with the arguments unchanged.
+func TestRuncMainMeasuresRestore(t *testing.T) {
+	d := t.TempDir()
+	realRunc := filepath.Join(d, "real", "runc")
+	writeExe(t, realRunc)
+	list := filepath.Join(d, "list.json")
+	writeConfig(t, fmt.Sprintf("runc = %q\nlist = %q\nlog_file = %q\n", realRunc, list, filepath.Join(d, "log")))
+	args := []string{"--root", "/run/r", "restore", "--image-path", filepath.Join(d, "ckpt"), "--work-path", filepath.Join(d, "work"),
+		"--bundle", testBundle(t), "--pid-file", filepath.Join(d, "pid"), "--detach", "r1"}
+	calls := stubExec(t)
+	var stderr bytes.Buffer
+	runcMain(append([]string{"runc"}, args...), []string{"PATH=/usr/bin"}, &stderr)
+	if len(*calls) != 1 || cmp.Diff(append([]string{realRunc}, args...), (*calls)[0].Argv) != "" {
+		t.Errorf("exec: %+v", *calls)
+	}
+	if l, err := ReadList(list, FormatJSON); err != nil || len(l) != 1 || l[0].Name != "r1" {
+		t.Errorf("restore not measured: list %+v %v", l, err)
+	}
+}
+
 // An enforced refusal never execs runc, and leaves the reason where the
 // runc shim looks for runc's errors: the --log file, in runc's JSON form.
 func TestRuncMainRefusal(t *testing.T) {

@@ -63,7 +63,7 @@ func (r *Recorder) RecordFailure(ctx context.Context, id string) (added bool, er
 }
 
 // Recorder measures containers and records the measurements as a Config
-// says. It is what the runc wrapper runs on create and run.
+// says. It is what the runc wrapper runs on create, run and restore.
 type Recorder struct {
 	Config *Config
 	Driver Driver

@@ -39,14 +39,20 @@ var (
 	runcGlobalValueFlags = map[string]bool{
 		"root": true, "log": true, "log-format": true, "criu": true, "rootless": true,
 	}
+	// Value flags of create, run and restore (runc 1.1: none of them is
+	// a boolean flag of another of the three).
 	runcCreateValueFlags = map[string]bool{
 		"bundle": true, "b": true, "console-socket": true, "pidfd-socket": true,
 		"pid-file": true, "preserve-fds": true,
+		"image-path": true, "work-path": true, "manage-cgroups-mode": true,
+		"empty-ns": true, "lsm-profile": true, "lsm-mount-context": true,
 	}
 )
 
-// measuredCommands are the runc subcommands that start a new container.
-var measuredCommands = map[string]bool{"create": true, "run": true}
+// measuredCommands are the runc subcommands that start a new container
+// from a bundle. restore is one (containerd uses it for checkpoint
+// restores): it must not be a way to start a container unmeasured.
+var measuredCommands = map[string]bool{"create": true, "run": true, "restore": true}
 
 // ParseRuncArgs parses runc's arguments (without argv[0]).
 func ParseRuncArgs(args []string) (RuncCall, error) {
