@@ -231,12 +231,14 @@ func Generate(ctx context.Context, jobs []Job, cfg GenerateConfig) ([]GenerateRe
 	}
 	seen := map[string]int{}
 	for i := range jobs {
+		hint := ""
 		if jobs[i].Name == "" {
 			jobs[i].Name = NameFromImage(jobs[i].Image)
+			hint = " (derived from the image); give a name"
 		}
 		n := jobs[i].Name
 		if n == "" || n == "." || n == ".." || strings.ContainsAny(n, "/\\\x00") {
-			return nil, fmt.Errorf("%w: image %s: name %q cannot be a file name; give a name", ErrField, jobs[i].Image, n)
+			return nil, fmt.Errorf("%w: image %s: name %q cannot be a file name%s", ErrField, jobs[i].Image, n, hint)
 		}
 		if j, dup := seen[n]; dup {
 			return nil, fmt.Errorf("%w: images %s and %s both named %q", ErrField, jobs[j].Image, jobs[i].Image, n)
