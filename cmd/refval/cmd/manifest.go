@@ -96,39 +96,69 @@ func (a *appDescFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&a.connections, "external-connection", nil, "external connection of the App Description (repeatable)")
 }
 
-// update writes the App Description of manifest name into the file.
-func (a *appDescFlags) update(w io.Writer, manifestName string) error {
-	if a.file == "" {
-		if len(a.env) > 0 || len(a.connections) > 0 || a.appName != "" || a.appVersion != "" {
-			return UsageErrorf("--env, --external-connection, --app-name and --app-version need --device-description")
-		}
-		return nil
+// check reports a usage error in the App Description flags; call it
+// before anything is written.
+func (a *appDescFlags) check() error {
+	if a.file == "" && (len(a.env) > 0 || len(a.connections) > 0 || a.appName != "" || a.appVersion != "") {
+		return UsageErrorf("--env, --external-connection, --app-name and --app-version need --device-description")
 	}
-	env, err := manifest.ParseEnv(a.env)
-	if err != nil {
+	if _, err := manifest.ParseEnv(a.env); err != nil {
 		return UsageErrorf("--env: %v", err)
 	}
+	return nil
+}
+
+// prepare computes the Device Description with the App Description of
+// manifest name, and returns the function that writes it (nil without
+// --device-description). Every error comes before anything is written, so
+// that a bad Device Description leaves the manifest output untouched too.
+func (a *appDescFlags) prepare(w io.Writer, manifestName string) (write func() error, err error) {
+	if err := a.check(); err != nil || a.file == "" {
+		return nil, err
+	}
+	env, _ := manifest.ParseEnv(a.env)
 	name := a.appName
 	if name == "" {
 		name = manifestName
 	}
 	in, err := os.ReadFile(a.file)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	out, replaced, err := manifest.UpdateDeviceDescription(in, manifest.AppDescription{
 		Name: name, Version: a.appVersion, AppManifest: manifestName,
 		ExternalConnections: a.connections, Environment: env,
 	})
 	if err != nil {
-		return fmt.Errorf("%s: %w", a.file, err)
+		return nil, fmt.Errorf("%s: %w", a.file, err)
 	}
 	verb := "added"
 	if replaced {
 		verb = "updated"
 	}
-	fmt.Fprintf(w, "%s: %s app description %q\n", a.file, verb, name)
-	return atomicfile.WriteFile(a.file, out, 0o644)
+	return func() error {
+		if err := atomicfile.WriteFile(a.file, out, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "%s: %s app description %q\n", a.file, verb, name)
+		return nil
+	}, nil
+}
+
+// writeWithDescription writes the manifest b (to file, or stdout) and then
+// the Device Description, once both are known to be good.
+func (a *appDescFlags) writeWithDescription(cmd *cobra.Command, file string, b []byte, manifestName string) error {
+	writeDD, err := a.prepare(cmd.ErrOrStderr(), manifestName)
+	if err != nil {
+		return err
+	}
+	if err := writeDocOutput(cmd, file, b); err != nil {
+		return err
+	}
+	if writeDD != nil {
+		return writeDD()
+	}
+	return nil
 }
 
 // readRefvals reads reference values from a file, "-" meaning stdin.
@@ -188,6 +218,9 @@ lasts --valid-for (default 365d) unless --not-after is given.`,
 			if o.Name == "" || o.Version == "" {
 				return UsageErrorf("--name and --version are required")
 			}
+			if err := ad.check(); err != nil {
+				return err
+			}
 			f, err := manifest.ParseFormat(format)
 			if err != nil {
 				return UsageErrorf("--format: %v", err)
@@ -231,10 +264,7 @@ lasts --valid-for (default 365d) unless --not-after is given.`,
 			if err != nil {
 				return err
 			}
-			if err := writeDocOutput(cmd, out, b); err != nil {
-				return err
-			}
-			return ad.update(cmd.ErrOrStderr(), o.Name)
+			return ad.writeWithDescription(cmd, out, b, o.Name)
 		},
 	}
 	fl := cmd.Flags()
@@ -273,6 +303,9 @@ also replace the validity window. The result goes to --out (default stdout)
 in TEMPLATE's encoding, deterministically.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := ad.check(); err != nil {
+				return err
+			}
 			tb, err := os.ReadFile(args[0])
 			if err != nil {
 				return err
@@ -305,10 +338,7 @@ in TEMPLATE's encoding, deterministically.`,
 			if err != nil {
 				return err
 			}
-			if err := writeDocOutput(cmd, out, b); err != nil {
-				return err
-			}
-			return ad.update(cmd.ErrOrStderr(), m.Name)
+			return ad.writeWithDescription(cmd, out, b, m.Name)
 		},
 	}
 	cmd.Flags().StringVar(&refvals, "refvals", "-", `reference values file (JSON or CBOR; "-" for stdin)`)

@@ -197,6 +197,23 @@ func TestCLISetRefvalsAndDeviceDescription(t *testing.T) {
 	if got["location"] != "here" || len(ads) != 1 || !strings.Contains(string(b), `"key": "A"`) {
 		t.Errorf("device description:\n%s", b)
 	}
+
+	// A Device Description that cannot be updated, or App Description flags
+	// without one: an error before anything is written.
+	outFile := filepath.Join(dir, "out.json")
+	t.Setenv("SOURCE_DATE_EPOCH", fmtUnix(time.Now()))
+	for _, args := range [][]string{
+		{"manifest", "set-refvals", tmpl, "--out", outFile, "--device-description", tmpl},
+		{"manifest", "set-refvals", tmpl, "--out", outFile, "--device-description", filepath.Join(dir, "missing.json")},
+		{"manifest", "set-refvals", tmpl, "--out", outFile, "--env", "A=1"},
+		{"manifest", "create", "--name", "web", "--version", "1", "--refvals", "-", "--out", outFile, "--device-description", tmpl},
+		{"manifest", "create", "--name", "web", "--version", "1", "--refvals", "-", "--env", "A=1"},
+	} {
+		code, out, stderr := sigCLI(t, sigRefvals, args...)
+		if _, err := os.Stat(outFile); code == 0 || out != "" || !os.IsNotExist(err) {
+			t.Errorf("%q: exit %d, stdout %q, output file %v (%s); want an error and nothing written", args, code, out, err, stderr)
+		}
+	}
 }
 
 func TestCLIGenerate(t *testing.T) {
