@@ -26,7 +26,90 @@ func decodeJSON(data []byte) (any, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("trailing data after the JSON value at offset %d", dec.InputOffset())
 	}
+	if err := checkDuplicateKeys(data); err != nil {
+		return nil, err
+	}
 	return v, nil
+}
+
+// checkDuplicateKeys rejects an object that names a member twice (after
+// unescaping, so "a" and "\u0061" are the same name). A generic decoder
+// keeps only the last value, but runc decodes config.json into structs,
+// where a repeated object member is decoded into the same struct and
+// merged: {"process":{"capabilities":…},"process":{"args":…}} runs with
+// the capabilities that the generic view, and so the measurement, would
+// not show. RFC 8785 is defined on I-JSON, which forbids duplicate names
+// anyway. data must already be known to be valid JSON.
+func checkDuplicateKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	type frame struct {
+		keys   map[string]bool // nil for arrays
+		path   string
+		key    bool // the next token of this object is a member name
+		member string
+	}
+	var stack []*frame
+	path := func() string {
+		if len(stack) == 0 {
+			return ""
+		}
+		f := stack[len(stack)-1]
+		if f.keys == nil {
+			return f.path + "[]"
+		}
+		if f.path == "" {
+			return f.member
+		}
+		return f.path + "." + f.member
+	}
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.keys != nil && top.key {
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:len(stack)-1]
+				if len(stack) > 0 && stack[len(stack)-1].keys != nil {
+					stack[len(stack)-1].key = true
+				}
+				continue
+			}
+			name := tok.(string)
+			if top.keys[name] {
+				where := top.path
+				if where == "" {
+					where = "the top-level object"
+				}
+				return fmt.Errorf("duplicate member %q in %s", name, where)
+			}
+			top.keys[name] = true
+			top.member, top.key = name, false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{keys: map[string]bool{}, path: path(), key: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &frame{path: path()})
+			continue
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value ended: the enclosing object expects a member name next.
+		if len(stack) > 0 && stack[len(stack)-1].keys != nil {
+			stack[len(stack)-1].key = true
+		}
+	}
 }
 
 // jsonError adds the line and column to a syntax error.

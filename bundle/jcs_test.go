@@ -3,10 +3,14 @@ package bundle
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Number vectors of RFC 8785 Appendix B (IEEE-754 bit patterns and the
@@ -112,5 +116,49 @@ func TestCanonicalJSONErrors(t *testing.T) {
 		if _, err := decodeJSON([]byte(in)); err == nil {
 			t.Errorf("decodeJSON(%q): no error", in)
 		}
+	}
+}
+
+func TestDuplicateKeys(t *testing.T) {
+	bad := map[string]string{
+		`{"a":1,"a":2}`:                          `duplicate member "a" in the top-level object`,
+		`{"a":1,"\u0061":2}`:                     `duplicate member "a" in the top-level object`,
+		`{"p":{"x":[{"k":1,"k":1}]}}`:            `duplicate member "k" in p.x[]`,
+		`{"p":{"c":{"b":[]}},"q":1,"p":{"a":1}}`: `duplicate member "p" in the top-level object`,
+	}
+	for in, msg := range bad {
+		_, err := decodeJSON([]byte(in))
+		if err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("decodeJSON(%s) = %v; want an error containing %q", in, err, msg)
+		}
+	}
+	for _, in := range []string{`{"a":{"a":{"a":1}},"b":[{"a":1},{"a":2}],"A":3}`, `[{"x":1},{"x":1}]`, `{}`, `"a"`, `{"a":[],"b":{},"c":[[{"a":1}]]}`} {
+		if _, err := decodeJSON([]byte(in)); err != nil {
+			t.Errorf("decodeJSON(%s): %v", in, err)
+		}
+	}
+}
+
+// TestDuplicateMemberHidesFromGenericView shows why duplicates are refused:
+// runc decodes config.json into the runtime-spec structs, where a repeated
+// "process" merges into one Process (the capabilities of the first stay),
+// while a generic decoding keeps only the last object.
+func TestDuplicateMemberHidesFromGenericView(t *testing.T) {
+	cfg := `{"ociVersion":"1.0.2","process":{"capabilities":{"bounding":["CAP_SYS_ADMIN"]},"args":["x"],"cwd":"/"},"process":{"args":["sh"],"cwd":"/"}}`
+	var s specs.Spec
+	if err := json.Unmarshal([]byte(cfg), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Process == nil || s.Process.Capabilities == nil || len(s.Process.Capabilities.Bounding) != 1 {
+		t.Fatalf("encoding/json no longer merges repeated members (%+v): revisit checkDuplicateKeys", s.Process)
+	}
+	var generic map[string]any
+	json.Unmarshal([]byte(cfg), &generic)
+	if _, has := generic["process"].(map[string]any)["capabilities"]; has {
+		t.Fatal("generic decoding kept the first member")
+	}
+	_, _, err := HashConfig([]byte(cfg))
+	if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), `duplicate member "process"`) {
+		t.Errorf("HashConfig = %v; want ErrInvalidConfig naming the duplicate", err)
 	}
 }

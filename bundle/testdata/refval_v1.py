@@ -17,8 +17,18 @@ import decimal, hashlib, json, math, os, stat, struct, sys
 class Num(str):
     """A JSON number kept as its literal text."""
 
+def no_duplicates(pairs):
+    """Objects naming a member twice are not I-JSON: refuse them."""
+    d = {}
+    for k, v in pairs:
+        if k in d:
+            raise ValueError("duplicate member %r" % k)
+        d[k] = v
+    return d
+
 def loads(text):
-    return json.loads(text, parse_float=Num, parse_int=Num, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+    return json.loads(text, parse_float=Num, parse_int=Num, object_pairs_hook=no_duplicates,
+                      parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
 
 def es6(f):
     """ECMAScript Number.prototype.toString (RFC 8785 section 3.2.2.3)."""
