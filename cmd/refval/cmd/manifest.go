@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/refval/refval/internal/atomicfile"
 	"github.com/refval/refval/manifest"
 )
 
@@ -137,7 +136,7 @@ func (a *appDescFlags) prepare(w io.Writer, manifestName string) (write func() e
 		verb = "updated"
 	}
 	return func() error {
-		if err := atomicfile.WriteFile(a.file, out, 0o644); err != nil {
+		if err := writeOutputFile(a.file, out, 0o644); err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "%s: %s app description %q\n", a.file, verb, name)
@@ -187,7 +186,7 @@ func writeDocOutput(cmd *cobra.Command, file string, b []byte) error {
 		_, err := cmd.OutOrStdout().Write(b)
 		return err
 	}
-	return atomicfile.WriteFile(file, b, 0o644)
+	return writeOutputFile(file, b, 0o644)
 }
 
 func newManifestCreateCmd() *cobra.Command {
