@@ -314,3 +314,25 @@ func TestHostileLayers(t *testing.T) {
 		}
 	}
 }
+
+// TestHugeUserFile: an /etc/passwd beyond maxUserFile is refused by
+// measure and unpack alike instead of being read into memory whole.
+func TestHugeUserFile(t *testing.T) {
+	old := maxUserFile
+	maxUserFile = 64
+	t.Cleanup(func() { maxUserFile = old })
+	ctx := context.Background()
+	img := ti.Image{Layers: []ti.Layer{{ti.Dir("etc", 0o755), ti.File("etc/passwd", 0o644, strings.Repeat("u:x:1:1::/:/bin/sh\n", 10))}}}
+	ref := layoutRef(t, img)
+	store := WithLayout(filepath.Join(t.TempDir(), "store"))
+	if _, err := MeasureImage(ctx, ref, store, WithInsecurePolicy()); !errors.Is(err, ErrInvalidImage) || !strings.Contains(err.Error(), "/etc/passwd") {
+		t.Errorf("measure: err = %v, want ErrInvalidImage naming /etc/passwd", err)
+	}
+	parent := t.TempDir()
+	if _, err := Unpack(ctx, ref, filepath.Join(parent, "bundle"), store, WithInsecurePolicy()); !errors.Is(err, ErrInvalidImage) || !strings.Contains(err.Error(), "/etc/passwd") {
+		t.Errorf("unpack: err = %v, want ErrInvalidImage naming /etc/passwd", err)
+	}
+	if ents, _ := os.ReadDir(parent); len(ents) != 0 {
+		t.Errorf("unpack left %v", ents)
+	}
+}

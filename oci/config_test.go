@@ -46,7 +46,15 @@ func TestConfigMatchesUmoci(t *testing.T) {
 				if err := layer.UnpackRuntimeJSON(ctx, engine, &want, rootfs, m.manifest, &mo); err != nil {
 					t.Fatal(err)
 				}
-				got, err := runtimeConfig(m.config, readScoped(rootfs, "/etc/passwd"), readScoped(rootfs, "/etc/group"), mo)
+				passwd, err := readScoped(rootfs, "/etc/passwd")
+				if err != nil {
+					t.Fatal(err)
+				}
+				group, err := readScoped(rootfs, "/etc/group")
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := runtimeConfig(m.config, passwd, group, mo)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -34,6 +34,12 @@ type Measurement struct {
 // layers stream by; larger ones are read again from their layer.
 const retainMax = 1 << 20
 
+// maxUserFile bounds the /etc/passwd or /etc/group read into memory to
+// resolve the image's user; a larger one is refused rather than letting a
+// hostile image exhaust memory (engine profiles refuse more than 10 MiB,
+// as containerd 2.x does; real files are a few KiB).
+var maxUserFile int64 = 64 << 20 // a variable for tests
+
 // MeasureImage pulls ref (see Pull; WithPullPolicy(PullNever) to stay
 // offline) and measures it without unpacking it: with bundle.SchemeV1 the
 // layers stream through layerfs into an in-memory tree, file contents are
@@ -150,6 +156,9 @@ func (s *store) treeFile(m *Manifest, t *layerfs.Tree, p string) ([]byte, error)
 	f, ok, err := t.LookupFile(p)
 	if err != nil || !ok {
 		return nil, err
+	}
+	if f.Size > maxUserFile {
+		return nil, fmt.Errorf("%w: %s is %d bytes, more than %d", ErrInvalidImage, p, f.Size, maxUserFile)
 	}
 	if f.Content != nil || f.Size == 0 {
 		return append([]byte{}, f.Content...), nil

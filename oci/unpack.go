@@ -158,7 +158,14 @@ func unpackBundle(ctx context.Context, s *store, m *Manifest, dest string, rootl
 	if inexact, err = extract(ctx, s, m, rootfs, mo); err != nil {
 		return nil, fmt.Errorf("unpack %s: %w", m.Digest, err)
 	}
-	passwd, group := readScoped(rootfs, "/etc/passwd"), readScoped(rootfs, "/etc/group")
+	passwd, err := readScoped(rootfs, "/etc/passwd")
+	if err != nil {
+		return nil, err
+	}
+	group, err := readScoped(rootfs, "/etc/group")
+	if err != nil {
+		return nil, err
+	}
 	var cfg []byte
 	if configFn != nil {
 		cfg, err = configFn(m.config, passwd, group)
@@ -226,21 +233,25 @@ func readDirNames(dir string) ([]string, error) {
 }
 
 // readScoped reads the regular file at p inside rootfs, resolving symlinks
-// within rootfs; nil when there is none.
-func readScoped(rootfs, p string) []byte {
+// within rootfs; nil when there is none. A file larger than maxUserFile is
+// an error (ErrInvalidImage), as in the stream measurement.
+func readScoped(rootfs, p string) ([]byte, error) {
 	full, err := securejoin.SecureJoin(rootfs, p)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	fi, err := os.Lstat(full)
 	if err != nil || !fi.Mode().IsRegular() {
-		return nil
+		return nil, nil
+	}
+	if fi.Size() > maxUserFile {
+		return nil, fmt.Errorf("%w: %s is %d bytes, more than %d", ErrInvalidImage, p, fi.Size(), maxUserFile)
 	}
 	b, err := os.ReadFile(full)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	return b
+	return b, nil
 }
 
 // extract unpacks the layers of m into rootfs with umoci's TarExtractor,
