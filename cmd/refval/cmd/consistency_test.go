@@ -1,8 +1,12 @@
 package cmd
 
 import (
+	"bytes"
+	"errors"
 	"io"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/spf13/cobra"
@@ -41,6 +45,32 @@ func TestUnknownSubcommand(t *testing.T) {
 	for _, args := range [][]string{{"manifest"}, {"completion"}, {"manifest", "--help"}} {
 		if out, errs, code := runCLI(t, args...); code != ExitOK || !strings.Contains(out, "Available Commands") {
 			t.Errorf("%q: exit %d, stderr %q; want help on stdout, exit 0", args, code, errs)
+		}
+	}
+}
+
+// TestExitCodeByType checks that an operation failing with a message that
+// happens to read like a cobra usage error still exits 1, and that the
+// command-line errors exit 2.
+func TestExitCodeByType(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		err  error
+		want int
+	}{
+		{[]string{"fail"}, &os.PathError{Op: "read", Path: "f", Err: syscall.EINVAL}, ExitFailure}, // "invalid argument"
+		{[]string{"fail"}, errors.New("registry accepts only https"), ExitFailure},
+		{[]string{"fail"}, errors.New("unknown flag in config.json"), ExitFailure},
+		{[]string{"fail", "extra"}, nil, ExitUsage},
+		{[]string{"fail", "--nosuch"}, nil, ExitUsage},
+		{[]string{"nosuch"}, nil, ExitUsage},
+	} {
+		var out, errb bytes.Buffer
+		root := New(nil, &out, &errb)
+		root.AddCommand(&cobra.Command{Use: "fail", Args: cobra.ExactArgs(0), RunE: func(*cobra.Command, []string) error { return c.err }})
+		markArgsErrors(root)
+		if got := execute(root, c.args, &errb); got != c.want {
+			t.Errorf("%q returning %v: exit %d, want %d (%s)", c.args, c.err, got, c.want, errb.String())
 		}
 	}
 }

@@ -77,6 +77,7 @@ measures containers with the same code, so offline and runtime values match.`,
 			c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 		}
 	}
+	markArgsErrors(root)
 	return root
 }
 
@@ -95,9 +96,30 @@ var registry []func() *cobra.Command
 
 func register(f func() *cobra.Command) { registry = append(registry, f) }
 
+// markArgsErrors makes the argument-count errors of every command usage
+// errors, by type rather than by matching cobra's messages (an operation
+// failing with EINVAL says "invalid argument" too, and must exit 1).
+func markArgsErrors(c *cobra.Command) {
+	if validate := c.Args; validate != nil {
+		c.Args = func(c *cobra.Command, args []string) error {
+			if err := validate(c, args); err != nil {
+				return usageError{err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		markArgsErrors(sub)
+	}
+}
+
 // Main runs refval with args and returns the process exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	root := New(stdin, stdout, stderr)
+	return execute(New(stdin, stdout, stderr), args, stderr)
+}
+
+// execute runs root with args, prints its error and returns the exit code.
+func execute(root *cobra.Command, args []string, stderr io.Writer) int {
 	root.SetArgs(normalizeLegacyFlags(args))
 	err := root.Execute()
 	if err == nil {
@@ -112,20 +134,15 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, "refval:", err)
 	var ue usageError
-	if errors.As(err, &ue) || isCobraUsageError(err) {
+	if errors.As(err, &ue) || isUnknownCommand(err) {
 		return ExitUsage
 	}
 	return ExitFailure
 }
 
-// isCobraUsageError recognises the errors cobra returns for unknown commands
-// and wrong argument counts, which do not pass through the flag error func.
-func isCobraUsageError(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "accepts ", "requires at least", "requires at most", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
+// isUnknownCommand recognises the error cobra returns for an unknown
+// subcommand of refval itself, the one command-line error that passes
+// neither through the flag error func nor through an Args validator.
+func isUnknownCommand(err error) bool {
+	return strings.HasPrefix(err.Error(), "unknown command ")
 }
