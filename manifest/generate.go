@@ -69,6 +69,10 @@ func (o RunOptions) Validate() error {
 	if o.PCR != nil && (*o.PCR < 0 || *o.PCR > 23) {
 		return fmt.Errorf("%w: pcr %d: not in 0..23", ErrField, *o.PCR)
 	}
+	// A PCR with the sw driver would be dropped silently: say so instead.
+	if o.PCR != nil && o.Driver != DriverTPM {
+		return fmt.Errorf("%w: pcr %d: only a TPM reference value has a PCR (driver %q)", ErrField, *o.PCR, DriverTPM)
+	}
 	_, err := ParseEnv(o.Env)
 	return err
 }

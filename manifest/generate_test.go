@@ -63,6 +63,13 @@ func TestGenerate(t *testing.T) {
 		t.Errorf("device description:\n%s", ddb)
 	}
 
+	five := 5
+	if err := (RunOptions{PCR: &five}).Validate(); !errors.Is(err, ErrField) {
+		t.Errorf("pcr without driver tpm: err %v, want ErrField", err)
+	}
+	if err := (RunOptions{PCR: &five, Driver: DriverTPM}).Validate(); err != nil {
+		t.Errorf("pcr with driver tpm: %v", err)
+	}
 	for _, bad := range [][]Job{
 		{{Image: "oci:/l:a"}, {Image: "docker://r/a:2"}},          // both named a
 		{{Image: "x", RunOptions: RunOptions{Name: "../escape"}}}, // unsafe name

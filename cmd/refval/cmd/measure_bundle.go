@@ -9,6 +9,7 @@ import (
 	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/manifest"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func init() {
@@ -19,6 +20,7 @@ func init() {
 
 // measureFlags are the output flags shared by measure-bundle and measure.
 type measureFlags struct {
+	fs         *pflag.FlagSet
 	scheme     string
 	id         string
 	name       string
@@ -32,6 +34,7 @@ type measureFlags struct {
 
 func (f *measureFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
+	f.fs = fl
 	fl.StringVar(&f.scheme, "scheme", string(bundle.SchemeV1), "measurement scheme: refval-v1 or cmc")
 	fl.StringVar(&f.id, "id", "", "container ID to replace by <container-id> in the config")
 	fl.StringVar(&f.name, "name", "", "name of the reference value (default: derived from the input)")
@@ -54,6 +57,9 @@ func (f *measureFlags) validate() ([]bundle.Option, error) {
 	}
 	if f.pcr < 0 || f.pcr > 23 {
 		return nil, UsageErrorf("--pcr: %d is not in 0..23", f.pcr)
+	}
+	if f.fs.Changed("pcr") && f.driver != manifest.DriverTPM {
+		return nil, UsageErrorf("--pcr: only a TPM reference value has a PCR (add --driver tpm)")
 	}
 	if f.output != "json" && f.output != "text" {
 		return nil, UsageErrorf("--output: %q is not json or text", f.output)

@@ -107,6 +107,7 @@ func TestMeasureBundleCLIErrors(t *testing.T) {
 		{"bad-scheme", []string{"measure-bundle", dir, "--scheme", "v9"}, 2, "--scheme"},
 		{"bad-pcr", []string{"measure-bundle", dir, "--pcr", "24"}, 2, "--pcr"},
 		{"bad-driver", []string{"measure-bundle", dir, "--driver", "x"}, 2, "--driver"},
+		{"pcr-without-tpm", []string{"measure-bundle", dir, "--pcr", "5"}, 2, "--driver tpm"},
 		{"records-with-cmc", []string{"measure-bundle", dir, "--scheme", "cmc", "--records", out + "/x"}, 2, "--records"},
 		{"missing-bundle", []string{"measure-bundle", dir + "/nope"}, 1, "config.json"},
 		{"bad-config-field", []string{"measure-bundle", "--config", dir + "/bad.json", "--rootfs", dir + "/rootfs"}, 1, "field process.env[0]"},
