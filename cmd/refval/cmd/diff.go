@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"errors"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -40,7 +39,8 @@ A and B are each one of:
     with --id naming the container ID it holds).
 What both sides have is compared.
 
-Exit status: 0 equal, 1 different (or an error), 2 usage.`,
+Exit status: 0 equal, 1 different, 2 trouble (usage, or an input that cannot
+be read or parsed), as diff(1): scripts can tell "different" from "not compared".`,
 		Example: `  refval measure oci:layout:app --engine containerd \
       --normalized-config ref/normalized-config.json --records ref/records.jsonl
   refval diff ref/ /tmp/measure      # the shim's generate mode (CMC_GENERATE_APP_MANIFEST)
@@ -60,11 +60,9 @@ Exit status: 0 equal, 1 different (or an error), 2 usage.`,
 				opts = append(opts, bundle.WithContainerID(id))
 			}
 			r, err := diff.CompareFiles(args[0], args[1], opts...)
-			if errors.Is(err, diff.ErrNothingToCompare) {
-				return UsageErrorf("%v", err)
-			}
 			if err != nil {
-				return err
+				// Exit 2, not 1: 1 means "compared, and different".
+				return usageError{err}
 			}
 			if output == "json" {
 				err = writeJSON(cmd.OutOrStdout(), r)

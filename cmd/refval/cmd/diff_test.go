@@ -113,8 +113,8 @@ func TestDiffCLI(t *testing.T) {
 		bad := filepath.Join(t.TempDir(), "bad.jsonl")
 		os.WriteFile(bad, []byte("{\"path\":\"/\",\"type\":\"dir\",\"mode\":\"0755\",\"uid\":0,\"gid\":0}\nnot json\n"), 0o644)
 		_, errs, code := runCLI(t, "diff", bad, filepath.Join(sideA, "records.jsonl"))
-		if code != 1 || !strings.Contains(errs, "record 2") {
-			t.Errorf("exit %d, stderr %q: want 1 naming record 2", code, errs)
+		if code != 2 || !strings.Contains(errs, "record 2") {
+			t.Errorf("exit %d, stderr %q: want 2 (trouble, not \"different\") naming record 2", code, errs)
 		}
 	})
 }
