@@ -114,6 +114,7 @@ func (f *measureFlags) print(w io.Writer, name string, r *bundle.Result, extra .
 func newMeasureBundleCmd() *cobra.Command {
 	var f measureFlags
 	var configPath, rootfsPath string
+	var runtimeOwners bool
 	cmd := &cobra.Command{
 		Use:   "measure-bundle [BUNDLE_DIR]",
 		Short: "Measure an OCI runtime bundle (config.json + rootfs) into a reference value",
@@ -148,6 +149,9 @@ Exit codes: 0 measured, 1 measurement error, 2 usage error.`,
 			if rootfsPath != "" {
 				opts = append(opts, bundle.WithRootfsPath(rootfsPath))
 			}
+			if runtimeOwners {
+				opts = append(opts, bundle.WithoutRootlessXattr())
+			}
 			name := f.name
 			if name == "" {
 				name = defaultBundleName(dir, configPath, f.id)
@@ -166,6 +170,7 @@ Exit codes: 0 measured, 1 measurement error, 2 usage error.`,
 	f.register(cmd)
 	cmd.Flags().StringVar(&configPath, "config", "", "path of the bundle's config.json")
 	cmd.Flags().StringVar(&rootfsPath, "rootfs", "", "path of the rootfs directory")
+	cmd.Flags().BoolVar(&runtimeOwners, "runtime-owners", false, "ignore user.rootlesscontainers and measure on-disk owners, as the runtime shim does (for bundles a privileged engine wrote)")
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package cmd
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/refval/refval/bundle"
+	"golang.org/x/sys/unix"
 )
 
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
@@ -126,5 +128,40 @@ func TestMeasureBundleCLIErrors(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(out); len(ents) != 0 {
 		t.Errorf("files left behind after failures: %v", ents)
+	}
+}
+
+// TestMeasureBundleRuntimeOwners: --runtime-owners measures the on-disk
+// owner as the shim does, ignoring a user.rootlesscontainers attribute
+// (which a privileged engine copies from image layers as plain data).
+func TestMeasureBundleRuntimeOwners(t *testing.T) {
+	dir := writeBundle(t)
+	f := filepath.Join(dir, "rootfs", "etc", "hello")
+	// protobuf Resource{uid: 1000, gid: 1000}
+	if err := unix.Setxattr(f, bundle.RootlessXattr, []byte("\x08\xe8\x07\x10\xe8\x07"), 0); err != nil {
+		t.Skipf("user xattrs not supported here: %v", err)
+	}
+	owner := func(args ...string) string {
+		t.Helper()
+		out := t.TempDir() + "/r.jsonl"
+		if _, errs, code := runCLI(t, append([]string{"measure-bundle", dir, "--records", out}, args...)...); code != 0 {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+		r, _ := os.Open(out)
+		defer r.Close()
+		var got string
+		bundle.ReadRecords(r, func(rec *bundle.Record) error {
+			if rec.Path == "/etc/hello" {
+				got = fmt.Sprintf("%d:%d", rec.UID, rec.GID)
+			}
+			return nil
+		})
+		return got
+	}
+	if got := owner(); got != "1000:1000" {
+		t.Errorf("default: owner %s; want 1000:1000 from the rootless attribute", got)
+	}
+	if got, want := owner("--runtime-owners"), fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()); got != want {
+		t.Errorf("--runtime-owners: owner %s; want the on-disk %s", got, want)
 	}
 }
