@@ -369,6 +369,12 @@ func (s *store) describe(refStr, name string, desc ocispec.Descriptor, o *option
 		if err != nil {
 			return nil, err
 		}
+		// A single-platform image names its platform only in its config:
+		// an explicitly asked platform must match it there, or the store
+		// would keep (and later find) an amd64 image under an arm64 name.
+		if desc.MediaType == ocispec.MediaTypeImageManifest && o.platform != nil && !o.allPlatforms && !platformMatches(o, m.Platform) {
+			return nil, fmt.Errorf("%w: %s is a single-platform image for %s/%s, not %s", ErrNoPlatform, d.Digest, m.Platform.OS, m.Platform.Architecture, o.platformName())
+		}
 		if v := desc.Annotations[AnnotationSourceManifest]; v != "" && len(descs) == 1 {
 			m.SourceDigest = digest.Digest(v)
 		}
