@@ -2,9 +2,18 @@
 // content or the complete new content, never a torn file: data goes to a
 // temporary file in the same directory, is fsynced, renamed over the target,
 // and the directory is fsynced. It guarantees nothing across file systems.
+//
+// A path that is a symlink is followed, and the file it names is replaced
+// (the link stays a link). A path that names something other than a regular
+// file — a device such as /dev/null, a fifo, /dev/stdout — is written
+// through, as a shell redirection would: renaming over it would replace the
+// device node or the link itself (as root, /dev/null for the whole system).
+// There the content is produced in memory first, so that a failing fill
+// leaves the target untouched, but the write itself cannot be atomic.
 package atomicfile
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -21,7 +30,41 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 
 // Write atomically replaces path with what fill writes. If fill or any
 // step fails, path is left as it was and the temporary file is removed.
-func Write(path string, perm os.FileMode, fill func(io.Writer) error) (err error) {
+// Symlinks and non-regular files are handled as the package doc says.
+func Write(path string, perm os.FileMode, fill func(io.Writer) error) error {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		if target, err := filepath.EvalSymlinks(path); err == nil {
+			path = target
+		} // a dangling link is replaced, as a new file would be
+	}
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
+		return writeThrough(path, fill)
+	}
+	return replace(path, perm, fill)
+}
+
+// writeThrough writes into an existing non-regular file.
+func writeThrough(path string, fill func(io.Writer) error) error {
+	var buf bytes.Buffer
+	if err := fill(&buf); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, err = buf.WriteTo(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// replace writes to a temporary file and renames it over path.
+func replace(path string, perm os.FileMode, fill func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/refval/refval/internal/atomicfile"
 	"github.com/refval/refval/manifest"
 )
 
@@ -136,7 +137,7 @@ func (a *appDescFlags) prepare(w io.Writer, manifestName string) (write func() e
 		verb = "updated"
 	}
 	return func() error {
-		if err := writeOutputFile(a.file, out, 0o644); err != nil {
+		if err := atomicfile.WriteFile(a.file, out, 0o644); err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "%s: %s app description %q\n", a.file, verb, name)
@@ -180,13 +181,13 @@ func readRefvalFile(cmd *cobra.Command, file string) ([]manifest.ReferenceValue,
 	return rvs, nil
 }
 
-// writeOutput writes b to file atomically, or to stdout when file is "" or "-".
+// writeDocOutput writes b to file atomically, or to stdout when file is "" or "-".
 func writeDocOutput(cmd *cobra.Command, file string, b []byte) error {
 	if file == "" || file == "-" {
 		_, err := cmd.OutOrStdout().Write(b)
 		return err
 	}
-	return writeOutputFile(file, b, 0o644)
+	return atomicfile.WriteFile(file, b, 0o644)
 }
 
 func newManifestCreateCmd() *cobra.Command {

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/refval/refval/bundle"
+	"github.com/refval/refval/internal/atomicfile"
 	"github.com/refval/refval/manifest"
 	"github.com/refval/refval/oci"
 )
@@ -90,7 +91,7 @@ platform and index digest in "description"; --output text adds them as lines.
 			if f.records == "" {
 				err = measure()
 			} else {
-				err = writeOutput(f.records, 0o644, func(w io.Writer) error {
+				err = atomicfile.Write(f.records, 0o644, func(w io.Writer) error {
 					write, flush := bundle.RecordWriter(w)
 					if err := measure(oci.WithRecordFunc(write)); err != nil {
 						return err
@@ -116,7 +117,7 @@ func printImageMeasurement(w io.Writer, f *measureFlags, ref string, res *oci.Im
 		if several {
 			return UsageErrorf("--normalized-config: %d platforms measured; select one with --platform", len(res.Results))
 		}
-		if err := writeOutputFile(f.normalized, res.Results[0].Result.NormalizedConfig, 0o644); err != nil {
+		if err := atomicfile.WriteFile(f.normalized, res.Results[0].Result.NormalizedConfig, 0o644); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/refval/refval/bundle"
+	"github.com/refval/refval/internal/atomicfile"
 	"github.com/refval/refval/manifest"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -76,7 +77,7 @@ func (f *measureFlags) withRecords(measure func(opts ...bundle.Option) error) er
 	if f.records == "" {
 		return measure()
 	}
-	return writeOutput(f.records, 0o644, func(w io.Writer) error {
+	return atomicfile.Write(f.records, 0o644, func(w io.Writer) error {
 		write, flush := bundle.RecordWriter(w)
 		if err := measure(bundle.WithRecordFunc(write)); err != nil {
 			return err
@@ -90,7 +91,7 @@ func (f *measureFlags) withRecords(measure func(opts ...bundle.Option) error) er
 // the text output only.
 func (f *measureFlags) print(w io.Writer, name string, r *bundle.Result, extra ...[2]string) error {
 	if f.normalized != "" {
-		if err := writeOutputFile(f.normalized, r.NormalizedConfig, 0o644); err != nil {
+		if err := atomicfile.WriteFile(f.normalized, r.NormalizedConfig, 0o644); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/refval/refval/internal/atomicfile"
 	"github.com/refval/refval/manifest"
 	"github.com/refval/refval/signing"
 )
@@ -135,7 +136,7 @@ The cmc-signing-tool form keeps working:
 			if err != nil {
 				return fmt.Errorf("%s: %w", in, err)
 			}
-			return writeOutputFile(out, env, 0o644)
+			return atomicfile.WriteFile(out, env, 0o644)
 		},
 	}
 	cmd.Flags().StringVar(&in, "in", "", "document to sign")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/refval/refval/internal/atomicfile"
 	"github.com/refval/refval/manifest"
 	"github.com/refval/refval/signing"
 )
@@ -79,7 +80,7 @@ JSON result with the reason per signature and exits 1 on any failure.
 				return fmt.Errorf("%s: %w", args[0], verr)
 			}
 			if payloadOut != "" {
-				return writeOutputFile(payloadOut, res.Payload, 0o644)
+				return atomicfile.WriteFile(payloadOut, res.Payload, 0o644)
 			}
 			return nil
 		},

@@ -1,4 +1,4 @@
-package cmd
+package atomicfile
 
 import (
 	"errors"
@@ -9,10 +9,10 @@ import (
 	"testing"
 )
 
-// TestWriteOutputKeepsSpecialFiles checks that an output path that is a
-// symlink or a fifo (as /dev/stdout and /dev/null are) is written through,
-// not replaced by a regular file, and that a regular file is replaced.
-func TestWriteOutputKeepsSpecialFiles(t *testing.T) {
+// TestWriteKeepsSpecialFiles checks that an output path that is a symlink
+// or a fifo (as /dev/stdout and /dev/null are) is written through, not
+// replaced by a regular file, and that a regular file is replaced.
+func TestWriteKeepsSpecialFiles(t *testing.T) {
 	dir := t.TempDir()
 
 	target := filepath.Join(dir, "target")
@@ -21,7 +21,7 @@ func TestWriteOutputKeepsSpecialFiles(t *testing.T) {
 	if err := os.Symlink("target", link); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeOutputFile(link, []byte("new"), 0o644); err != nil {
+	if err := WriteFile(link, []byte("new"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
@@ -31,7 +31,7 @@ func TestWriteOutputKeepsSpecialFiles(t *testing.T) {
 		t.Errorf("target holds %q, want %q", b, "new")
 	}
 	// A failing fill leaves the target as it was.
-	if err := writeOutput(link, 0o644, func(w io.Writer) error {
+	if err := Write(link, 0o644, func(w io.Writer) error {
 		w.Write([]byte("partial"))
 		return errors.New("boom")
 	}); err == nil {
@@ -52,7 +52,7 @@ func TestWriteOutputKeepsSpecialFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if err := writeOutputFile(fifo, []byte("through the fifo"), 0o644); err != nil {
+	if err := WriteFile(fifo, []byte("through the fifo"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := io.ReadAll(r); string(b) != "through the fifo" {
@@ -64,7 +64,7 @@ func TestWriteOutputKeepsSpecialFiles(t *testing.T) {
 
 	regular := filepath.Join(dir, "regular")
 	os.WriteFile(regular, []byte("old"), 0o600)
-	if err := writeOutputFile(regular, []byte("new"), 0o644); err != nil {
+	if err := WriteFile(regular, []byte("new"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if fi, _ := os.Stat(regular); fi.Mode().Perm() != 0o644 {
