@@ -21,19 +21,6 @@ import (
 // bundle.HashRootfs. They live here, not in layerfs, so that layerfs's own
 // test binary (and its fuzzer) stays free of umoci.
 
-func layerTars(t testing.TB, layers []ti.Layer) [][]byte {
-	t.Helper()
-	var out [][]byte
-	for _, l := range layers {
-		b, err := ti.LayerTar(l)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, b)
-	}
-	return out
-}
-
 func treeRecords(t *testing.T, tars [][]byte) ([]bundle.Record, error) {
 	t.Helper()
 	tr := layerfs.New()
@@ -76,7 +63,7 @@ func TestLayerfsMatchesUmoci(t *testing.T) {
 	needRoot(t)
 	for name, layers := range ti.EdgeCases() {
 		t.Run(name, func(t *testing.T) {
-			tars := layerTars(t, layers)
+			tars := ti.LayerTars(t, layers)
 			want, err := umociRecords(t, tars)
 			if err != nil {
 				t.Fatalf("umoci: %v", err)
@@ -102,7 +89,7 @@ func TestUmociRejects(t *testing.T) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
-			if _, err := umociRecords(t, layerTars(t, layers)); err == nil {
+			if _, err := umociRecords(t, ti.LayerTars(t, layers)); err == nil {
 				t.Errorf("umoci extracted what layerfs rejects")
 			}
 		})

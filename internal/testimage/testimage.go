@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"testing"
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
@@ -137,6 +138,21 @@ func Capability(caps ...uint) string {
 	le(12, perm[1])            // permitted[1]
 	le(16, 0)                  // inheritable[1]
 	return string(b)
+}
+
+// LayerTars returns the uncompressed tarball of every layer, failing tb
+// on error (for tests that feed layers to an applier).
+func LayerTars(tb testing.TB, layers []Layer) [][]byte {
+	tb.Helper()
+	out := make([][]byte, 0, len(layers))
+	for _, l := range layers {
+		b, err := LayerTar(l)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
 }
 
 // LayerTar returns the uncompressed tarball of l.

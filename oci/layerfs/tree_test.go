@@ -14,19 +14,6 @@ import (
 	ti "github.com/refval/refval/internal/testimage"
 )
 
-func layerTars(t testing.TB, layers []ti.Layer) [][]byte {
-	t.Helper()
-	var out [][]byte
-	for _, l := range layers {
-		b, err := ti.LayerTar(l)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, b)
-	}
-	return out
-}
-
 func treeRecords(t *testing.T, tars [][]byte) ([]bundle.Record, error) {
 	t.Helper()
 	tr := New()
@@ -43,7 +30,7 @@ func treeRecords(t *testing.T, tars [][]byte) ([]bundle.Record, error) {
 // TestCraftedExpected checks the crafted image against the tree its doc
 // comment states, written by hand from the OCI layer rules.
 func TestCraftedExpected(t *testing.T) {
-	recs, err := treeRecords(t, layerTars(t, ti.CraftedLayers()))
+	recs, err := treeRecords(t, ti.LayerTars(t, ti.CraftedLayers()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +80,7 @@ func TestCraftedExpected(t *testing.T) {
 func TestRejected(t *testing.T) {
 	for name, layers := range ti.RejectedLayers() {
 		t.Run(name, func(t *testing.T) {
-			_, err := treeRecords(t, layerTars(t, layers))
+			_, err := treeRecords(t, ti.LayerTars(t, layers))
 			if !errors.Is(err, ErrInvalidLayer) {
 				t.Fatalf("err = %v, want ErrInvalidLayer", err)
 			}
@@ -102,7 +89,7 @@ func TestRejected(t *testing.T) {
 }
 
 func TestTruncated(t *testing.T) {
-	b := layerTars(t, []ti.Layer{{ti.File("f", 0o644, string(make([]byte, 4096)))}})[0]
+	b := ti.LayerTars(t, []ti.Layer{{ti.File("f", 0o644, string(make([]byte, 4096)))}})[0]
 	_, err := treeRecords(t, [][]byte{b[:1024]})
 	if err == nil {
 		t.Fatal("truncated layer accepted")
@@ -111,7 +98,7 @@ func TestTruncated(t *testing.T) {
 
 func TestLookupFile(t *testing.T) {
 	tr := New(WithRetain(func(p string, size int64) bool { return p == "/real/passwd" }))
-	b := layerTars(t, []ti.Layer{{
+	b := ti.LayerTars(t, []ti.Layer{{
 		ti.Dir("etc", 0o755), ti.Dir("real", 0o755),
 		ti.File("real/passwd", 0o644, "root:x:0:0::/root:/bin/sh\n"),
 		ti.Symlink("etc/passwd", "../../real/passwd"),
@@ -140,11 +127,11 @@ func TestLookupFile(t *testing.T) {
 // the encoder accepts.
 func FuzzApply(f *testing.F) {
 	for _, layers := range ti.EdgeCases() {
-		for _, b := range layerTars(f, layers) {
+		for _, b := range ti.LayerTars(f, layers) {
 			f.Add(b)
 		}
 	}
-	base := layerTars(f, []ti.Layer{ti.CraftedLayers()[0]})[0]
+	base := ti.LayerTars(f, []ti.Layer{ti.CraftedLayers()[0]})[0]
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// Skip inputs declaring large files (sparse entries can expand to
 		// gigabytes of zeros): hashing them is correct but slow, and it
