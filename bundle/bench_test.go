@@ -10,12 +10,12 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/refval/refval/internal/benchproc"
 )
 
 // The rootfs benchmarks compare, in one run and on the same generated trees
@@ -26,25 +26,12 @@ import (
 //	tarbuf   the original CMC tool: the whole tree as a tar in a memory
 //	         buffer, then hashed
 //
-// Each runs in a child process so that its peak RSS (rusage maxrss) is its
-// own. Reported: MB/s of each, refval's speed as a multiple of the other two,
+// Each runs in a child process (internal/benchproc) so that its time and
+// peak RSS are its own. Reported: MB/s of each, refval's speed as a multiple of the other two,
 // and peak RSS in MiB.
 
-const benchChildEnv = "REFVAL_BENCH_CHILD" // "mode:dir" in the child
-
 func TestMain(m *testing.M) {
-	if v := os.Getenv(benchChildEnv); v != "" {
-		mode, dir, _ := strings.Cut(v, ":")
-		start := time.Now()
-		if err := benchChild(mode, dir); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		// VmHWM is the peak RSS of this process image alone (rusage
-		// maxrss would include the parent's pages before the exec).
-		fmt.Println(time.Since(start).Nanoseconds(), vmHWM())
-		os.Exit(0)
-	}
+	benchproc.Child(func(mode string, args []string) error { return benchChild(mode, args[0]) })
 	os.Exit(m.Run())
 }
 
@@ -108,34 +95,6 @@ func benchChild(mode, dir string) error {
 	return fmt.Errorf("unknown bench mode %q", mode)
 }
 
-// vmHWM returns this process's peak resident set size in bytes.
-func vmHWM() int64 {
-	b, _ := os.ReadFile("/proc/self/status")
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return -1
-}
-
-// runBenchChild returns the child's hashing time and peak RSS in bytes.
-func runBenchChild(b *testing.B, mode, dir string) (time.Duration, int64) {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), benchChildEnv+"="+mode+":"+dir)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		b.Fatalf("%s: %v", mode, err)
-	}
-	var ns, rss int64
-	if _, err := fmt.Sscan(string(out), &ns, &rss); err != nil {
-		b.Fatalf("%s: %q", mode, out)
-	}
-	return time.Duration(ns), rss
-}
-
 // writeBenchTree fills dir with count files of size bytes spread over
 // directories of 100 files, with pseudo-random (incompressible) content.
 func writeBenchTree(b *testing.B, dir string, count, size int, rng *rand.ChaCha8) int64 {
@@ -164,13 +123,14 @@ func warmCache(b *testing.B, dir string) {
 func benchmarkTree(b *testing.B, dir string, total int64) {
 	warmCache(b, dir)
 	b.ResetTimer()
-	var tr, tf, tt time.Duration
-	var rr, rf, rt int64
+	var ours, floor, tarbuf benchproc.Result
 	for range b.N {
-		tr, rr = runBenchChild(b, "refval", dir)
-		tf, rf = runBenchChild(b, "floor", dir)
-		tt, rt = runBenchChild(b, "tarbuf", dir)
+		ours = benchproc.Run(b, "refval", dir)
+		floor = benchproc.Run(b, "floor", dir)
+		tarbuf = benchproc.Run(b, "tarbuf", dir)
 	}
+	tr, tf, tt := ours.Time, floor.Time, tarbuf.Time
+	rr, rf, rt := ours.PeakRSS, floor.PeakRSS, tarbuf.PeakRSS
 	mbps := func(d time.Duration) float64 { return float64(total) / d.Seconds() / 1e6 }
 	b.ReportMetric(mbps(tr), "refval_MB/s")
 	b.ReportMetric(mbps(tf), "floor_MB/s")

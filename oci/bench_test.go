@@ -10,10 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -22,41 +19,28 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/refval/refval/bundle"
+	"github.com/refval/refval/internal/benchproc"
 )
 
-// Benchmark child processes: the parent re-runs the test binary with
-// REFVAL_BENCH_CHILD set, so that each path's peak RSS is its own
-// (rusage ru_maxrss of the child).
-func init() {
-	mode := os.Getenv("REFVAL_BENCH_CHILD")
-	if mode == "" {
-		return
-	}
-	ref, store, dest := os.Getenv("REFVAL_BENCH_REF"), os.Getenv("REFVAL_BENCH_STORE"), os.Getenv("REFVAL_BENCH_DEST")
+// benchChild runs one path of BenchmarkMeasureImage500MiB in a child
+// process (internal/benchproc; oci_test.go's TestMain hands it over), so
+// that each path's peak RSS is its own. args: image, store, bundle dir.
+func benchChild(mode string, args []string) error {
+	ref, store, dest := args[0], args[1], args[2]
 	ctx := context.Background()
 	opts := []Option{WithLayout(store), WithPullPolicy(PullNever)}
-	var err error
 	switch mode {
 	case "stream":
-		_, err = MeasureImage(ctx, ref, opts...)
+		_, err := MeasureImage(ctx, ref, opts...)
+		return err
 	case "unpack":
-		if _, err = Unpack(ctx, ref, dest, append(opts, WithRootless(os.Geteuid() != 0))...); err == nil {
-			_, err = bundle.Measure(ctx, dest)
+		if _, err := Unpack(ctx, ref, dest, append(opts, WithRootless(os.Geteuid() != 0))...); err != nil {
+			return err
 		}
+		_, err := bundle.Measure(ctx, dest)
+		return err
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	// VmHWM is the peak RSS of this process image (rusage's ru_maxrss
-	// would include the parent's size at fork, kept across execve).
-	status, _ := os.ReadFile("/proc/self/status")
-	for _, line := range strings.Split(string(status), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			fmt.Println(strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(line, "VmHWM:"), "kB")))
-		}
-	}
-	os.Exit(0)
+	return fmt.Errorf("unknown bench mode %q", mode)
 }
 
 // writeBenchImage writes an OCI layout with nLayers gzip layers of about
@@ -152,26 +136,6 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// runChild runs one path in a child process and returns its wall time
-// (process start included) and peak RSS in MiB.
-func runChild(b *testing.B, mode, ref, store, dest string) (time.Duration, float64) {
-	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "REFVAL_BENCH_CHILD="+mode, "REFVAL_BENCH_REF="+ref, "REFVAL_BENCH_STORE="+store, "REFVAL_BENCH_DEST="+dest)
-	cmd.Stderr = os.Stderr
-	start := time.Now()
-	out, err := cmd.Output()
-	if err != nil {
-		b.Fatalf("%s: %v", mode, err)
-	}
-	d := time.Since(start)
-	kb, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
-	if err != nil {
-		b.Fatalf("%s: peak RSS %q: %v", mode, out, err)
-	}
-	return d, kb / 1024
-}
-
 // BenchmarkMeasureImage500MiB: the stream measurement of a ≈500 MiB,
 // 4-layer gzip image against the baseline "unpack + measure-bundle" on the
 // same image in the same run; reports both times, the speed-up and each
@@ -190,13 +154,13 @@ func BenchmarkMeasureImage500MiB(b *testing.B) {
 	var stream, baseline time.Duration
 	var streamRSS, baseRSS float64
 	for i := 0; i < b.N; i++ {
-		d, rss := runChild(b, "stream", ref, store, "")
-		stream += d
-		streamRSS = max(streamRSS, rss)
+		r := benchproc.Run(b, "stream", ref, store, "")
+		stream += r.Time
+		streamRSS = max(streamRSS, float64(r.PeakRSS)/(1<<20))
 		dest := filepath.Join(dir, fmt.Sprintf("bundle%d", i))
-		d, rss = runChild(b, "unpack", ref, store, dest)
-		baseline += d
-		baseRSS = max(baseRSS, rss)
+		r = benchproc.Run(b, "unpack", ref, store, dest)
+		baseline += r.Time
+		baseRSS = max(baseRSS, float64(r.PeakRSS)/(1<<20))
 		b.StopTimer()
 		os.RemoveAll(dest)
 		b.StartTimer()

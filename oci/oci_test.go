@@ -14,10 +14,12 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/refval/refval/bundle"
+	"github.com/refval/refval/internal/benchproc"
 	ti "github.com/refval/refval/internal/testimage"
 )
 
 func TestMain(m *testing.M) {
+	benchproc.Child(benchChild)  // benchmark paths in child processes (bench_test.go)
 	log.SetLevel(log.ErrorLevel) // umoci's warnings
 	os.Exit(m.Run())
 }
