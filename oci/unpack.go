@@ -276,30 +276,12 @@ func extract(ctx context.Context, s *store, m *Manifest, rootfs string, mo layer
 	for i, l := range m.Layers {
 		err := s.withLayer(l, func(r io.Reader) error {
 			te := layer.NewTarExtractor(opt)
-			tr := tar.NewReader(r)
-			for n := 0; ; n++ {
-				if n%1024 == 0 {
-					if err := ctx.Err(); err != nil {
-						return err
-					}
-				}
-				hdr, err := tr.Next()
-				if err == io.EOF {
-					return nil
-				}
-				if err != nil {
-					return fmt.Errorf("read entry: %w", err)
-				}
-				if err := layerfs.CheckHeader(hdr); err != nil {
-					return fmt.Errorf("entry %q: %w", hdr.Name, err)
-				}
+			return layerfs.Entries(ctx, r, func(_ int, hdr *tar.Header, content io.Reader) error {
 				if mo.Rootless {
 					trackLossy(lossy, hdr, privileged)
 				}
-				if err := te.UnpackEntry(rootfs, hdr, tr); err != nil {
-					return fmt.Errorf("entry %q: %w", hdr.Name, err)
-				}
-			}
+				return te.UnpackEntry(rootfs, hdr, content)
+			})
 		})
 		if err != nil {
 			return nil, fmt.Errorf("layer %d (%s): %w", i, l.Digest, err)

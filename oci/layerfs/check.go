@@ -2,6 +2,9 @@ package layerfs
 
 import (
 	"archive/tar"
+	"context"
+	"fmt"
+	"io"
 	"strings"
 
 	"github.com/refval/refval/bundle"
@@ -22,4 +25,32 @@ func CheckHeader(hdr *tar.Header) error {
 	delete(hdr.PAXRecords, "SCHILY.xattr."+bundle.RootlessXattr)
 	delete(hdr.Xattrs, bundle.RootlessXattr) //nolint:staticcheck // umoci reads the deprecated field
 	return nil
+}
+
+// Entries calls fn with every entry of the uncompressed layer tarball r,
+// in order, after CheckHeader: the in-memory tree and the unpacker read
+// layers through this one loop, so both see the same checked and stripped
+// headers. ctx is checked every 1024 entries. Errors name the entry.
+func Entries(ctx context.Context, r io.Reader, fn func(i int, hdr *tar.Header, content io.Reader) error) error {
+	tr := tar.NewReader(r)
+	for i := 0; ; i++ {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read entry %d: %w", i, err)
+		}
+		if err := CheckHeader(hdr); err != nil {
+			return fmt.Errorf("entry %q: %w", hdr.Name, err)
+		}
+		if err := fn(i, hdr, tr); err != nil {
+			return fmt.Errorf("entry %q: %w", hdr.Name, err)
+		}
+	}
 }

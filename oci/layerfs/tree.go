@@ -89,25 +89,14 @@ func New(opts ...Option) *Tree {
 func (t *Tree) Apply(ctx context.Context, r io.Reader) error {
 	t.gen++
 	layer := t.gen - 1
-	tr := tar.NewReader(r)
 	buf := make([]byte, 64<<10)
-	for i := 0; ; i++ {
-		if i%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("layer %d: read entry %d: %w", layer, i, err)
-		}
-		if err := t.entry(hdr, tr, Locator{layer, i}, buf); err != nil {
-			return fmt.Errorf("layer %d: entry %q: %w", layer, hdr.Name, err)
-		}
+	err := Entries(ctx, r, func(i int, hdr *tar.Header, content io.Reader) error {
+		return t.entry(hdr, content, Locator{layer, i}, buf)
+	})
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("layer %d: %w", layer, err)
 	}
+	return err
 }
 
 func invalid(format string, a ...any) error {
