@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -15,15 +14,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"testing/fstest"
 	"text/tabwriter"
-	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/engine"
@@ -215,7 +211,7 @@ func runFidelity(t *testing.T, version, shimBin string) {
 			if slices.Contains(op.ctr, "--tty") {
 				// ctr run --tty needs a terminal: give it a pseudo-terminal.
 				args := append([]string{"--rm", "--runtime", shimBin}, op.ctr...)
-				r = ctrOnPTY(t, c, append(append(args, ref, id), op.args...)...)
+				r = c.RunTTY(t, append(append(args, ref, id), op.args...)...)
 			} else {
 				args := append([]string{"--rm", "--null-io", "--runtime", shimBin}, op.ctr...)
 				r = c.Run(append(append(args, ref, id), op.args...)...)
@@ -579,55 +575,4 @@ func offlineRootfsDigest(t *testing.T, img testimage.Image) bundle.Digest {
 	}
 	rootfsCache[key] = d
 	return d
-}
-
-// ctrOnPTY runs c's ctr with a new pseudo-terminal as its controlling
-// terminal and stdio (ctr run --tty refuses anything else).
-func ctrOnPTY(t *testing.T, c *ctrtest.Containerd, args ...string) ctrtest.Result {
-	t.Helper()
-	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatalf("pty: %v", err)
-	}
-	defer master.Close()
-	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatalf("unlockpt: %v", err)
-	}
-	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatalf("ptsname: %v", err)
-	}
-	slave, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatalf("pty slave: %v", err)
-	}
-	defer slave.Close()
-	full := append([]string{"--address", c.Address, "--namespace", c.Namespace, "run"}, args...)
-	cmd := exec.Command(filepath.Join(c.Bin, "ctr"), full...)
-	cmd.Env = c.Env
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	var out bytes.Buffer
-	done := make(chan struct{})
-	go func() { io.Copy(&out, master); close(done) }()
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("ctr on a pty: %v", err)
-	}
-	timer := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
-	err = cmd.Wait()
-	timer.Stop()
-	r := ctrtest.Result{Args: args, Duration: time.Since(start)}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.ExitCode = ee.ExitCode()
-	case err != nil:
-		r.Err, r.ExitCode = err, -1
-	}
-	slave.Close()
-	master.Close()
-	<-done
-	r.Stdout = out.String()
-	return r
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -310,6 +311,13 @@ func (c *Containerd) CtrContext(ctx context.Context, args ...string) Result {
 	start := time.Now()
 	err := cmd.Run()
 	r := Result{Args: args, Stdout: out.String(), Stderr: errb.String(), Duration: time.Since(start)}
+	r.setExit(err)
+	return r
+}
+
+// setExit records how the command ended: its exit code, or Err and -1
+// when it did not run to an exit.
+func (r *Result) setExit(err error) {
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):
@@ -317,6 +325,51 @@ func (c *Containerd) CtrContext(ctx context.Context, args ...string) Result {
 	case err != nil:
 		r.Err, r.ExitCode = err, -1
 	}
+}
+
+// RunTTY is Run with a new pseudo-terminal as ctr's controlling terminal
+// and stdio, as `ctr run --tty` requires; Stdout holds everything the
+// terminal showed. Setup failures fail t.
+func (c *Containerd) RunTTY(t testing.TB, args ...string) Result {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("pty: %v", err)
+	}
+	defer master.Close()
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlockpt: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("ptsname: %v", err)
+	}
+	slave, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("pty slave: %v", err)
+	}
+	defer slave.Close()
+	full := append([]string{"--address", c.Address, "--namespace", c.Namespace, "run"}, args...)
+	cmd := exec.Command(filepath.Join(c.Bin, "ctr"), full...)
+	cmd.Env = c.Env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	var out bytes.Buffer
+	done := make(chan struct{})
+	go func() { io.Copy(&out, master); close(done) }()
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("ctr on a pty: %v", err)
+	}
+	timer := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
+	err = cmd.Wait()
+	timer.Stop()
+	r := Result{Args: args, Duration: time.Since(start)}
+	r.setExit(err)
+	slave.Close()
+	master.Close()
+	<-done
+	r.Stdout = out.String()
 	return r
 }
 
