@@ -156,20 +156,16 @@ func (r *Recorder) entry(id string, res *bundle.Result) Entry {
 	}
 }
 
-// ReferenceValue returns the CMC reference value of a measurement, as
-// `refval measure-bundle` prints it: a TPM reference value with the PCR for
-// the tpm and cmcd drivers, a SW reference value for sw.
-func ReferenceValue(name string, pcr *int, res *bundle.Result) manifest.ReferenceValue {
-	rv := manifest.ReferenceValue{
-		Type:    manifest.TypeSW,
-		Sha256:  res.TemplateSha256[:],
-		Name:    name,
-		CtrData: &manifest.CtrData{ConfigSha256: res.ConfigSha256[:], RootfsSha256: res.RootfsSha256[:]},
+// referenceValue returns the CMC reference value of a measurement through
+// manifest.ContainerReferenceValue, exactly as `refval measure-bundle`
+// prints it: a TPM reference value with the PCR for the tpm and cmcd
+// drivers (both extend a PCR), a SW reference value for sw.
+func (r *Recorder) referenceValue(name string, res *bundle.Result) (manifest.ReferenceValue, error) {
+	driver := manifest.DriverTPM
+	if r.Config.Driver == DriverSW {
+		driver = manifest.DriverSW
 	}
-	if pcr != nil {
-		rv.Type, rv.Pcr = manifest.TypeTPM, pcr
-	}
-	return rv
+	return manifest.ContainerReferenceValue(name, driver, r.Config.PCR, false, res)
 }
 
 func (r *Recorder) generateDir(id string) (string, error) {
@@ -204,7 +200,11 @@ func (r *Recorder) generate(ctx context.Context, bundleDir, dir, id string, opts
 	if err != nil {
 		return nil, err
 	}
-	refs, err := json.MarshalIndent([]manifest.ReferenceValue{ReferenceValue(id, r.pcr(), res)}, "", "  ")
+	rv, err := r.referenceValue(id, res)
+	if err != nil {
+		return nil, fmt.Errorf("generate: %w", err)
+	}
+	refs, err := json.MarshalIndent([]manifest.ReferenceValue{rv}, "", "  ")
 	if err != nil {
 		return nil, err
 	}
