@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // Measure measures the bundle in bundleDir: its config.json (or the file
@@ -101,13 +103,24 @@ func HashRootfs(ctx context.Context, dir string, opts ...Option) (Digest, int, e
 	return hashRootfsV1(ctx, dir, o)
 }
 
-// readConfig reads a config file of bounded size.
+// readConfig reads a config file of bounded size. It opens without
+// blocking and refuses anything but a regular file, so that a fifo (or a
+// device) in place of config.json is an error instead of a hang; symlinks
+// are followed, as runc follows them.
 func readConfig(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, fmt.Errorf("read config: %w", &fs.PathError{Op: "open", Path: path, Err: err})
 	}
+	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %w", path, &ConfigError{Err: fmt.Errorf("not a regular file (%s)", fileKind(fi.Mode()))})
+	}
 	raw, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read config %s: %w", path, err)
@@ -116,6 +129,23 @@ func readConfig(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", path, &ConfigError{Err: fmt.Errorf("larger than %d bytes", maxConfigSize)})
 	}
 	return raw, nil
+}
+
+// fileKind names the type of a non-regular file for an error message.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a fifo"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	}
+	return "mode " + m.Type().String()
 }
 
 // location is the part of a config that says where the rootfs is and how
