@@ -35,18 +35,28 @@ func Measure(ctx context.Context, bundleDir string, opts ...Option) (*Result, er
 	if err != nil {
 		return nil, err
 	}
-	cfgDigest, norm, err := HashConfig(raw, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfgPath, err)
-	}
+	return measure(o, cfgPath, raw, opts, func() (Digest, int, error) {
+		rootfs, ropts, err := o.rootfsOf(raw, bundleDir, cfgPath, opts)
+		if err != nil {
+			return Digest{}, 0, err
+		}
+		return HashRootfs(ctx, rootfs, ropts...)
+	})
+}
+
+// rootfsOf returns the rootfs directory of the bundle whose config is raw
+// (WithRootfsPath, else root.path relative to the bundle directory) and
+// the options to measure it with: those given, plus the config's
+// linux.uidMappings and gidMappings unless WithIDMappings was given.
+func (o *options) rootfsOf(raw []byte, bundleDir, cfgPath string, opts []Option) (string, []Option, error) {
 	loc, err := locate(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfgPath, err)
+		return "", nil, fmt.Errorf("%s: %w", cfgPath, err)
 	}
 	rootfs := o.rootfsPath
 	if rootfs == "" {
 		if loc.Root == nil || loc.Root.Path == "" {
-			return nil, fmt.Errorf("%s: %w", cfgPath, fieldErr("root.path", "is missing (give the rootfs explicitly)"))
+			return "", nil, fmt.Errorf("%s: %w", cfgPath, fieldErr("root.path", "is missing (give the rootfs explicitly)"))
 		}
 		rootfs = loc.Root.Path
 		if !filepath.IsAbs(rootfs) {
@@ -60,25 +70,14 @@ func Measure(ctx context.Context, bundleDir string, opts ...Option) (*Result, er
 	ropts := opts
 	if !o.idMapSet && loc.Linux != nil && (len(loc.Linux.UIDMappings) > 0 || len(loc.Linux.GIDMappings) > 0) {
 		if err := validateMappings("linux.uidMappings", loc.Linux.UIDMappings); err != nil {
-			return nil, fmt.Errorf("%s: %w", cfgPath, err)
+			return "", nil, fmt.Errorf("%s: %w", cfgPath, err)
 		}
 		if err := validateMappings("linux.gidMappings", loc.Linux.GIDMappings); err != nil {
-			return nil, fmt.Errorf("%s: %w", cfgPath, err)
+			return "", nil, fmt.Errorf("%s: %w", cfgPath, err)
 		}
 		ropts = append(ropts[:len(ropts):len(ropts)], WithIDMappings(loc.Linux.UIDMappings, loc.Linux.GIDMappings))
 	}
-	rootDigest, n, err := HashRootfs(ctx, rootfs, ropts...)
-	if err != nil {
-		return nil, err
-	}
-	return &Result{
-		Scheme:           o.scheme,
-		ConfigSha256:     cfgDigest,
-		RootfsSha256:     rootDigest,
-		TemplateSha256:   TemplateHash(cfgDigest, rootDigest),
-		NormalizedConfig: norm,
-		Entries:          n,
-	}, nil
+	return rootfs, ropts, nil
 }
 
 // HashRootfs measures the directory tree at dir with the selected scheme
@@ -100,7 +99,7 @@ func HashRootfs(ctx context.Context, dir string, opts ...Option) (Digest, int, e
 	if o.scheme == SchemeCMC {
 		return hashRootfsCMC(ctx, dir)
 	}
-	return hashRootfsV1(ctx, dir, o)
+	return hashSource(dirSource{ctx, dir, o}, o.recordFn)
 }
 
 // readConfig reads a config file of bounded size. It opens without

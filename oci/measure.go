@@ -43,8 +43,9 @@ var maxUserFile int64 = 64 << 20 // a variable for tests
 // MeasureImage pulls ref (see Pull; WithPullPolicy(PullNever) to stay
 // offline) and measures it without unpacking it: with bundle.SchemeV1 the
 // layers stream through layerfs into an in-memory tree, file contents are
-// hashed as they pass, and the records are hashed in measurement order by
-// bundle.RootfsHasher. The result equals Unpack (as root) followed by
+// hashed as they pass, and the tree is measured as a record source by
+// bundle.MeasureSource, the code bundle.Measure runs on a directory (same
+// config hashing, same digest of the records). The result equals Unpack (as root) followed by
 // bundle.Measure on the bundle, config included; it needs no privilege and
 // is exact for owners, capabilities and device nodes. WithAllPlatforms
 // measures every image of an index. With bundle.SchemeCMC, whose rootfs
@@ -122,32 +123,11 @@ func (o *options) measureStream(ctx context.Context, s *store, m *Manifest) (Mea
 	if err != nil {
 		return Measurement{}, err
 	}
-	cfgDigest, norm, err := bundle.HashConfig(cfg, o.bundleOptions()...)
+	r, err := bundle.MeasureSource(ctx, cfg, t, o.bundleOptions()...)
 	if err != nil {
-		return Measurement{}, fmt.Errorf("config: %w", err)
-	}
-	h := bundle.NewRootfsHasher()
-	add := h.Add
-	if o.recordFn != nil {
-		add = func(r *bundle.Record) error {
-			if err := o.recordFn(r); err != nil {
-				return err
-			}
-			return h.Add(r)
-		}
-	}
-	if err := t.Records(add); err != nil {
 		return Measurement{}, err
 	}
-	rootDigest := h.Sum()
-	return Measurement{Manifest: m, Config: cfg, Result: bundle.Result{
-		Scheme:           o.scheme,
-		ConfigSha256:     cfgDigest,
-		RootfsSha256:     rootDigest,
-		TemplateSha256:   bundle.TemplateHash(cfgDigest, rootDigest),
-		NormalizedConfig: norm,
-		Entries:          h.Count(),
-	}}, nil
+	return Measurement{Manifest: m, Config: cfg, Result: *r}, nil
 }
 
 // treeFile returns the content of the regular file p of the tree (nil when

@@ -91,12 +91,8 @@ platform and index digest in "description"; --output text adds them as lines.
 			if f.records == "" {
 				err = measure()
 			} else {
-				err = atomicfile.Write(f.records, 0o644, func(w io.Writer) error {
-					write, flush := bundle.RecordWriter(w)
-					if err := measure(oci.WithRecordFunc(write)); err != nil {
-						return err
-					}
-					return flush()
+				err = bundle.WriteRecordsFile(f.records, func(record func(*bundle.Record) error) error {
+					return measure(oci.WithRecordFunc(record))
 				})
 			}
 			if err != nil {

@@ -77,12 +77,8 @@ func (f *measureFlags) withRecords(measure func(opts ...bundle.Option) error) er
 	if f.records == "" {
 		return measure()
 	}
-	return atomicfile.Write(f.records, 0o644, func(w io.Writer) error {
-		write, flush := bundle.RecordWriter(w)
-		if err := measure(bundle.WithRecordFunc(write)); err != nil {
-			return err
-		}
-		return flush()
+	return bundle.WriteRecordsFile(f.records, func(record func(*bundle.Record) error) error {
+		return measure(bundle.WithRecordFunc(record))
 	})
 }
 
