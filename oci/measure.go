@@ -1,7 +1,6 @@
 package oci
 
 import (
-	"archive/tar"
 	"context"
 	"fmt"
 	"io"
@@ -106,20 +105,7 @@ func (o *options) measureStream(ctx context.Context, s *store, m *Manifest) (Mea
 	if err != nil {
 		return Measurement{}, err
 	}
-	passwd, err := s.treeFile(m, t, "/etc/passwd")
-	if err != nil {
-		return Measurement{}, err
-	}
-	group, err := s.treeFile(m, t, "/etc/group")
-	if err != nil {
-		return Measurement{}, err
-	}
-	var cfg []byte
-	if o.configFn != nil {
-		cfg, err = o.configFn(m.config, passwd, group)
-	} else {
-		cfg, err = runtimeConfig(m.config, passwd, group, layer.MapOptions{})
-	}
+	cfg, err := o.runtimeConfigFor(m.config, s.treeFS(m, t), layer.MapOptions{})
 	if err != nil {
 		return Measurement{}, err
 	}
@@ -128,35 +114,6 @@ func (o *options) measureStream(ctx context.Context, s *store, m *Manifest) (Mea
 		return Measurement{}, err
 	}
 	return Measurement{Manifest: m, Config: cfg, Result: *r}, nil
-}
-
-// treeFile returns the content of the regular file p of the tree (nil when
-// there is none), reading its layer again when it was not retained.
-func (s *store) treeFile(m *Manifest, t *layerfs.Tree, p string) ([]byte, error) {
-	f, ok, err := t.LookupFile(p)
-	if err != nil || !ok {
-		return nil, err
-	}
-	if f.Size > maxUserFile {
-		return nil, fmt.Errorf("%w: %s is %d bytes, more than %d", ErrInvalidImage, p, f.Size, maxUserFile)
-	}
-	if f.Content != nil || f.Size == 0 {
-		return append([]byte{}, f.Content...), nil
-	}
-	var out []byte
-	err = s.withLayer(m.Layers[f.Loc.Layer], func(r io.Reader) error {
-		tr := tar.NewReader(r)
-		for i := 0; ; i++ {
-			if _, err := tr.Next(); err != nil {
-				return fmt.Errorf("reading %s again: %w", p, err)
-			}
-			if i == f.Loc.Entry {
-				out, err = io.ReadAll(tr)
-				return err
-			}
-		}
-	})
-	return out, err
 }
 
 // measureUnpacked unpacks m into a temporary bundle (rootless when not
@@ -169,7 +126,7 @@ func (o *options) measureUnpacked(ctx context.Context, s *store, m *Manifest) (M
 	rootless := os.Geteuid() != 0
 	defer removeTree(tmp, rootless)
 	dir := tmp + "/bundle"
-	inexact, err := unpackBundle(ctx, s, m, dir, rootless, false, o.configFn)
+	inexact, err := unpackBundle(ctx, s, m, dir, rootless, false, o.runtimeConfigFor)
 	if err != nil {
 		return Measurement{}, err
 	}

@@ -39,7 +39,7 @@ func ociMeasureFunc(base []oci.Option) manifest.MeasureFunc {
 			return rv, info, err
 		}
 		if pred != nil {
-			opts = append(opts, oci.WithConfigFunc(pred.Config), oci.WithContainerID(pred.ContainerID()))
+			opts = append(opts, oci.WithRuntimeConfig(pred.Config), oci.WithContainerID(pred.ContainerID()))
 		}
 		if o.Platform != "" {
 			opts = append(opts, oci.WithPlatform(o.Platform))

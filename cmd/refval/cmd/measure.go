@@ -81,7 +81,7 @@ platform and index digest in "description"; --output text adds them as lines.
 				return err
 			}
 			if pred != nil {
-				opts = append(opts, oci.WithConfigFunc(pred.Config), oci.WithContainerID(pred.ContainerID()))
+				opts = append(opts, oci.WithRuntimeConfig(pred.Config), oci.WithContainerID(pred.ContainerID()))
 			}
 			var res *oci.ImageMeasurement
 			measure := func(more ...oci.Option) (err error) {

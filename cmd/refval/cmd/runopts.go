@@ -38,7 +38,7 @@ type runFlags struct {
 //	...
 //	p, err := rf.predictor(id, args[1:]) // nil: keep umoci's (runc) config
 //	if p != nil {
-//		opts = append(opts, oci.WithConfigFunc(p.Config), oci.WithContainerID(p.ContainerID()))
+//		opts = append(opts, oci.WithRuntimeConfig(p.Config), oci.WithContainerID(p.ContainerID()))
 //	}
 func registerRunFlags(fs *pflag.FlagSet) *runFlags {
 	f := &runFlags{fs: fs}
