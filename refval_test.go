@@ -131,3 +131,20 @@ func TestGenerateChecksRunOptionsFirst(t *testing.T) {
 		t.Errorf("err %v, %d measured; want ErrRunOptions naming images[1] before measuring", err, measured)
 	}
 }
+
+// TestRunOptionsErrorField: the error names the member of manifest.Run at
+// fault, so that the CLI can name its flag and a batch its member.
+func TestRunOptionsErrorField(t *testing.T) {
+	for want, run := range map[string]*manifest.Run{
+		"engine":   {Engine: "docker"},
+		"baseSpec": {Engine: "containerd", BaseSpec: []byte(`[]`)},
+		"host":     {Engine: "containerd", RunOptions: engine.RunOptions{NetHost: true}},
+		"":         {Engine: "containerd", RunOptions: engine.RunOptions{Seccomp: true}},
+	} {
+		_, err := NewPredictor(run, nil, "")
+		var re *RunOptionsError
+		if !errors.As(err, &re) || re.Field != want || !errors.Is(err, ErrRunOptions) {
+			t.Errorf("%+v: %v; want a RunOptionsError for %q", run, err, want)
+		}
+	}
+}

@@ -16,6 +16,26 @@ import (
 // errors in the input, never of the image.
 var ErrRunOptions = errors.New("invalid run options")
 
+// RunOptionsError is the error of NewPredictor: Field names the member of
+// manifest.Run at fault ("engine", "baseSpec", "host"), or is empty when
+// Err, from package engine, names the option itself. It wraps Err and
+// ErrRunOptions.
+type RunOptionsError struct {
+	Field string
+	Err   error
+}
+
+func (e *RunOptionsError) Error() string {
+	if e.Field == "" {
+		return e.Err.Error()
+	}
+	return e.Field + ": " + e.Err.Error()
+}
+
+func (e *RunOptionsError) Unwrap() []error { return []error{e.Err, ErrRunOptions} }
+
+func runError(field string, err error) error { return &RunOptionsError{Field: field, Err: err} }
+
 // NewPredictor returns the prediction of the runtime config that run
 // describes, or nil for the runc engine (the config umoci writes stays).
 // env is the job's environment: with an engine that takes run options it
@@ -30,7 +50,7 @@ func NewPredictor(run *manifest.Run, env []string, id string) (*engine.Predictor
 		return nil, nil
 	}
 	if run.CommandLine != nil {
-		return nil, fmt.Errorf("%w: run options %q in command-line form: resolve them first", ErrRunOptions, run.CommandLine)
+		return nil, runError("", fmt.Errorf("run options %q in command-line form: resolve them first", run.CommandLine))
 	}
 	kind := run.Engine
 	if kind == "" {
@@ -38,11 +58,11 @@ func NewPredictor(run *manifest.Run, env []string, id string) (*engine.Predictor
 	}
 	p, err := engine.ParseProfile(kind, run.EngineVersion)
 	if err != nil {
-		return nil, fmt.Errorf("%w: engine: %v", ErrRunOptions, err)
+		return nil, runError("engine", err)
 	}
 	if p.Kind == engine.Runc {
 		if !run.RunOptions.IsZero() || run.BaseSpec != nil || run.Host != nil {
-			return nil, fmt.Errorf("%w: only the containerd engine takes run options", ErrRunOptions)
+			return nil, runError("engine", errors.New("only the containerd engine takes run options"))
 		}
 		return nil, nil
 	}
@@ -53,19 +73,19 @@ func NewPredictor(run *manifest.Run, env []string, id string) (*engine.Predictor
 	if run.BaseSpec != nil {
 		pr.BaseSpec = []byte(run.BaseSpec)
 		if err := engine.CheckBaseSpec(pr.BaseSpec); err != nil {
-			return nil, fmt.Errorf("%w: base spec: %v", ErrRunOptions, err)
+			return nil, runError("baseSpec", err)
 		}
 	}
 	// The options against the profile, with an empty image: what depends
 	// on the image is checked when it is measured.
 	if _, err := pr.Run.CtrOpts(p, ocispec.Image{}, pr.BaseSpec); err != nil {
 		if errors.Is(err, engine.ErrInvalidOption) || errors.Is(err, engine.ErrUnsupported) {
-			return nil, fmt.Errorf("%w: %w", ErrRunOptions, err)
+			return nil, runError("", err)
 		}
 		return nil, err
 	}
 	if (pr.Run.Privileged || pr.Run.NetHost) && pr.Host == nil {
-		return nil, fmt.Errorf("%w: privileged and net-host depend on the device: give a host profile", ErrRunOptions)
+		return nil, runError("host", errors.New("privileged and net-host depend on the device: give a host profile"))
 	}
 	return pr, nil
 }

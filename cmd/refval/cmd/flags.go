@@ -378,10 +378,25 @@ func (f *runFlags) predictor(id string, args []string) (*engine.Predictor, error
 		return nil, err
 	}
 	p, err := refval.NewPredictor(run, nil, id)
-	if errors.Is(err, refval.ErrRunOptions) {
-		return nil, UsageErrorf("%v", err)
+	return p, f.usageError(err)
+}
+
+// usageError turns an error of refval.NewPredictor into a usage error
+// that names the flags at fault.
+func (f *runFlags) usageError(err error) error {
+	var re *refval.RunOptionsError
+	if !errors.As(err, &re) {
+		return err
 	}
-	return p, err
+	switch re.Field {
+	case "engine":
+		return UsageErrorf("--engine/--engine-version: %v", re.Err)
+	case "baseSpec":
+		return UsageErrorf("--base-spec %s: %v", f.baseSpec, re.Err)
+	case "host":
+		return UsageErrorf("--privileged and --net-host depend on the device: give --host-profile FILE (or local)")
+	}
+	return UsageErrorf("%v", re.Err)
 }
 
 // run returns the run options of the flags as the library takes them (nil
@@ -459,27 +474,23 @@ func (f *runFlags) run(args []string) (*manifest.Run, error) {
 // batch file's "run": ["--engine", "containerd", "--env", "A=1", "--",
 // "/app", "serve"].
 func parseRunArgs(args []string) (*engine.Predictor, error) {
-	run, err := parseRunCommandLine(args)
-	if err != nil || run == nil {
+	f, err := parseRunCommandLine(args)
+	if err != nil {
 		return nil, err
 	}
-	p, err := refval.NewPredictor(run, nil, "")
-	if errors.Is(err, refval.ErrRunOptions) {
-		return nil, UsageErrorf("%v", err)
-	}
-	return p, err
+	return f.predictor("", f.fs.Args())
 }
 
-// parseRunCommandLine reads a legacy command-line "run" with the flags
+// parseRunCommandLine parses a legacy command-line "run" with the flags
 // measure registers, so that both spell every option alike.
-func parseRunCommandLine(args []string) (*manifest.Run, error) {
+func parseRunCommandLine(args []string) (*runFlags, error) {
 	fs := pflag.NewFlagSet("run options", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	f := registerRunFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, UsageErrorf("run options %q: %v", args, err)
 	}
-	return f.run(fs.Args())
+	return f, nil
 }
 
 // resolveRunCommandLines replaces the legacy command-line "run" of every
@@ -490,11 +501,18 @@ func resolveRunCommandLines(file string, jobs []manifest.Job) error {
 		if r == nil || r.CommandLine == nil {
 			continue
 		}
-		run, err := parseRunCommandLine(r.CommandLine)
+		f, err := parseRunCommandLine(r.CommandLine)
+		if err == nil {
+			jobs[i].Run, err = f.run(f.fs.Args())
+		}
+		if err == nil && jobs[i].Run != nil {
+			// Checked here too, so that the message names the flags.
+			_, err = refval.NewPredictor(jobs[i].Run, jobs[i].Env, "")
+			err = f.usageError(err)
+		}
 		if err != nil {
 			return UsageErrorf("%s: images[%d].run: %v", file, i, err)
 		}
-		jobs[i].Run = run
 	}
 	return nil
 }
