@@ -78,11 +78,13 @@ func NewPredictor(run *manifest.Run, env []string, id string) (*engine.Predictor
 	}
 	// The options against the profile, with an empty image: what depends
 	// on the image is checked when it is measured.
-	if _, err := pr.Run.CtrOpts(p, ocispec.Image{}, pr.BaseSpec); err != nil {
-		if errors.Is(err, engine.ErrInvalidOption) || errors.Is(err, engine.ErrUnsupported) {
-			return nil, runError("", err)
+	if p.Kind == engine.Containerd {
+		if _, err := pr.Run.CtrOpts(p, ocispec.Image{}, pr.BaseSpec); err != nil {
+			if errors.Is(err, engine.ErrInvalidOption) || errors.Is(err, engine.ErrUnsupported) {
+				return nil, runError("", err)
+			}
+			return nil, err
 		}
-		return nil, err
 	}
 	if (pr.Run.Privileged || pr.Run.NetHost) && pr.Host == nil {
 		return nil, runError("host", errors.New("privileged and net-host depend on the device: give a host profile"))

@@ -310,9 +310,11 @@ func (s *signerFlags) load() ([]signing.Signer, error) {
 // runFlags are the flags that choose how the runtime config of an image
 // is predicted: the engine (--engine, --engine-version, --base-spec,
 // --host-profile) and the `ctr run` options that change the config, under
-// ctr's own names. measure, unpack and generate (per image, in its batch
-// file) share them through registerRunFlags and parseRunArgs, so all
-// three use the same profile code.
+// ctr's own names. measure and unpack register them; generate's batch
+// file spells them the same way in its legacy command-line "run"
+// (parseRunCommandLine). run turns them into a manifest.Run, and
+// refval.NewPredictor, the one place a prediction is set up, into an
+// engine.Predictor.
 type runFlags struct {
 	fs *pflag.FlagSet
 
