@@ -24,3 +24,15 @@ func TestByteOrderMarkRefused(t *testing.T) {
 		t.Errorf("without BOM: %q, %v", f, err)
 	}
 }
+
+// TestByteOrderMarkForcedJSON: with the format given (no detection) the
+// JSON decoder names the byte order mark too.
+func TestByteOrderMarkForcedJSON(t *testing.T) {
+	_, err := Parse([]byte("\ufeff{\"type\":\"App Manifest\"}"), JSON)
+	if !errors.Is(err, ErrSyntax) || !strings.Contains(err.Error(), "byte order mark") {
+		t.Errorf("Parse(BOM, JSON): %v; want ErrSyntax naming the byte order mark", err)
+	}
+	if err := ValidateJSON([]byte("\ufeff[]")); err == nil || !strings.Contains(err.Error(), "byte order mark") {
+		t.Errorf("ValidateJSON(BOM): %v", err)
+	}
+}

@@ -48,8 +48,8 @@ func DetectFormat(b []byte) (Format, error) {
 	if len(t) == 0 {
 		return "", fmt.Errorf("%w: empty input", ErrFormat)
 	}
-	if bytes.HasPrefix(t, utf8BOM) {
-		return "", fmt.Errorf("%w: starts with a UTF-8 byte order mark (EF BB BF), which JSON must not have (RFC 8259 §8.1) and CMC refuses: remove those 3 bytes", ErrFormat)
+	if err := checkBOM(t, ErrFormat); err != nil {
+		return "", err
 	}
 	if t[0] == '{' || t[0] == '[' {
 		return JSON, nil
@@ -59,6 +59,15 @@ func DetectFormat(b []byte) (Format, error) {
 
 // utf8BOM is the UTF-8 encoding of U+FEFF, the byte order mark.
 var utf8BOM = []byte{0xef, 0xbb, 0xbf}
+
+// checkBOM refuses input that starts with a byte order mark, wrapping
+// sentinel (see DetectFormat for why it is refused, not skipped).
+func checkBOM(b []byte, sentinel error) error {
+	if bytes.HasPrefix(b, utf8BOM) {
+		return fmt.Errorf("%w: starts with a UTF-8 byte order mark (EF BB BF), which JSON must not have (RFC 8259 §8.1) and CMC refuses: remove those 3 bytes", sentinel)
+	}
+	return nil
+}
 
 // maxDepth bounds the nesting of JSON input, as fxamacker/cbor's default
 // MaxNestedLevels (32) bounds CBOR input: metadata nests a handful of levels,
@@ -109,6 +118,9 @@ func decodeJSON(b []byte) (any, error) {
 	// encoding/json would replace invalid UTF-8 by U+FFFD: a silent change.
 	if !utf8.Valid(b) {
 		return nil, fmt.Errorf("%w: JSON text is not valid UTF-8", ErrSyntax)
+	}
+	if err := checkBOM(bytes.TrimLeft(b, " \t\r\n"), ErrSyntax); err != nil {
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()

@@ -78,3 +78,17 @@ func TestBOMEnvelopeReportedAsSuch(t *testing.T) {
 		t.Errorf("BOM'd JWS: %v, %+v; want malformed naming the byte order mark", err, r.Errors)
 	}
 }
+
+// TestBOMEnvelopeForcedJSON: verify --format json on a BOM'd JWS names
+// the byte order mark as well.
+func TestBOMEnvelopeForcedJSON(t *testing.T) {
+	pki := newPKI(t, "bomjson")
+	env, err := Sign(testManifest(t, manifest.JSON), manifest.JSON, pki.signer(t, "P-256", "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Verify(append([]byte("\ufeff"), env...), pki.pool, WithTime(testEpoch), WithFormat(manifest.JSON))
+	if !errors.Is(err, ErrVerification) || len(r.Errors) != 1 || r.Errors[0].Code != CodeMalformed || !strings.Contains(r.Errors[0].Reason, "byte order mark") {
+		t.Errorf("BOM'd JWS, format json: %v, %+v", err, r.Errors)
+	}
+}

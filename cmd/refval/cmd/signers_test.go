@@ -110,3 +110,34 @@ func renewCertificate(t *testing.T, dir string, leaf *x509.Certificate) (rootFil
 	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 	return rootFile, certFile
 }
+
+// TestCLIVerifyBOM: a signed manifest saved with a byte order mark (as some
+// Windows editors do) is refused naming the mark, not as broken CBOR; sign
+// refuses such a payload the same way.
+func TestCLIVerifyBOM(t *testing.T) {
+	dir := t.TempDir()
+	root, signers := sigPKI(t, dir, "bom")
+	t.Setenv("SOURCE_DATE_EPOCH", fmtUnix(time.Now().Add(-time.Minute)))
+	code, out, stderr := sigCLI(t, sigRefvals, "manifest", "create", "--name", "web", "--version", "1", "--refvals", "-", "--valid-for", "1d")
+	if code != 0 {
+		t.Fatalf("create: %d %s", code, stderr)
+	}
+	doc := []byte(out)
+	m := filepath.Join(dir, "app.manifest.json")
+	os.WriteFile(m, doc, 0o644)
+	signed := filepath.Join(dir, "signed.json")
+	if code, _, stderr := sigCLI(t, "", "sign", "--in", m, "--out", signed, "--key", signers[0][0], "--cert", signers[0][1]); code != 0 {
+		t.Fatalf("sign: %d %s", code, stderr)
+	}
+	bom := filepath.Join(dir, "bom.json")
+	os.WriteFile(bom, append([]byte("\ufeff"), mustRead(t, signed)...), 0o644)
+	code, out, stderr = sigCLI(t, "", "verify", "--ca", root, bom)
+	if code != ExitFailure || !strings.Contains(stderr, "byte order mark") || strings.Contains(strings.ToLower(stderr+out), "cbor") || strings.Contains(out, "cose") {
+		t.Errorf("verify BOM'd JWS: exit %d, stdout %s, stderr %q; want exit 1 naming the byte order mark", code, out, stderr)
+	}
+	os.WriteFile(m, append([]byte("\ufeff"), doc...), 0o644)
+	code, _, stderr = sigCLI(t, "", "sign", "--in", m, "--out", filepath.Join(dir, "x.json"), "--key", signers[0][0], "--cert", signers[0][1])
+	if code != ExitFailure || !strings.Contains(stderr, "byte order mark") {
+		t.Errorf("sign BOM'd payload: exit %d %q; want exit 1 naming the byte order mark", code, stderr)
+	}
+}
