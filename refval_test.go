@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/refval/refval/engine"
 	"github.com/refval/refval/internal/testimage"
 	"github.com/refval/refval/manifest"
@@ -146,5 +148,29 @@ func TestRunOptionsErrorField(t *testing.T) {
 		if !errors.As(err, &re) || re.Field != want || !errors.Is(err, ErrRunOptions) {
 			t.Errorf("%+v: %v; want a RunOptionsError for %q", run, err, want)
 		}
+	}
+}
+
+// TestImageNaming: the name and description rules of a multi-platform
+// measurement, on hand-made image descriptions.
+func TestImageNaming(t *testing.T) {
+	arm := &oci.Manifest{Digest: "sha256:aa", Platform: ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}}
+	for _, tc := range []struct {
+		ref, name string
+		several   bool
+		want      string
+	}{
+		{"docker://r.example/ns/web:1", "", false, "r.example/ns/web:1"},
+		{"oci:/l:web", "", true, "/l:web (linux/arm64/v8)"},
+		{"oci:/l:web", "front", true, "front (linux/arm64/v8)"},
+		{"oci:/l:web", "front", false, "front"},
+	} {
+		if got := ImageValueName(tc.ref, tc.name, arm, tc.several); got != tc.want {
+			t.Errorf("ImageValueName(%q, %q, %v) = %q, want %q", tc.ref, tc.name, tc.several, got, tc.want)
+		}
+	}
+	img := &oci.Image{Reference: "docker://r/web:1", IndexDigest: "sha256:ii"}
+	if got, want := ImageDescription(img, arm), "image docker://r/web:1 manifest sha256:aa platform linux/arm64/v8 index sha256:ii"; got != want {
+		t.Errorf("ImageDescription = %q, want %q", got, want)
 	}
 }
