@@ -10,77 +10,7 @@ import (
 	"github.com/refval/refval/internal/atomicfile"
 	"github.com/refval/refval/manifest"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 )
-
-func init() {
-	register(newMeasureBundleCmd)
-	// CMC's measure-bundle took -config and -rootfs (Go flag syntax).
-	registerLegacyFlags("measure-bundle", "config", "rootfs")
-}
-
-// measureFlags are the output flags shared by measure-bundle and measure.
-type measureFlags struct {
-	fs         *pflag.FlagSet
-	scheme     string
-	id         string
-	name       string
-	driver     string
-	pcr        int
-	optional   bool
-	output     string
-	records    string
-	normalized string
-}
-
-func (f *measureFlags) register(cmd *cobra.Command) {
-	fl := cmd.Flags()
-	f.fs = fl
-	fl.StringVar(&f.scheme, "scheme", string(bundle.SchemeV1), "measurement scheme: refval-v1 or cmc")
-	fl.StringVar(&f.id, "id", "", "container ID to replace by <container-id> in the config")
-	fl.StringVar(&f.name, "name", "", "name of the reference value (default: derived from the input)")
-	fl.StringVar(&f.driver, "driver", manifest.DriverSW, "how the runtime records the measurement: tpm (PCR) or sw (list)")
-	fl.IntVar(&f.pcr, "pcr", manifest.DefaultPCR, "PCR of the TPM reference value (with --driver tpm)")
-	fl.BoolVar(&f.optional, "optional", false, "mark the reference value optional")
-	fl.StringVarP(&f.output, "output", "o", "json", "output format: json or text")
-	fl.StringVar(&f.records, "records", "", "write the rootfs records (JSON lines) to this file")
-	fl.StringVar(&f.normalized, "normalized-config", "", "write the normalized config (the bytes hashed) to this file")
-}
-
-// validate checks the flag values and returns the bundle options they imply.
-func (f *measureFlags) validate() ([]bundle.Option, error) {
-	scheme, err := bundle.ParseScheme(f.scheme)
-	if err != nil {
-		return nil, UsageErrorf("--scheme: %v", err)
-	}
-	if f.driver != manifest.DriverSW && f.driver != manifest.DriverTPM {
-		return nil, UsageErrorf("--driver: %q is not tpm or sw", f.driver)
-	}
-	if f.pcr < 0 || f.pcr > 23 {
-		return nil, UsageErrorf("--pcr: %d is not in 0..23", f.pcr)
-	}
-	if f.fs.Changed("pcr") && f.driver != manifest.DriverTPM {
-		return nil, UsageErrorf("--pcr: only a TPM reference value has a PCR (add --driver tpm)")
-	}
-	if f.output != "json" && f.output != "text" {
-		return nil, UsageErrorf("--output: %q is not json or text", f.output)
-	}
-	if f.records != "" && scheme == bundle.SchemeCMC {
-		return nil, UsageErrorf("--records: the cmc scheme has no per-entry records")
-	}
-	return []bundle.Option{bundle.WithScheme(scheme), bundle.WithContainerID(f.id)}, nil
-}
-
-// withRecords runs measure with a record function writing f.records
-// atomically (nothing is left behind when measure fails).
-func (f *measureFlags) withRecords(measure func(opts ...bundle.Option) error) error {
-	if f.records == "" {
-		return measure()
-	}
-	return bundle.WriteRecordsFile(f.records, func(record func(*bundle.Record) error) error {
-		return measure(bundle.WithRecordFunc(record))
-	})
-}
 
 // print writes the reference value of r (and the normalized config when
 // asked) the way every measuring command does. extra fields are added to

@@ -8,8 +8,6 @@ import (
 	"github.com/refval/refval/oci"
 )
 
-func init() { register(newUnpackCmd) }
-
 func newUnpackCmd() *cobra.Command {
 	var f imageFlags
 	var output string
