@@ -34,9 +34,11 @@ type Measurement struct {
 const retainMax = 1 << 20
 
 // maxUserFile bounds the /etc/passwd or /etc/group read into memory to
-// resolve the image's user; a larger one is refused rather than letting a
-// hostile image exhaust memory (engine profiles refuse more than 10 MiB,
-// as containerd 2.x does; real files are a few KiB).
+// resolve the image's user (boundedFS, for the layer tree's view and the
+// unpacked rootfs alike); a larger one is refused rather than letting a
+// hostile image exhaust memory (umoci's conversion and the engine
+// profiles refuse more than 10 MiB, as containerd 2.x does; real files
+// are a few KiB).
 var maxUserFile int64 = 64 << 20 // a variable for tests
 
 // MeasureImage pulls ref (see Pull; WithPullPolicy(PullNever) to stay
