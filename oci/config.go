@@ -45,15 +45,14 @@ func (o *options) runtimeConfigFor(img ocispec.Image, rootfs fs.ReadLinkFS, mo l
 	case o.configFS != nil:
 		return o.configFS(img, rootfs)
 	case o.configFn != nil:
-		passwd, err := readUserFile(rootfs, "etc/passwd")
-		if err != nil {
-			return nil, err
+		var files [2][]byte // passwd, group
+		for i, name := range []string{"etc/passwd", "etc/group"} {
+			var err error
+			if files[i], err = readUserFile(rootfs, name); err != nil {
+				return nil, err
+			}
 		}
-		group, err := readUserFile(rootfs, "etc/group")
-		if err != nil {
-			return nil, err
-		}
-		return o.configFn(img, passwd, group)
+		return o.configFn(img, files[0], files[1])
 	}
 	return umociConfig(img, rootfs, mo)
 }
