@@ -12,6 +12,9 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/refval/refval/bundle"
+	"github.com/refval/refval/driver"
+	"github.com/refval/refval/manifest"
+	"github.com/refval/refval/measurelist"
 )
 
 // Configuration file location.
@@ -35,33 +38,20 @@ const (
 	DefaultCMCDSocket  = "/run/cmcd/api.sock"
 )
 
-// Drivers.
-const (
-	DriverSW   = "sw"
-	DriverTPM  = "tpm"
-	DriverCMCD = "cmcd"
-)
-
-// List formats.
-const (
-	FormatJSON = "json"
-	FormatCBOR = "cbor"
-)
-
 // ErrConfig marks a configuration file that cannot be used.
 var ErrConfig = errors.New("invalid shim configuration")
 
 // Config is the shim configuration (TOML, keys as in the struct tags).
 type Config struct {
 	// Scheme is the measurement scheme (bundle.SchemeV1 or SchemeCMC).
-	Scheme string `toml:"scheme"`
+	Scheme bundle.Scheme `toml:"scheme"`
 	// Driver is where a new measurement goes besides the list: sw, tpm, cmcd.
-	Driver string `toml:"driver"`
+	Driver driver.Kind `toml:"driver"`
 	// PCR is the PCR the tpm driver extends (and the list entries name).
-	PCR int `toml:"pcr"`
+	PCR driver.PCR `toml:"pcr"`
 	// List is the measurement list file; ListFormat is json or cbor.
-	List       string `toml:"list"`
-	ListFormat string `toml:"list_format"`
+	List       string             `toml:"list"`
+	ListFormat measurelist.Format `toml:"list_format"`
 	// TPM is a TPM device path (/dev/tpmrm0), tcp://HOST:PORT for a swtpm
 	// or TPM simulator command port, or unix:///PATH for a raw socket.
 	TPM string `toml:"tpm"`
@@ -95,11 +85,11 @@ type Config struct {
 // DefaultConfig returns the configuration used when no file exists.
 func DefaultConfig() *Config {
 	return &Config{
-		Scheme:      string(bundle.SchemeV1),
-		Driver:      DriverSW,
-		PCR:         11,
+		Scheme:      bundle.SchemeV1,
+		Driver:      driver.SW,
+		PCR:         manifest.DefaultPCR,
 		List:        DefaultListPath,
-		ListFormat:  FormatJSON,
+		ListFormat:  measurelist.JSON,
 		TPM:         DefaultTPM,
 		CMCDSocket:  DefaultCMCDSocket,
 		LogFile:     DefaultLogFile,
@@ -165,22 +155,20 @@ func ParseConfig(raw []byte) (*Config, error) {
 
 // Validate checks every field and names the first bad one.
 func (c *Config) Validate() error {
-	if _, err := bundle.ParseScheme(c.Scheme); err != nil {
+	scheme, err := bundle.ParseScheme(string(c.Scheme))
+	if err != nil {
 		return fmt.Errorf("%w: scheme: %w", ErrConfig, err)
 	}
-	switch c.Driver {
-	case DriverSW, DriverTPM, DriverCMCD:
-	default:
-		return fmt.Errorf("%w: driver: %q (want sw, tpm or cmcd)", ErrConfig, c.Driver)
+	c.Scheme = scheme // "" is the default scheme: name it
+	if err := c.Driver.Validate(); err != nil {
+		return fmt.Errorf("%w: driver: %w", ErrConfig, err)
 	}
-	// PCRs 0-23 exist on every PC-client TPM; the CMC convention is 11.
-	if c.PCR < 0 || c.PCR > 23 {
-		return fmt.Errorf("%w: pcr: %d is not in 0..23", ErrConfig, c.PCR)
+	// The CMC convention is PCR 11.
+	if err := c.PCR.Validate(); err != nil {
+		return fmt.Errorf("%w: pcr: %w", ErrConfig, err)
 	}
-	switch c.ListFormat {
-	case FormatJSON, FormatCBOR:
-	default:
-		return fmt.Errorf("%w: list_format: %q (want json or cbor)", ErrConfig, c.ListFormat)
+	if err := c.ListFormat.Validate(); err != nil {
+		return fmt.Errorf("%w: list_format: %w", ErrConfig, err)
 	}
 	for _, f := range []struct{ key, val string }{
 		{"list", c.List}, {"log_file", c.LogFile}, {"generate_dir", c.GenerateDir},

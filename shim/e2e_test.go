@@ -20,9 +20,11 @@ import (
 	"github.com/fxamacker/cbor/v2"
 	"github.com/google/go-cmp/cmp"
 	"github.com/refval/refval/bundle"
+	"github.com/refval/refval/driver/cmcd"
 	"github.com/refval/refval/internal/ctrtest"
 	"github.com/refval/refval/internal/testimage"
 	"github.com/refval/refval/manifest"
+	"github.com/refval/refval/measurelist"
 	"github.com/refval/refval/oci"
 	"github.com/refval/refval/shim"
 )
@@ -161,9 +163,9 @@ func (r *rig) setup(t testing.TB, extra string) string {
 	return dir
 }
 
-func readList(t testing.TB, dir string) []shim.Entry {
+func readList(t testing.TB, dir string) []measurelist.Entry {
 	t.Helper()
-	l, err := shim.ReadList(filepath.Join(dir, "list.json"), shim.FormatJSON)
+	l, err := measurelist.Read(filepath.Join(dir, "list.json"), measurelist.JSON)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,15 +244,15 @@ func (r *rig) testTransparent(t *testing.T) {
 			if len(l) != 2 {
 				t.Fatalf("list has %d entries, want 2 (two identical starts, one with another env): %+v", len(l), l)
 			}
-			if string(l[0].TemplateSha256) == string(l[1].TemplateSha256) {
+			if l[0].TemplateSha256 == l[1].TemplateSha256 {
 				t.Errorf("a changed env var kept the template hash %x", l[0].TemplateSha256)
 			}
 			if l[0].Name != name+"-0" || l[1].Name != name+"-2" {
 				t.Errorf("entry names %q, %q; want %s-0, %s-2", l[0].Name, l[1].Name, name, name)
 			}
 			for _, e := range l {
-				th := sha256.Sum256(append(append([]byte{}, e.ConfigSha256...), e.RootfsSha256...))
-				if string(th[:]) != string(e.TemplateSha256) {
+				th := sha256.Sum256(append(append([]byte{}, e.ConfigSha256[:]...), e.RootfsSha256[:]...))
+				if th != e.TemplateSha256 {
 					t.Errorf("entry %s: templateSha256 %x != SHA-256(config||rootfs) %x", e.Name, e.TemplateSha256, th)
 				}
 				if e.Pcr != nil {
@@ -495,7 +497,7 @@ func (r *rig) testTPM(t *testing.T) {
 		if e.Pcr == nil || *e.Pcr != 16 {
 			t.Errorf("entry %s: pcr %v, want 16", e.Name, e.Pcr)
 		}
-		pcr = sha256.Sum256(append(pcr[:], e.TemplateSha256...))
+		pcr = sha256.Sum256(append(pcr[:], e.TemplateSha256[:]...))
 	}
 	if got := pcrRead(t, port, 16); got != hex.EncodeToString(pcr[:]) {
 		t.Errorf("tpm2_pcrread: PCR 16 = %s, replaying the list gives %x", got, pcr)
@@ -512,9 +514,9 @@ func (r *rig) testCMCD(t *testing.T) {
 		}
 	}
 	l := readList(t, dir)
-	var want []shim.MeasureRequest
+	var want []cmcd.MeasureRequest
 	for _, e := range l {
-		want = append(want, shim.MeasureRequest{Name: e.Name, ConfigSha256: e.ConfigSha256, RootfsSha256: e.RootfsSha256})
+		want = append(want, cmcd.MeasureRequest{Name: e.Name, ConfigSha256: e.ConfigSha256[:], RootfsSha256: e.RootfsSha256[:]})
 	}
 	if len(want) != 2 {
 		t.Fatalf("list has %d entries, want 2", len(want))
@@ -660,13 +662,13 @@ func pcrRead(t *testing.T, port, pcr int) string {
 type fakeCMCD struct {
 	path string
 	mu   sync.Mutex
-	reqs []shim.MeasureRequest
+	reqs []cmcd.MeasureRequest
 }
 
-func (f *fakeCMCD) requests() []shim.MeasureRequest {
+func (f *fakeCMCD) requests() []cmcd.MeasureRequest {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]shim.MeasureRequest(nil), f.reqs...)
+	return append([]cmcd.MeasureRequest(nil), f.reqs...)
 }
 
 // startCMCD serves the CMC daemon's measure API on a unix socket,
@@ -691,13 +693,13 @@ func startCMCD(t *testing.T, success bool) *fakeCMCD {
 			}
 			go func() {
 				defer c.Close()
-				typ, payload, err := shim.ReadCMCDMessage(c)
-				if err != nil || typ != shim.CMCDTypeMeasure {
+				typ, payload, err := cmcd.ReadMessage(c)
+				if err != nil || typ != cmcd.TypeMeasure {
 					return
 				}
 				req, err := decodeMeasureRequest(payload)
 				if err != nil {
-					shim.WriteCMCDMessage(c, shim.CMCDTypeError, []byte{0xa1, 0x00, 0x63, 'b', 'a', 'd'})
+					cmcd.WriteMessage(c, cmcd.TypeError, []byte{0xa1, 0x00, 0x63, 'b', 'a', 'd'})
 					return
 				}
 				f.mu.Lock()
@@ -708,7 +710,7 @@ func startCMCD(t *testing.T, success bool) *fakeCMCD {
 				if success {
 					b = 0xf5
 				}
-				shim.WriteCMCDMessage(c, shim.CMCDTypeMeasure, []byte{0xa1, 0x00, b})
+				cmcd.WriteMessage(c, cmcd.TypeMeasure, []byte{0xa1, 0x00, b})
 			}()
 		}
 	}()
@@ -717,18 +719,18 @@ func startCMCD(t *testing.T, success bool) *fakeCMCD {
 
 // decodeMeasureRequest reads the request through a generic CBOR map, not
 // through the shim's struct tags, so a wrong key number would show.
-func decodeMeasureRequest(b []byte) (shim.MeasureRequest, error) {
+func decodeMeasureRequest(b []byte) (cmcd.MeasureRequest, error) {
 	var m map[uint64]any
 	if err := cbor.Unmarshal(b, &m); err != nil {
-		return shim.MeasureRequest{}, err
+		return cmcd.MeasureRequest{}, err
 	}
 	name, _ := m[0].(string)
 	cfg, _ := m[1].([]byte)
 	rfs, _ := m[2].([]byte)
 	if len(m) != 3 || name == "" || len(cfg) != 32 || len(rfs) != 32 {
-		return shim.MeasureRequest{}, fmt.Errorf("bad request %v", m)
+		return cmcd.MeasureRequest{}, fmt.Errorf("bad request %v", m)
 	}
-	return shim.MeasureRequest{Name: name, ConfigSha256: cfg, RootfsSha256: rfs}, nil
+	return cmcd.MeasureRequest{Name: name, ConfigSha256: cfg, RootfsSha256: rfs}, nil
 }
 
 // BenchmarkStartLatency compares `ctr run --rm` of a small image through

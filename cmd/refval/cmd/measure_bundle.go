@@ -1,12 +1,12 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
 
 	"github.com/refval/refval/bundle"
+	"github.com/refval/refval/driver"
 	"github.com/refval/refval/internal/atomicfile"
 	"github.com/refval/refval/manifest"
 	"github.com/spf13/cobra"
@@ -56,8 +56,8 @@ func (f *measureFlags) validate() ([]bundle.Option, error) {
 	if f.driver != manifest.DriverSW && f.driver != manifest.DriverTPM {
 		return nil, UsageErrorf("--driver: %q is not tpm or sw", f.driver)
 	}
-	if f.pcr < 0 || f.pcr > 23 {
-		return nil, UsageErrorf("--pcr: %d is not in 0..23", f.pcr)
+	if err := driver.PCR(f.pcr).Validate(); err != nil {
+		return nil, UsageErrorf("--pcr: %v", err)
 	}
 	if f.fs.Changed("pcr") && f.driver != manifest.DriverTPM {
 		return nil, UsageErrorf("--pcr: only a TPM reference value has a PCR (add --driver tpm)")
@@ -107,9 +107,7 @@ func (f *measureFlags) print(w io.Writer, name string, r *bundle.Result, extra .
 		}
 		return nil
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode([]manifest.ReferenceValue{rv})
+	return manifest.WriteReferenceValues(w, []manifest.ReferenceValue{rv})
 }
 
 func newMeasureBundleCmd() *cobra.Command {

@@ -1,4 +1,4 @@
-package shim
+package tpm
 
 import (
 	"context"
@@ -12,7 +12,10 @@ import (
 	"time"
 
 	"github.com/google/go-tpm/tpm2"
+	"github.com/refval/refval/internal/listtest"
 )
+
+var entry = listtest.Entry
 
 // swtpm starts a software TPM serving its command channel the way args
 // say and returns once it accepts connections.
@@ -77,16 +80,16 @@ func TestTPMDriver(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.start(t)
-			d := &TPMDriver{Path: tc.path, PCR: 16}
+			d := &Driver{Path: tc.path, PCR: 16}
 			var want [32]byte // PCR 16 starts at zero after startup-clear
 			for _, n := range []string{"a", "b", "c"} {
 				e := entry(n)
 				if err := d.Record(context.Background(), e); err != nil {
 					t.Fatal(err)
 				}
-				want = sha256.Sum256(append(want[:], e.TemplateSha256...))
+				want = sha256.Sum256(append(want[:], e.TemplateSha256[:]...))
 			}
-			tpm, err := OpenTPM(context.Background(), tc.path)
+			tpm, err := Open(context.Background(), tc.path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -102,7 +105,7 @@ func TestTPMDriver(t *testing.T) {
 			}
 		})
 	}
-	if err := (&TPMDriver{Path: "/nonexistent/tpm", PCR: 11}).Record(context.Background(), entry("x")); err == nil {
+	if err := (&Driver{Path: "/nonexistent/tpm", PCR: 11}).Record(context.Background(), entry("x")); err == nil {
 		t.Error("missing TPM device: want an error")
 	}
 }
