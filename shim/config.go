@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/refval/refval/bundle"
@@ -40,6 +42,10 @@ const (
 
 // ErrConfig marks a configuration file that cannot be used.
 var ErrConfig = errors.New("invalid shim configuration")
+
+// MaxConfigSize bounds the configuration file (1 MiB; a complete one is
+// well under 1 KiB). A larger file is refused without being read whole.
+const MaxConfigSize = 1 << 20
 
 // Config is the shim configuration (TOML, keys as in the struct tags).
 type Config struct {
@@ -108,9 +114,16 @@ func ConfigPath() (path string, explicit bool) {
 }
 
 // LoadConfig reads the configuration from path. If the file does not exist
-// and mustExist is false, it returns the defaults.
+// and mustExist is false, it returns the defaults. The file must be a
+// regular file (a symbolic link to one is fine) of at most MaxConfigSize
+// bytes: a FIFO or device is refused at once, never waited on.
+//
+// After parsing, the files the configuration names are checked on disk
+// (CheckFiles). A configuration that parses but fails that check is
+// returned together with the error, so that the caller can still log
+// where the configuration says, while refusing to start containers.
 func LoadConfig(path string, mustExist bool) (*Config, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := readConfigFile(path)
 	if errors.Is(err, fs.ErrNotExist) && !mustExist {
 		return DefaultConfig(), nil
 	}
@@ -122,7 +135,66 @@ func LoadConfig(path string, mustExist bool) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	c.path = path
+	if err := c.CheckFiles(); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
 	return c, nil
+}
+
+// readConfigFile reads a regular file of at most MaxConfigSize bytes,
+// opening it non-blocking so that a FIFO cannot hang the shim.
+func readConfigFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file (%s)", path, fi.Mode().Type())
+	}
+	if fi.Size() > MaxConfigSize {
+		return nil, fmt.Errorf("%s: %d bytes, more than the %d a configuration may have", path, fi.Size(), MaxConfigSize)
+	}
+	raw, err := io.ReadAll(io.LimitReader(f, MaxConfigSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) > MaxConfigSize {
+		return nil, fmt.Errorf("%s: grew past %d bytes while read", path, MaxConfigSize)
+	}
+	return raw, nil
+}
+
+// CheckFiles checks the files the configuration names as they are on
+// disk, so that a configuration under which every start would go
+// unrecorded is refused when loaded instead of failing open at each
+// start: the list must not be a symbolic link, a directory or any other
+// non-regular file (nor its lock), and its directory, if it exists, must
+// be a directory. A list that does not exist yet is fine.
+func (c *Config) CheckFiles() error {
+	for _, p := range []struct{ key, path string }{{"list", c.List}, {"list", c.List + ".lock"}} {
+		fi, err := os.Lstat(p.path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrConfig, p.key, err)
+		}
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return fmt.Errorf("%w: %s: %s %w", ErrConfig, p.key, p.path, measurelist.ErrSymlink)
+		case !fi.Mode().IsRegular():
+			return fmt.Errorf("%w: %s: %s %w (%s)", ErrConfig, p.key, p.path, measurelist.ErrNotRegular, fi.Mode().Type())
+		}
+	}
+	if fi, err := os.Stat(filepath.Dir(c.List)); err == nil && !fi.IsDir() {
+		return fmt.Errorf("%w: list: %s is not a directory", ErrConfig, filepath.Dir(c.List))
+	}
+	return nil
 }
 
 // ParseConfig parses TOML over the defaults and validates the result.
@@ -173,13 +245,25 @@ func (c *Config) Validate() error {
 	for _, f := range []struct{ key, val string }{
 		{"list", c.List}, {"log_file", c.LogFile}, {"generate_dir", c.GenerateDir},
 		{"runc", c.Runc}, {"runc_shim", c.RuncShim}, {"runc_link_dir", c.RuncLinkDir},
+		{"tpm", c.TPM}, {"cmcd_socket", c.CMCDSocket},
 	} {
+		// No system call takes a path with a NUL byte: such a path could
+		// never be opened, and every start would fail.
+		if strings.ContainsRune(f.val, 0) {
+			return fmt.Errorf("%w: %s: %q holds a NUL byte", ErrConfig, f.key, f.val)
+		}
+		if f.key == "tpm" || f.key == "cmcd_socket" {
+			continue
+		}
 		if f.val != "" && !filepath.IsAbs(f.val) {
 			return fmt.Errorf("%w: %s: %q is not an absolute path", ErrConfig, f.key, f.val)
 		}
 	}
 	if c.List == "" {
 		return fmt.Errorf("%w: list: empty", ErrConfig)
+	}
+	if strings.HasSuffix(c.List, "/") || filepath.Base(c.List) == ".." || filepath.Clean(c.List) == "/" {
+		return fmt.Errorf("%w: list: %q names a directory", ErrConfig, c.List)
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return fmt.Errorf("%w: log_level: %w", ErrConfig, err)

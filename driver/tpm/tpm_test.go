@@ -5,49 +5,17 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/refval/refval/internal/listtest"
+	"github.com/refval/refval/internal/tpmtest"
 )
 
 var entry = listtest.Entry
 
-// swtpm starts a software TPM serving its command channel the way args
-// say and returns once it accepts connections.
-func swtpm(t *testing.T, network, addr string, server ...string) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts swtpm")
-	}
-	if _, err := exec.LookPath("swtpm"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("swtpm missing (Debian swtpm)")
-		}
-		t.Skip("swtpm missing (Debian swtpm)")
-	}
-	args := append([]string{"socket", "--tpm2", "--tpmstate", "dir=" + t.TempDir(), "--flags", "not-need-init,startup-clear"}, server...)
-	cmd := exec.Command("swtpm", args...)
-	out, _ := os.CreateTemp(t.TempDir(), "swtpm-log")
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for range 100 {
-		if c, err := net.Dial(network, addr); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	b, _ := os.ReadFile(out.Name())
-	t.Fatalf("swtpm did not listen on %s: %s", addr, b)
-}
+var swtpm = tpmtest.Start
 
 func freeTCPPort(t *testing.T) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
