@@ -175,10 +175,22 @@ func readList(t testing.TB, dir string) []measurelist.Entry {
 const runtimeCMC = "io.containerd.cmc.v1"
 
 // script prints to both streams and exits non-zero, so any change the
-// shim made to stdio or the exit code would show.
-var script = []string{"sh", "-c", "echo out:$VAL; echo err >&2; exit 3"}
+// shim made to stdio or the exit code would show. It reads its stdin
+// before it exits, so that runScript can hold the exit back until the
+// output has arrived (see ctrtest.RunSynced: ctr 1.6.20 itself drops
+// output still in flight when the exit event arrives).
+var script = []string{"sh", "-c", "echo out:$VAL; echo err >&2; read x; exit 3"}
 
 func (r *rig) run(args ...string) ctrtest.Result { return r.c.Run(args...) }
+
+// runScript runs script with env (VAL=...) under the runtime flags rt,
+// letting it exit once its stdout line and its stderr line have arrived.
+func (r *rig) runScript(rt []string, env, id string) ctrtest.Result {
+	val, _ := strings.CutPrefix(env, "VAL=")
+	return r.c.RunSynced(func(stdout, stderr string) bool {
+		return strings.Contains(stdout, "out:"+val+"\n") && strings.Contains(containerStderr(stderr), "err\n")
+	}, runArgs(rt, env, r.image, id, script)...)
+}
 
 func runArgs(runtime []string, env, image, id string, cmd []string) []string {
 	a := append([]string{"--rm"}, runtime...)
@@ -194,6 +206,7 @@ func TestShim(t *testing.T) {
 			r := newRig(t, v)
 			t.Run("StartFacts", r.testStartFacts)
 			t.Run("Transparent", r.testTransparent)
+			t.Run("Output", r.testOutput)
 			t.Run("PodGroup", r.testPodGroup)
 			t.Run("Generate", r.testGenerate)
 			t.Run("Concurrent", r.testConcurrent)
@@ -208,7 +221,7 @@ func TestShim(t *testing.T) {
 // code, one list entry per distinct container, a new entry for a changed
 // env var.
 func (r *rig) testTransparent(t *testing.T) {
-	base := r.run(runArgs(nil, "VAL=a", r.image, "base", script)...)
+	base := r.runScript(nil, "VAL=a", "base")
 	if base.Err != nil || base.ExitCode != 3 || base.Stdout != "out:a\n" {
 		t.Fatalf("baseline run without the shim: %s", base)
 	}
@@ -231,7 +244,7 @@ func (r *rig) testTransparent(t *testing.T) {
 				dir = r.setup(t, "runc_link_dir = \"\"")
 			}
 			for i, env := range []string{"VAL=a", "VAL=a", "VAL=b"} {
-				got := r.run(runArgs(rt, env, r.image, fmt.Sprintf("%s-%d", name, i), script)...)
+				got := r.runScript(rt, env, fmt.Sprintf("%s-%d", name, i))
 				want := base
 				if env == "VAL=b" {
 					want.Stdout = "out:b\n"
@@ -261,6 +274,53 @@ func (r *rig) testTransparent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testOutput: the shim loses no byte of a container's output, also when
+// the reader is slow (a first write that takes a second, so that every
+// buffer between the container and ctr fills) and the output is larger
+// than the pipes hold. Unsynchronised, this loses bytes with the plain
+// runc runtime too: ctr drops what is in flight when the exit arrives
+// (ctrtest.RunSynced), so the container exits only once all arrived.
+func (r *rig) testOutput(t *testing.T) {
+	r.setup(t, "")
+	const lines = 30000 // about 170 KiB, more than pipe and FIFO buffer
+	var want strings.Builder
+	for i := 1; i <= lines; i++ {
+		fmt.Fprintf(&want, "%d\n", i)
+	}
+	cmd := []string{"sh", "-c", fmt.Sprintf("echo out; seq 1 %d >&2; read x; exit 3", lines)}
+	ways := map[string][]string{
+		"runc":         nil,
+		"runtime-name": {"--runtime", runtimeCMC},
+		"runc-binary":  {"--runc-binary", r.shim},
+	}
+	for name, rt := range ways {
+		t.Run(name, func(t *testing.T) {
+			var slow sync.Once
+			got := r.c.RunSynced(func(stdout, stderr string) bool {
+				if stderr != "" {
+					slow.Do(func() { time.Sleep(time.Second) })
+				}
+				return stdout == "out\n" && strings.HasSuffix(containerStderr(stderr), "\n"+strconv.Itoa(lines)+"\n")
+			}, runArgs(rt, "", r.image, "output-"+name, cmd)...)
+			if got.Err != nil || got.ExitCode != 3 || got.Stdout != "out\n" {
+				t.Fatalf("run: exit %d err %v stdout %q", got.ExitCode, got.Err, got.Stdout)
+			}
+			if e := containerStderr(got.Stderr); e != want.String() {
+				t.Errorf("stderr: %d bytes, want %d (first difference at byte %d)", len(e), want.Len(), firstDiff(e, want.String()))
+			}
+		})
+	}
+}
+
+func firstDiff(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
 }
 
 // testStartFacts checks the fact the design rests on: when containerd
@@ -558,7 +618,7 @@ func (r *rig) testEnforce(t *testing.T) {
 	})
 	t.Run("fail-open", func(t *testing.T) {
 		dir := r.setup(t, fmt.Sprintf("driver = \"cmcd\"\ncmcd_socket = %q\n", missing))
-		x := r.run(runArgs([]string{"--runtime", runtimeCMC}, "VAL=open", r.image, "open", script)...)
+		x := r.runScript([]string{"--runtime", runtimeCMC}, "VAL=open", "open")
 		if x.ExitCode != 3 || x.Stdout != "out:open\n" {
 			t.Fatalf("fail-open: %s", x)
 		}
