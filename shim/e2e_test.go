@@ -626,6 +626,22 @@ func (r *rig) testEnforce(t *testing.T) {
 			t.Errorf("the failure is not logged")
 		}
 	})
+	t.Run("list-is-a-directory", func(t *testing.T) {
+		// Fail-open, but nothing could ever be recorded: refused at load.
+		dir := r.setup(t, "")
+		list := filepath.Join(dir, "list.json")
+		if err := os.Mkdir(list, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		x := r.run(runArgs([]string{"--runtime", runtimeCMC}, "", r.image, "listdir", script)...)
+		if x.ExitCode == 0 || strings.Contains(x.Stdout, "out:") || !strings.Contains(x.Stderr, list) {
+			t.Errorf("a list that is a directory must refuse the start, naming it: %s", x)
+		}
+		if log := mustRead(t, filepath.Join(dir, "shim.log")); !strings.Contains(log, "container starts are refused") {
+			t.Errorf("the refusal is not in the shim log:\n%s", log)
+		}
+		r.c.Ctr("containers", "delete", "listdir")
+	})
 	t.Run("broken-config", func(t *testing.T) {
 		if err := os.WriteFile(r.cfgPath, []byte("enforse = true\n"), 0o644); err != nil {
 			t.Fatal(err)
