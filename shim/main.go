@@ -9,8 +9,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"syscall"
 	"time"
+
+	"github.com/refval/refval/measurelist"
 )
 
 // execve replaces the process; a variable so tests can observe the call.
@@ -29,53 +33,118 @@ func Main(argv []string) int {
 	return shimMain(argv, env, os.Stderr)
 }
 
-// loadConfig reads the configuration; on error it returns the defaults
-// together with the error, so pass-through paths keep working.
-func loadConfig() (*Config, error) {
+// loadConfig reads the configuration; on error it returns the
+// configuration as far as it could be read (the defaults if it could not
+// be parsed) together with the error, so pass-through paths keep working
+// and the error is logged where the file asked. checkFiles asks for the
+// on-disk checks of a call that records (CheckFiles); a pass-through call
+// only needs the file parsed.
+func loadConfig(checkFiles bool) (*Config, error) {
 	path, explicit := ConfigPath()
-	c, err := LoadConfig(path, explicit)
-	if err != nil {
-		return DefaultConfig(), err
+	c, err := loadConfigFile(path, explicit, checkFiles)
+	if c == nil {
+		c = DefaultConfig()
 	}
-	return c, nil
+	return c, err
 }
 
 // openLog returns a JSON slog logger appending to c.LogFile. Each record
 // is one write(2) to an O_APPEND file, so concurrent shims interleave
-// whole lines. If the file cannot be opened the log is dropped: the
-// wrapper must never write to runc's stderr when nothing failed.
+// whole lines. The file is opened at the first record the level lets
+// through, so a pass-through call that logs nothing touches no file. If
+// it cannot be opened the log is dropped: the wrapper must never write to
+// runc's stderr when nothing failed.
 func openLog(c *Config) (*slog.Logger, func()) {
 	level, _ := parseLevel(c.LogLevel)
 	if c.LogFile == "" {
 		return slog.New(slog.DiscardHandler), func() {}
 	}
-	os.MkdirAll(filepath.Dir(c.LogFile), 0o755)
-	f, err := os.OpenFile(c.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return slog.New(slog.DiscardHandler), func() {}
-	}
-	h := slog.NewJSONHandler(f, &slog.HandlerOptions{Level: level})
-	return slog.New(h).With("pid", os.Getpid()), func() { f.Close() }
+	f := &lazyFile{path: c.LogFile}
+	h := &lazyHandler{file: f, level: level}
+	return slog.New(h).With("pid", os.Getpid()), f.close
 }
 
+// lazyFile is the log file, opened on first use.
+type lazyFile struct {
+	path string
+	once sync.Once
+	f    *os.File
+	h    slog.Handler
+}
+
+func (l *lazyFile) handler(level slog.Level) slog.Handler {
+	l.once.Do(func() {
+		os.MkdirAll(filepath.Dir(l.path), 0o755)
+		// O_NONBLOCK: a FIFO without a reader fails at once instead of
+		// hanging every runc call.
+		f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NONBLOCK, 0o644)
+		if err != nil {
+			return
+		}
+		l.f, l.h = f, slog.NewJSONHandler(f, &slog.HandlerOptions{Level: level})
+	})
+	return l.h
+}
+
+func (l *lazyFile) close() {
+	if l.f != nil {
+		l.f.Close()
+	}
+}
+
+// lazyHandler is a slog.Handler that opens its file at the first record
+// it handles; attributes added before are applied then.
+type lazyHandler struct {
+	file  *lazyFile
+	level slog.Level
+	attrs []slog.Attr
+}
+
+func (h *lazyHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level }
+
+func (h *lazyHandler) Handle(ctx context.Context, r slog.Record) error {
+	inner := h.file.handler(h.level)
+	if inner == nil {
+		return nil
+	}
+	return inner.WithAttrs(h.attrs).Handle(ctx, r)
+}
+
+func (h *lazyHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &lazyHandler{file: h.file, level: h.level, attrs: append(slices.Clip(h.attrs), as...)}
+}
+
+// WithGroup is not used by the shim; groups are flattened into attrs.
+func (h *lazyHandler) WithGroup(string) slog.Handler { return h }
+
 // runcMain is the runc wrapper.
+//
+// The argv check comes first: a pass-through call (every subcommand but
+// create, run and restore) parses the configuration only for runc and
+// the log level, runs no file checks, opens no file unless it logs, and
+// builds runc's environment once.
 func runcMain(argv, env []string, stderr io.Writer) int {
-	cfg, cfgErr := loadConfig()
+	call, parseErr := ParseRuncArgs(argv[1:])
+	measured := measuredCommands[call.Command]
+	cfg, cfgErr := loadConfig(measured)
 	log, closeLog := openLog(cfg)
 	defer closeLog()
+	if cfgErr != nil && measured {
+		log.Error("configuration: container starts are refused", "err", cfgErr)
+	}
 	me, err := findSelf()
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", ShimName, err)
 		return 1
 	}
-	real, err := me.resolve(cfg.Runc, RuncName, me.withoutSelf(env))
+	runcEnv := me.withoutSelf(env)
+	real, err := me.resolve(cfg.Runc, RuncName, runcEnv)
 	if err != nil {
 		log.Error("find runc", "err", err)
 		fmt.Fprintf(stderr, "%s: find the real runc: %v\n", ShimName, err)
 		return 1
 	}
-	call, parseErr := ParseRuncArgs(argv[1:])
-	if measuredCommands[call.Command] {
+	if measured {
 		if err := measureCall(cfg, cfgErr, parseErr, call, log); err != nil {
 			log.Error("refusing container start", "id", call.ID, "err", err)
 			refuse(call, err, stderr)
@@ -85,7 +154,7 @@ func runcMain(argv, env []string, stderr io.Writer) int {
 		log.Debug("pass through", "command", call.Command, "args", argv[1:])
 	}
 	args := append([]string{real}, argv[1:]...)
-	err = execve(real, args, me.withoutSelf(env))
+	err = execve(real, args, runcEnv)
 	log.Error("exec runc", "path", real, "err", err)
 	fmt.Fprintf(stderr, "%s: exec %s: %v\n", ShimName, real, err)
 	return 1
@@ -124,11 +193,20 @@ func measureCall(cfg *Config, cfgErr, parseErr error, call RuncCall, log *slog.L
 		return err
 	}
 	log.Warn("measurement failed, starting the container anyway (fail-open)", "id", call.ID, "err", err)
+	recorded := false
 	if !errors.Is(err, ErrRecord) {
 		// Measuring failed but recording may work: make the unmeasured
 		// start visible to a verifier.
 		added, merr := rec.RecordFailure(ctx, call.ID)
 		log.Warn("recorded the failure marker", "id", call.ID, "new", added, "err", merr)
+		recorded = merr == nil
+	}
+	if !recorded && cfg.Driver.ExtendsPCR() {
+		// Not even the marker reached the list: extend the PCR with the
+		// marker directly, so the quote matches no reference value.
+		merr := rec.Driver.Record(ctx, measurelist.FailureMarker(call.ID, rec.pcr()))
+		log.Warn("recording failed; extended the failure marker without a list entry",
+			"id", call.ID, "driver", string(cfg.Driver), "templateSha256", measurelist.FailureTemplate.String(), "err", merr)
 	}
 	return nil
 }
@@ -142,7 +220,7 @@ func refuse(call RuncCall, err error, stderr io.Writer) {
 	if call.Log == "" {
 		return
 	}
-	f, ferr := os.OpenFile(call.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, ferr := os.OpenFile(call.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NONBLOCK, 0o644)
 	if ferr != nil {
 		return
 	}
@@ -158,7 +236,7 @@ func refuse(call RuncCall, err error, stderr io.Writer) {
 // shimMain is the containerd shim: exec the real runc shim with a PATH
 // that routes its runc calls through this binary.
 func shimMain(argv, env []string, stderr io.Writer) int {
-	cfg, cfgErr := loadConfig()
+	cfg, cfgErr := loadConfig(false)
 	log, closeLog := openLog(cfg)
 	defer closeLog()
 	if cfgErr != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/refval/refval/measurelist"
 )
 
 type execCall struct {
@@ -60,7 +61,7 @@ func TestRuncMainExecsRuncUnchanged(t *testing.T) {
 	if d := cmp.Diff(want, *calls); d != "" {
 		t.Errorf("exec (-want +got):\n%s", d)
 	}
-	if l, err := ReadList(list, FormatJSON); err != nil || len(l) != 1 || l[0].Name != "c1" {
+	if l, err := measurelist.Read(list, measurelist.JSON); err != nil || len(l) != 1 || l[0].Name != "c1" {
 		t.Errorf("list %+v %v", l, err)
 	}
 	// Other subcommands: exec'ed as they are, nothing measured.
@@ -87,7 +88,7 @@ func TestRuncMainMeasuresRestore(t *testing.T) {
 	if len(*calls) != 1 || cmp.Diff(append([]string{realRunc}, args...), (*calls)[0].Argv) != "" {
 		t.Errorf("exec: %+v", *calls)
 	}
-	if l, err := ReadList(list, FormatJSON); err != nil || len(l) != 1 || l[0].Name != "r1" {
+	if l, err := measurelist.Read(list, measurelist.JSON); err != nil || len(l) != 1 || l[0].Name != "r1" {
 		t.Errorf("restore not measured: list %+v %v", l, err)
 	}
 }
@@ -144,5 +145,40 @@ func TestShimMainExecsRuncShim(t *testing.T) {
 	want := []execCall{{realShim, append([]string{realShim}, args...), []string{"PATH=" + link + ":/usr/bin", "A=b"}}}
 	if d := cmp.Diff(want, *calls); d != "" {
 		t.Errorf("exec (-want +got):\n%s", d)
+	}
+}
+
+// A pass-through call at the default log level touches no file: no log
+// is created, the list is not looked at.
+func TestPassThroughIsLean(t *testing.T) {
+	d := t.TempDir()
+	realRunc := filepath.Join(d, "runc")
+	writeExe(t, realRunc)
+	logFile := filepath.Join(d, "log", "shim.log")
+	// A list that is a directory would refuse a create; pass-through
+	// calls do not check it.
+	listDir := filepath.Join(d, "list")
+	os.Mkdir(listDir, 0o755)
+	writeConfig(t, fmt.Sprintf("runc = %q\nlist = %q\nlog_file = %q\n", realRunc, listDir, logFile))
+	// What the file system looked like when runc was exec'ed (the stub
+	// returns, so the wrapper then logs the failed exec).
+	var logAtExec error
+	old := execve
+	execve = func(path string, argv, env []string) error {
+		_, logAtExec = os.Stat(filepath.Dir(logFile))
+		return errors.New("stubbed exec")
+	}
+	t.Cleanup(func() { execve = old })
+	var stderr bytes.Buffer
+	runcMain([]string{"runc", "--root", "/run/r", "state", "c1"}, []string{"PATH=/usr/bin"}, &stderr)
+	if !os.IsNotExist(logAtExec) {
+		t.Errorf("pass-through created the log directory before exec: %v", logAtExec)
+	}
+	if strings.Contains(stderr.String(), "list") {
+		t.Errorf("pass-through checked the list: %q", stderr.String())
+	}
+	runcMain([]string{"runc", "create", "--bundle", testBundle(t), "c2"}, nil, &stderr)
+	if b, err := os.ReadFile(logFile); err != nil || !strings.Contains(string(b), `"pid":`) || !strings.Contains(string(b), "container starts are refused") {
+		t.Errorf("log after a refused create: %q %v", b, err)
 	}
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/refval/refval"
 	"github.com/refval/refval/bundle"
+	"github.com/refval/refval/driver"
 	"github.com/refval/refval/engine"
 	"github.com/refval/refval/manifest"
 	"github.com/refval/refval/oci"
@@ -154,8 +155,8 @@ func (f *measureFlags) validate() ([]bundle.Option, error) {
 	if f.driver != manifest.DriverSW && f.driver != manifest.DriverTPM {
 		return nil, UsageErrorf("--driver: %q is not tpm or sw", f.driver)
 	}
-	if f.pcr < 0 || f.pcr > 23 {
-		return nil, UsageErrorf("--pcr: %d is not in 0..23", f.pcr)
+	if err := driver.PCR(f.pcr).Validate(); err != nil {
+		return nil, UsageErrorf("--pcr: %v", err)
 	}
 	if f.fs.Changed("pcr") && f.driver != manifest.DriverTPM {
 		return nil, UsageErrorf("--pcr: only a TPM reference value has a PCR (add --driver tpm)")

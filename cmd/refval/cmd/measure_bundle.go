@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -33,9 +32,7 @@ func (f *measureFlags) print(w io.Writer, name string, r *bundle.Result, extra .
 		}
 		return nil
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode([]manifest.ReferenceValue{rv})
+	return manifest.WriteReferenceValues(w, []manifest.ReferenceValue{rv})
 }
 
 func newMeasureBundleCmd() *cobra.Command {
