@@ -143,11 +143,16 @@ func newTeeHasher(r io.Reader, h hash.Hash) *teeHasher {
 	return t
 }
 
+// Read passes on the current buffer; once it is consumed, the buffer goes
+// to the hasher and the next one is filled. cur and off are reset together
+// whenever a buffer leaves the reader, so a Read after EOF (a tar stream
+// without end-of-archive blocks is drained again by withLayer) returns the
+// sticky error instead of slicing a released buffer.
 func (t *teeHasher) Read(p []byte) (int, error) {
 	if t.off == len(t.cur) {
 		if t.cur != nil {
 			t.full <- t.cur
-			t.cur = nil
+			t.cur, t.off = nil, 0
 		}
 		if t.err != nil {
 			return 0, t.err
@@ -180,8 +185,8 @@ func (t *teeHasher) stop() {
 		return
 	}
 	if t.cur != nil {
-		t.full <- t.cur
-		t.cur = nil
+		t.full <- t.cur[:t.off]
+		t.cur, t.off = nil, 0
 	}
 	close(t.full)
 	t.full = nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,6 +66,18 @@ func testImages(t testing.TB) map[string][]ti.Image {
 	}
 	if _, err := os.Stat(ti.BusyboxPath); err == nil {
 		imgs["busybox"] = []ti.Image{ti.Busybox(ti.Layer{ti.File("hello", 0o644, "hi\n")})}
+	}
+	// Layers end in every way real writers end them (umoci insert writes
+	// no end-of-archive blocks and leaves the last entry unpadded).
+	for name, end := range ti.Endings {
+		if end == ti.EndOfArchive {
+			continue
+		}
+		for _, compress := range []bool{true, false} {
+			img := ti.Crafted(compress)
+			img.Ending = end
+			imgs[fmt.Sprintf("crafted %s gzip=%v", name, compress)] = []ti.Image{img}
+		}
 	}
 	return imgs
 }

@@ -57,6 +57,43 @@ type Image struct {
 	Compress bool
 	// Annotations go into the image manifest.
 	Annotations map[string]string
+	// Ending is how every layer tarball ends (default EndOfArchive).
+	Ending Ending
+}
+
+// Ending says how a layer tarball ends. Real layers differ here: Go's
+// archive/tar and containerd write the two zero blocks of the
+// end-of-archive marker, GNU tar pads them to a 10 KiB record, umoci
+// insert (0.4.7) writes none at all. Readers must take all of them alike.
+type Ending int
+
+const (
+	// EndOfArchive: the two 512-byte zero blocks (archive/tar's Close).
+	EndOfArchive Ending = iota
+	// EndNone: no end-of-archive blocks; the last entry's content is
+	// padded to a block, then EOF.
+	EndNone
+	// EndUnpadded: what umoci insert (0.4.7) writes: no end-of-archive
+	// blocks and no padding after the last entry's content (GNU tar calls
+	// it "Unexpected EOF"; Go's archive/tar, umoci and CMC read it).
+	EndUnpadded
+	// EndOneBlock: a single zero block, then EOF (tar readers accept it).
+	EndOneBlock
+	// EndPadded: end-of-archive blocks padded with zero blocks to a
+	// 10240-byte record, as GNU tar writes, plus one more record.
+	EndPadded
+	// EndTruncated: the stream stops in the middle of the last entry's
+	// content (or header): a broken layer every reader must refuse.
+	EndTruncated
+)
+
+// Endings lists the endings an image reader must accept.
+var Endings = map[string]Ending{
+	"end-of-archive":        EndOfArchive,
+	"no end-of-archive":     EndNone,
+	"umoci insert":          EndUnpadded,
+	"one zero block":        EndOneBlock,
+	"padded end-of-archive": EndPadded,
 }
 
 // Dir returns a directory entry owned by root.
@@ -144,9 +181,18 @@ func Capability(caps ...uint) string {
 // on error (for tests that feed layers to an applier).
 func LayerTars(tb testing.TB, layers []Layer) [][]byte {
 	tb.Helper()
+	return LayerTarsEnding(tb, layers, EndOfArchive)
+}
+
+// LayerTar returns the uncompressed tarball of l.
+func LayerTar(l Layer) ([]byte, error) { return LayerTarEnding(l, EndOfArchive) }
+
+// LayerTarsEnding is LayerTars with every layer ending as end says.
+func LayerTarsEnding(tb testing.TB, layers []Layer, end Ending) [][]byte {
+	tb.Helper()
 	out := make([][]byte, 0, len(layers))
 	for _, l := range layers {
-		b, err := LayerTar(l)
+		b, err := LayerTarEnding(l, end)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -155,8 +201,48 @@ func LayerTars(tb testing.TB, layers []Layer) [][]byte {
 	return out
 }
 
-// LayerTar returns the uncompressed tarball of l.
-func LayerTar(l Layer) ([]byte, error) {
+// LayerTarEnding returns the uncompressed tarball of l ending as end says.
+func LayerTarEnding(l Layer, end Ending) ([]byte, error) {
+	b, err := layerTar(l)
+	if err != nil {
+		return nil, err
+	}
+	const block, eoa = 512, 1024
+	body := b[:len(b)-eoa] // archive/tar's Close wrote exactly two zero blocks
+	switch end {
+	case EndOfArchive:
+		return b, nil
+	case EndNone:
+		return body, nil
+	case EndUnpadded:
+		if len(l) > 0 {
+			if e := l[len(l)-1]; e.Type == tar.TypeReg {
+				body = body[:len(body)-(block-len(e.Content)%block)%block]
+			}
+		}
+		return body, nil
+	case EndOneBlock:
+		return b[:len(b)-block], nil
+	case EndPadded:
+		n := (len(b)+10239)/10240*10240 + 10240
+		return append(b, make([]byte, n-len(b))...), nil
+	case EndTruncated:
+		if len(l) == 0 {
+			return nil, errors.New("testimage: an empty layer cannot be truncated")
+		}
+		// Cut the last entry in half: its content when it has any, its
+		// header otherwise (a cut in the padding would go unnoticed).
+		e := l[len(l)-1]
+		if e.Type == tar.TypeReg && len(e.Content) > 0 {
+			start := len(body) - (len(e.Content)+block-1)/block*block
+			return body[:start+len(e.Content)/2], nil
+		}
+		return body[:len(body)-block/2], nil
+	}
+	return nil, fmt.Errorf("testimage: unknown ending %d", end)
+}
+
+func layerTar(l Layer) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, e := range l {
@@ -251,7 +337,7 @@ func Build(img Image) (*Built, error) {
 		RootFS:   ocispec.RootFS{Type: "layers"},
 	}
 	for i, l := range img.Layers {
-		raw, err := LayerTar(l)
+		raw, err := LayerTarEnding(l, img.Ending)
 		if err != nil {
 			return nil, fmt.Errorf("layer %d: %w", i, err)
 		}
