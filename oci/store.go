@@ -18,6 +18,7 @@ import (
 
 	"github.com/vbauerster/mpb/v8"
 
+	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/internal/atomicfile"
 )
 
@@ -28,6 +29,8 @@ type store struct {
 	dir string
 	// progress, when set, gets one bar per layer read (WithProgress).
 	progress *mpb.Progress
+	// limits bound what reading a layer may expand to (WithLimits).
+	limits bundle.Limits
 }
 
 // maxJSONBlob bounds manifests, indexes and configs read into memory
@@ -212,7 +215,7 @@ func (s *store) readJSON(desc ocispec.Descriptor, v any) error {
 // readStore returns the store for reading layers, with progress bars on
 // the WithProgress writer (mpb, as containers/image draws its own).
 func (o *options) readStore() *store {
-	s := &store{dir: o.layout}
+	s := &store{dir: o.layout, limits: o.limits.Resolved()}
 	if o.report != nil {
 		s.progress = mpb.New(mpb.WithOutput(o.report), mpb.WithWidth(40), mpb.WithAutoRefresh())
 	}

@@ -40,6 +40,11 @@ type Entry struct {
 	Linkname           string
 	Devmajor, Devminor int64
 	Xattrs             map[string]string
+	// RawPAX records are written verbatim, by hand, in a PAX extended
+	// header of their own before the entry: Go's tar writer refuses
+	// records such as GNU.sparse.* (see Sparse). Not combined with Xattrs
+	// or non-ASCII names, which make Go write a PAX header of its own.
+	RawPAX map[string]string
 }
 
 // Layer is the ordered list of entries of one layer tarball.
@@ -272,6 +277,11 @@ func layerTar(l Layer) ([]byte, error) {
 			// them when asked for PAX, and USTAR cannot hold non-ASCII.
 			hdr.Format = tar.FormatPAX
 		}
+		if len(e.RawPAX) > 0 {
+			if err := writeRawPAX(tw, &buf, e.RawPAX); err != nil {
+				return nil, fmt.Errorf("layer entry %q: %w", e.Path, err)
+			}
+		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return nil, fmt.Errorf("layer entry %q: %w", e.Path, err)
 		}
@@ -285,6 +295,48 @@ func layerTar(l Layer) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// writeRawPAX writes a PAX extended header ('x') holding recs: the tar
+// writer writes it as a regular file, then its typeflag and checksum are
+// patched in buf, which holds everything tw wrote.
+func writeRawPAX(tw *tar.Writer, buf *bytes.Buffer, recs map[string]string) error {
+	keys := make([]string, 0, len(recs))
+	for k := range recs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var data []byte
+	for _, k := range keys {
+		rec := " " + k + "=" + recs[k] + "\n"
+		n := len(rec)
+		for len(fmt.Sprint(n))+len(rec) != n {
+			n = len(fmt.Sprint(n)) + len(rec)
+		}
+		data = append(data, fmt.Sprint(n)+rec...)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	off := buf.Len()
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "PaxHeaders/entry", Mode: 0o644, Size: int64(len(data)), ModTime: ModTime, Format: tar.FormatUSTAR}); err != nil {
+		return err
+	}
+	if _, err := tw.Write(data); err != nil {
+		return err
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	h := buf.Bytes()[off : off+512]
+	h[156] = tar.TypeXHeader
+	copy(h[148:156], "        ")
+	sum := 0
+	for _, c := range h {
+		sum += int(c)
+	}
+	copy(h[148:156], fmt.Sprintf("%06o\x00 ", sum))
+	return nil
 }
 
 func isASCII(s string) bool {

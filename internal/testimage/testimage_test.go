@@ -251,3 +251,24 @@ func TestEndings(t *testing.T) {
 		t.Errorf("truncated: %v", err)
 	}
 }
+
+// TestSparse: Go's tar reader (as umoci's and containerd's) reads the
+// hand-written PAX sparse header as one file of the real size.
+func TestSparse(t *testing.T) {
+	b, err := LayerTar(Layer{Sparse("hole", 1<<40), File("after", 0o644, "x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(bytes.NewReader(b))
+	h, err := tr.Next()
+	if err != nil || h.Name != "hole" || h.Size != 1<<40 || h.Typeflag != tar.TypeReg {
+		t.Fatalf("%+v, %v", h, err)
+	}
+	buf := make([]byte, 4096)
+	if n, err := io.ReadFull(tr, buf); n != len(buf) || err != nil || !bytes.Equal(buf, make([]byte, 4096)) {
+		t.Fatalf("hole content: %d %v", n, err)
+	}
+	if len(b) > 6*512+1024 { // PAX header and records, header and map, "after", end
+		t.Errorf("layer of %d bytes", len(b))
+	}
+}

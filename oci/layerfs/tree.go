@@ -61,6 +61,7 @@ type Tree struct {
 	root   *node
 	gen    int // 1 + index of the layer being applied
 	retain func(path string, size int64) bool
+	budget *Budget
 }
 
 // Option configures a Tree.
@@ -73,10 +74,18 @@ func WithRetain(fn func(path string, size int64) bool) Option {
 	return func(t *Tree) { t.retain = fn }
 }
 
+// WithLimits bounds the work of all layers applied to the tree (see
+// bundle.Limits; without it the defaults apply). Paths are checked as
+// written in the layer and again after symlinks in their parent are
+// resolved, as the path that an unpack creates.
+func WithLimits(l bundle.Limits) Option {
+	return func(t *Tree) { t.budget = NewBudget(l) }
+}
+
 // New returns a tree holding only the root directory, as umoci creates it
 // before the first layer: mode 0755, owner root.
 func New(opts ...Option) *Tree {
-	t := &Tree{root: &node{typ: bundle.TypeDir, mode: 0o755, kids: map[string]*node{}}}
+	t := &Tree{root: &node{typ: bundle.TypeDir, mode: 0o755, kids: map[string]*node{}}, budget: NewBudget(bundle.Limits{})}
 	for _, o := range opts {
 		o(t)
 	}
@@ -90,7 +99,7 @@ func (t *Tree) Apply(ctx context.Context, r io.Reader) error {
 	t.gen++
 	layer := t.gen - 1
 	buf := make([]byte, 64<<10)
-	err := Entries(ctx, r, func(i int, hdr *tar.Header, content io.Reader) error {
+	err := t.budget.Entries(ctx, r, func(i int, hdr *tar.Header, content io.Reader) error {
 		return t.entry(hdr, content, Locator{layer, i}, buf)
 	})
 	if err != nil && ctx.Err() == nil {
@@ -127,6 +136,9 @@ func (t *Tree) entry(hdr *tar.Header, r io.Reader, loc Locator, buf []byte) erro
 	dirComps, file := comps[:len(comps)-1], comps[len(comps)-1]
 	dir, err := t.resolve(dirComps)
 	if err != nil {
+		return err
+	}
+	if err := t.budget.CheckPath(append(dir[:len(dir):len(dir)], file), ""); err != nil {
 		return err
 	}
 	// umoci captures the parent's metadata before the entry and restores it
