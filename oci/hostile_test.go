@@ -157,7 +157,7 @@ func limitCases() map[string]limitCase {
 		"entries": {
 			img: ti.Image{Layers: []ti.Layer{{ti.File("1", 0o644, ""), ti.File("2", 0o644, "")}, {ti.File("3", 0o644, "")}}}, lim: bundle.Limits{Entries: 2},
 			want: bundle.LimitEntries, path: "3", raise: &bundle.Limits{Entries: 3}},
-		"depth 50000": {img: ti.Image{Layers: []ti.Layer{{ti.File(ti.DeepPath(50000, "f"), 0o644, "x")}}}, want: bundle.LimitDepth, path: "d/d/d"},
+		"depth 50000":   {img: ti.Image{Layers: []ti.Layer{{ti.File(ti.DeepPath(50000, "f"), 0o644, "x")}}}, want: bundle.LimitDepth, path: "d/d/d"},
 		"300-byte name": {img: ti.Image{Layers: []ti.Layer{{ti.File(strings.Repeat("x", 300), 0o644, "x")}}}, want: bundle.LimitNameBytes, path: "xxx"},
 		"path beyond PATH_MAX": {
 			img:  ti.Image{Layers: []ti.Layer{{ti.File(strings.Repeat(long+"/", 20)+"f", 0o644, "x")}}},
