@@ -39,7 +39,8 @@ func defaultImageName(ref string, m *oci.Manifest, several bool) string {
 func newMeasureCmd() *cobra.Command {
 	var f measureFlags
 	var img imageFlags
-	var rf *runFlags // engine profile and ctr run options (runopts.go)
+	var rf *runFlags   // engine profile and ctr run options (runopts.go)
+	var lf *limitFlags // work bounds (limits.go)
 	cmd := &cobra.Command{
 		Use:   "measure IMAGE [-- ARGS...]",
 		Short: "Measure an image into a reference value, without unpacking it",
@@ -74,7 +75,7 @@ platform and index digest in "description"; --output text adds them as lines.
 				return err
 			}
 			scheme, _ := bundle.ParseScheme(f.scheme)
-			opts = append(opts, oci.WithScheme(scheme), oci.WithContainerID(f.id))
+			opts = append(opts, oci.WithScheme(scheme), oci.WithContainerID(f.id), oci.WithLimits(lf.limits()))
 			// --engine containerd: predict the config ctr run writes (runopts.go).
 			pred, err := rf.predictor(f.id, args[1:])
 			if err != nil {
@@ -108,6 +109,7 @@ platform and index digest in "description"; --output text adds them as lines.
 	f.register(cmd)
 	img.register(cmd, true, true)
 	rf = registerRunFlags(cmd.Flags())
+	lf = registerLimitFlags(cmd.Flags())
 	return cmd
 }
 
