@@ -162,6 +162,9 @@ func limitCases() map[string]limitCase {
 		"path beyond PATH_MAX": {
 			img:  ti.Image{Layers: []ti.Layer{{ti.File(strings.Repeat(long+"/", 20)+"f", 0o644, "x")}}},
 			want: bundle.LimitPathBytes, path: long},
+		"path of 3074 bytes": {
+			img:  ti.Image{Layers: []ti.Layer{{ti.File(strings.Repeat(strings.Repeat("n", 255)+"/", 12)+"f", 0o644, "x")}}},
+			want: bundle.LimitPathBytes, path: long, raise: &bundle.Limits{PathBytes: 3074}},
 		"path long through a symlink": {
 			img:  ti.Image{Layers: []ti.Layer{{ti.Symlink("l", strings.Repeat(long+"/", 13)), ti.File("l/f", 0o644, "x")}}},
 			want: bundle.LimitPathBytes, path: "/" + long + "/"},
@@ -228,6 +231,9 @@ func TestLimits(t *testing.T) {
 			}
 			if c.raise.Entries != 0 {
 				raised.Entries = c.raise.Entries
+			}
+			if c.raise.PathBytes != 0 {
+				raised.PathBytes = c.raise.PathBytes
 			}
 			if _, err := MeasureImage(ctx, ref, append(opts, WithPullPolicy(PullNever), WithLimits(raised))...); err != nil {
 				t.Errorf("measure with the limit raised: %v", err)
