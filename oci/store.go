@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
 
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
@@ -48,11 +47,11 @@ func openStore(dir string, create bool) (*store, error) {
 	if err := os.MkdirAll(filepath.Join(dir, ocispec.ImageBlobsDir, "sha256"), 0o755); err != nil {
 		return nil, fmt.Errorf("layout store: %w", err)
 	}
-	// Staging layouts of pulls that were killed: a day old is long dead
-	// (a live pull keeps writing into its own).
+	// Staging layouts of pulls that were killed (staleStaging: their lock
+	// is free), with the archives containers/image extracted into them.
 	if stale, _ := filepath.Glob(filepath.Join(dir, ".pull-*")); len(stale) > 0 {
 		for _, p := range stale {
-			if fi, err := os.Stat(p); err == nil && time.Since(fi.ModTime()) > 24*time.Hour {
+			if staleStaging(p) {
 				os.RemoveAll(p)
 			}
 		}
@@ -81,7 +80,7 @@ func (s *store) lock() (unlock func(), err error) {
 
 func (s *store) index() (*ocispec.Index, error) {
 	idx := &ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex}
-	raw, err := os.ReadFile(filepath.Join(s.dir, ocispec.ImageIndexFile))
+	raw, err := readRegular(filepath.Join(s.dir, ocispec.ImageIndexFile), maxJSONBlob)
 	if errors.Is(err, fs.ErrNotExist) {
 		return idx, nil
 	}
@@ -151,7 +150,7 @@ func (s *store) open(desc ocispec.Descriptor) (io.ReadCloser, error) {
 	if !desc.Digest.Algorithm().Available() {
 		return nil, fmt.Errorf("%w: blob %s: unsupported digest algorithm", ErrInvalidImage, desc.Digest)
 	}
-	f, err := os.Open(p)
+	f, err := openRegular(p)
 	if err != nil {
 		return nil, fmt.Errorf("blob %s: %w", desc.Digest, err)
 	}

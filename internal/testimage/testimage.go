@@ -537,6 +537,8 @@ func WriteOCIArchive(path, tag string, imgs ...Image) (ocispec.Descriptor, error
 
 // TarDir writes the regular files and directories under dir into a
 // deterministic tarball at path (sorted names, fixed mtimes, root owner).
+// FIFOs and symlinks are written as such, so that
+// tests can build hostile archives from a layout they altered.
 func TarDir(path, dir string) error {
 	var names []string
 	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
@@ -562,10 +564,20 @@ func TarDir(path, dir string) error {
 		rel, _ := filepath.Rel(dir, p)
 		hdr := &tar.Header{Name: filepath.ToSlash(rel), ModTime: ModTime, Mode: 0o644, Typeflag: tar.TypeReg}
 		var data []byte
-		if fi.IsDir() {
+		switch m := fi.Mode(); {
+		case m.IsDir():
 			hdr.Typeflag, hdr.Mode, hdr.Name = tar.TypeDir, 0o755, hdr.Name+"/"
-		} else if data, err = os.ReadFile(p); err != nil {
-			return err
+		case m&os.ModeNamedPipe != 0:
+			hdr.Typeflag = tar.TypeFifo
+		case m&os.ModeSymlink != 0:
+			hdr.Typeflag, hdr.Mode = tar.TypeSymlink, 0o777
+			if hdr.Linkname, err = os.Readlink(p); err != nil {
+				return err
+			}
+		default:
+			if data, err = os.ReadFile(p); err != nil {
+				return err
+			}
 		}
 		hdr.Size = int64(len(data))
 		if err := tw.WriteHeader(hdr); err != nil {
