@@ -129,7 +129,12 @@ func checkArchive(p string) error {
 		return err
 	}
 	defer f.Close()
-	tr := tar.NewReader(f) // skips content by seeking
+	return checkArchiveEntries(p, f) // a file: content is skipped by seeking
+}
+
+// checkArchiveEntries reads the oci-archive tar stream r (named p).
+func checkArchiveEntries(p string, r io.Reader) error {
+	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {

@@ -92,7 +92,7 @@ func (s *store) withLayer(l Layer, fn func(io.Reader) error) (err error) {
 	} else if l.DiffID != l.Digest {
 		return fmt.Errorf("%w: uncompressed layer %s has diff ID %s", ErrDigestMismatch, l.Digest, l.DiffID)
 	}
-	r = &streamLimit{r: r, lim: s.limits, blobSize: l.Size}
+	r = &streamLimit{r: r, lim: s.limits.Resolved(), blobSize: l.Size}
 	ferr := fn(r)
 	if le := (*bundle.LimitError)(nil); errors.As(ferr, &le) {
 		le.Layer = l.Digest.String()

@@ -273,7 +273,7 @@ func extract(ctx context.Context, s *store, m *Manifest, rootfs string, mo layer
 	opt := &layer.UnpackOptions{OnDiskFormat: layer.DirRootfs{MapOptions: mo}}
 	lossy := map[string]string{} // clean path → what a rootless unpack loses
 	privileged := os.Geteuid() == 0
-	budget := layerfs.NewBudget(s.limits)
+	budget := layerfs.NewBudget(s.limits) // resolves zero fields to the defaults
 	for i, l := range m.Layers {
 		err := s.withLayer(l, func(r io.Reader) error {
 			te := layer.NewTarExtractor(opt)

@@ -78,11 +78,22 @@ func (b *Budget) Entries(ctx context.Context, r io.Reader, fn func(i int, hdr *t
 		if err := ls.check(hdr); err != nil {
 			return err
 		}
-		if hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeGNUSparse {
+		if hasContent(hdr) {
 			content = &contentReader{r: content, ls: ls, name: hdr.Name}
 		}
 		return fn(i, hdr, content)
 	})
+}
+
+// hasContent reports whether the tar reader returns content for the
+// entry: every type but those archive/tar reads as header only (a
+// regular file, and any type it does not know).
+func hasContent(hdr *tar.Header) bool {
+	switch hdr.Typeflag {
+	case tar.TypeLink, tar.TypeSymlink, tar.TypeChar, tar.TypeBlock, tar.TypeDir, tar.TypeFifo:
+		return false
+	}
+	return true
 }
 
 // check applies the limits to one entry's header.
@@ -92,7 +103,7 @@ func (ls *layerState) check(hdr *tar.Header) error {
 	if err := bundle.CheckLimit(bundle.LimitEntries, b.entries, b.lim.Entries, hdr.Name); err != nil {
 		return err
 	}
-	if hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeGNUSparse {
+	if hasContent(hdr) {
 		if hdr.Size < 0 {
 			return invalid("entry %q: negative size %d", hdr.Name, hdr.Size)
 		}
