@@ -131,7 +131,11 @@ func FuzzApply(f *testing.F) {
 		for _, b := range ti.LayerTars(f, layers) {
 			f.Add(b)
 		}
+		for _, b := range ti.LayerTarsEnding(f, layers, ti.EndUnpadded) {
+			f.Add(b)
+		}
 	}
+	f.Add(ti.LayerTars(f, []ti.Layer{{ti.Sparse("s", 1<<60), ti.Sparse("t", 1<<16)}})[0])
 	base := ti.LayerTars(f, []ti.Layer{ti.CraftedLayers()[0]})[0]
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// Skip inputs declaring large files (sparse entries can expand to
