@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -93,4 +94,28 @@ func FuzzBudgetEntries(f *testing.F) {
 			t.Fatalf("%d content bytes from %d bytes of layer", content, len(data))
 		}
 	})
+}
+
+// TestRepeatedOpaqueWhiteouts: n entries and n opaque whiteouts of their
+// directory in one layer cost O(n) directory sweeps, not n² steps; the
+// whiteouts still remove what lower layers put there.
+func TestRepeatedOpaqueWhiteouts(t *testing.T) {
+	const n = 2000
+	upper := ti.Layer{ti.Dir("d", 0o755)}
+	for i := 0; i < n; i++ {
+		upper = append(upper, ti.Dir(fmt.Sprintf("d/s%d", i), 0o755), ti.Opaque("d"))
+	}
+	tars := ti.LayerTars(t, []ti.Layer{{ti.Dir("d", 0o755), ti.File("d/lower", 0o644, "x")}, upper})
+	tr := New()
+	for _, b := range tars {
+		if err := tr.Apply(context.Background(), bytes.NewReader(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v := tr.sweeps; v > 2*n+2 {
+		t.Errorf("%d directory sweeps for %d entries", v, 2*n)
+	}
+	if _, ok, _ := tr.LookupFile("/d/lower"); ok {
+		t.Error("the opaque whiteout kept a lower entry")
+	}
 }

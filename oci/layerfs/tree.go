@@ -45,6 +45,7 @@ type node struct {
 	capab        string        // security.capability as the kernel returns it; "" when absent
 	kids         map[string]*node
 	upper        int // the layer (gen) whose entries created or touched it
+	swept        int // the layer (gen) in which sweep last emptied it of lower entries
 	loc          Locator
 	content      []byte // retained file content
 }
@@ -62,6 +63,7 @@ type Tree struct {
 	gen    int // 1 + index of the layer being applied
 	retain func(path string, size int64) bool
 	budget *Budget
+	sweeps int // directories swept by whiteouts (tests bound it)
 }
 
 // Option configures a Tree.
@@ -456,11 +458,17 @@ func (t *Tree) whiteout(dir []string, name string) {
 }
 
 // sweep removes the children of dir not written by the current layer and
-// recurses into those that were.
+// recurses into those that were. A directory is walked once per layer:
+// afterwards its subtree holds only entries of this layer, and every node
+// this layer adds is of this layer too (markUpper), so sweeping it again
+// would remove nothing; without this, one layer of n entries and n opaque
+// whiteouts of their directory took n² steps.
 func (t *Tree) sweep(dir *node) {
-	if dir.typ != bundle.TypeDir {
+	if dir.typ != bundle.TypeDir || dir.swept == t.gen {
 		return
 	}
+	dir.swept = t.gen
+	t.sweeps++
 	for name, k := range dir.kids {
 		if k.upper != t.gen {
 			delete(dir.kids, name)
