@@ -15,7 +15,15 @@
 //   - MeasureImage (SchemeV1) equals Unpack as root followed by
 //     bundle.Measure of the bundle, for every image both accept: same
 //     config digest, rootfs digest and template hash (the layer rules are
-//     in package oci/layerfs).
+//     in package oci/layerfs); both accept and refuse the same images;
+//   - bounded work: both apply the same bundle.Limits (WithLimits) and
+//     refuse an image beyond one with a *bundle.LimitError naming the
+//     layer, the entry and the limit;
+//   - no hang on file types: every file of a source or of the store is
+//     opened O_NONBLOCK and must be regular, an oci-archive holding other
+//     than files and directories is refused before it is extracted, and
+//     the extraction lives in the pull's staging directory, removed by the
+//     next pull when the pull was killed.
 //
 // Left out: transports other than docker, oci, oci-archive, docker-archive
 // and dir; encrypted and zstd:chunked layers; garbage collection of the

@@ -62,20 +62,22 @@ func umociRecords(t *testing.T, tars [][]byte) ([]bundle.Record, error) {
 func TestLayerfsMatchesUmoci(t *testing.T) {
 	needRoot(t)
 	for name, layers := range ti.EdgeCases() {
-		t.Run(name, func(t *testing.T) {
-			tars := ti.LayerTars(t, layers)
-			want, err := umociRecords(t, tars)
-			if err != nil {
-				t.Fatalf("umoci: %v", err)
-			}
-			got, err := treeRecords(t, tars)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("records (-umoci +layerfs):\n%s", diff)
-			}
-		})
+		for ending, end := range ti.Endings {
+			t.Run(name+"/"+ending, func(t *testing.T) {
+				tars := ti.LayerTarsEnding(t, layers, end)
+				want, err := umociRecords(t, tars)
+				if err != nil {
+					t.Fatalf("umoci: %v", err)
+				}
+				got, err := treeRecords(t, tars)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("records (-umoci +layerfs):\n%s", diff)
+				}
+			})
+		}
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"github.com/opencontainers/umoci/oci/casext/mediatype"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/refval/refval/bundle"
 )
 
 // barReader advances a progress bar by what is read.
@@ -90,7 +92,12 @@ func (s *store) withLayer(l Layer, fn func(io.Reader) error) (err error) {
 	} else if l.DiffID != l.Digest {
 		return fmt.Errorf("%w: uncompressed layer %s has diff ID %s", ErrDigestMismatch, l.Digest, l.DiffID)
 	}
+	r = &streamLimit{r: r, lim: s.limits.Resolved(), blobSize: l.Size}
 	ferr := fn(r)
+	if le := (*bundle.LimitError)(nil); errors.As(ferr, &le) {
+		le.Layer = l.Digest.String()
+		return ferr // nothing more is read from a layer beyond a limit
+	}
 	if ferr == nil {
 		if _, err := io.Copy(io.Discard, r); err != nil {
 			return fmt.Errorf("layer %s: %w", l.Digest, err)
@@ -110,6 +117,29 @@ func (s *store) withLayer(l Layer, fn func(io.Reader) error) (err error) {
 		}
 	}
 	return nil
+}
+
+// streamLimit bounds a layer's uncompressed tar stream: at most layerMax
+// bytes, and beyond bundle.ExpansionFloor at most expansion bytes per byte
+// of the (compressed) blob, so a decompression bomb stops after a bounded
+// amount of work.
+type streamLimit struct {
+	r        io.Reader
+	n        int64
+	lim      bundle.Limits
+	blobSize int64
+}
+
+func (s *streamLimit) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.n += int64(n)
+	if lerr := bundle.CheckLimit(bundle.LimitLayerBytes, s.n, s.lim.LayerBytes, ""); lerr != nil {
+		return n, lerr
+	}
+	if e := s.lim.Expansion; e >= 0 && s.n > s.lim.ExpansionFloor && s.n/e > s.blobSize {
+		return n, &bundle.LimitError{Limit: bundle.LimitExpansion, Value: (s.n + s.blobSize - 1) / max(s.blobSize, 1), Max: e}
+	}
+	return n, err
 }
 
 // teeHasher passes a stream through while a second goroutine hashes it,
@@ -143,11 +173,16 @@ func newTeeHasher(r io.Reader, h hash.Hash) *teeHasher {
 	return t
 }
 
+// Read passes on the current buffer; once it is consumed, the buffer goes
+// to the hasher and the next one is filled. cur and off are reset together
+// whenever a buffer leaves the reader, so a Read after EOF (a tar stream
+// without end-of-archive blocks is drained again by withLayer) returns the
+// sticky error instead of slicing a released buffer.
 func (t *teeHasher) Read(p []byte) (int, error) {
 	if t.off == len(t.cur) {
 		if t.cur != nil {
 			t.full <- t.cur
-			t.cur = nil
+			t.cur, t.off = nil, 0
 		}
 		if t.err != nil {
 			return 0, t.err
@@ -180,8 +215,8 @@ func (t *teeHasher) stop() {
 		return
 	}
 	if t.cur != nil {
-		t.full <- t.cur
-		t.cur = nil
+		t.full <- t.cur[:t.off]
+		t.cur, t.off = nil, 0
 	}
 	close(t.full)
 	t.full = nil

@@ -91,7 +91,7 @@ func (o *options) bundleOptions() []bundle.Option {
 // Tree applies the layers of m to an in-memory tree (layerfs), verifying
 // blob digests and diff IDs on the way.
 func (s *store) tree(ctx context.Context, m *Manifest) (*layerfs.Tree, error) {
-	t := layerfs.New(layerfs.WithRetain(func(p string, size int64) bool {
+	t := layerfs.New(layerfs.WithLimits(s.limits), layerfs.WithRetain(func(p string, size int64) bool {
 		return (p == "/etc/passwd" || p == "/etc/group") && size <= retainMax
 	}))
 	for i, l := range m.Layers {

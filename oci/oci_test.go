@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,6 +66,27 @@ func testImages(t testing.TB) map[string][]ti.Image {
 	}
 	if _, err := os.Stat(ti.BusyboxPath); err == nil {
 		imgs["busybox"] = []ti.Image{ti.Busybox(ti.Layer{ti.File("hello", 0o644, "hi\n")})}
+	}
+	// The longest names and paths the default limits accept (NAME_MAX
+	// names, a path of exactly 3072 bytes, one through a symlink): measure
+	// and unpack accept them alike (TestLimits: and refuse one byte more).
+	n255 := strings.Repeat("n", 255)
+	imgs["longest names and paths"] = []ti.Image{{Layers: []ti.Layer{{
+		ti.File(strings.Repeat(n255+"/", 11)+strings.Repeat("f", 255), 0o644, "x"),
+		ti.Symlink("l", strings.Repeat(n255+"/", 10)),
+		ti.File("l/"+strings.Repeat("g", 255), 0o644, "y"),
+	}}}}
+	// Layers end in every way real writers end them (umoci insert writes
+	// no end-of-archive blocks and leaves the last entry unpadded).
+	for name, end := range ti.Endings {
+		if end == ti.EndOfArchive {
+			continue
+		}
+		for _, compress := range []bool{true, false} {
+			img := ti.Crafted(compress)
+			img.Ending = end
+			imgs[fmt.Sprintf("crafted %s gzip=%v", name, compress)] = []ti.Image{img}
+		}
 	}
 	return imgs
 }

@@ -46,6 +46,7 @@ type options struct {
 	tmpDir       string
 	configFn     ConfigFunc
 	configFS     RuntimeConfigFunc // WithRuntimeConfig (config.go)
+	limits       bundle.Limits
 }
 
 // Option configures Pull, Unpack and MeasureImage.
@@ -226,4 +227,14 @@ type ConfigFunc func(img ocispec.Image, passwd, group []byte) ([]byte, error)
 // get the same fn.
 func WithConfigFunc(fn ConfigFunc) Option {
 	return func(o *options) error { o.configFn = fn; return nil }
+}
+
+// WithLimits bounds the work a hostile image can cause in MeasureImage and
+// Unpack: expanded bytes per layer and per image, the expansion ratio,
+// entries, path depth, name and path length (bundle.Limits; zero fields
+// keep their defaults, negative ones remove the limit). An image beyond a
+// limit is refused with a *bundle.LimitError naming the layer, the entry
+// and the limit.
+func WithLimits(l bundle.Limits) Option {
+	return func(o *options) error { o.limits = l; return nil }
 }

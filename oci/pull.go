@@ -192,18 +192,15 @@ func (o *options) pullImage(ctx context.Context, refStr string) (*Image, error) 
 		}
 		return s.describe(refStr, name, desc, o)
 	}
+	if err := checkSource(ref.Transport().Name(), ref.StringWithinTransport()); err != nil {
+		return nil, fmt.Errorf("pull %s: %w", refStr, err)
+	}
 	pc, err := o.policyContext()
 	if err != nil {
 		return nil, err
 	}
 	defer pc.Destroy()
 	sys := o.systemContext()
-
-	// The source's own digests, before containers/image converts anything.
-	srcIndex, srcManifest, srcOCI, err := sourceDigests(ctx, ref, sys, o.allPlatforms)
-	if err != nil {
-		return nil, fmt.Errorf("pull %s: %w", refStr, err)
-	}
 
 	s, err := openStore(o.layout, true)
 	if err != nil {
@@ -214,6 +211,26 @@ func (o *options) pullImage(ctx context.Context, refStr string) (*Image, error) 
 		return nil, fmt.Errorf("pull %s: %w", refStr, err)
 	}
 	defer os.RemoveAll(staging)
+	lock, err := lockStaging(staging)
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", refStr, err)
+	}
+	defer lock.Close()
+	// containers/image extracts an oci-archive (and buffers some other
+	// sources) under BigFilesTemporaryDir, /var/tmp by default, where a
+	// killed pull would leave it: keep it in the staging directory, which
+	// the next pull removes once its lock is free.
+	sys.BigFilesTemporaryDir = filepath.Join(staging, "tmp")
+	if err := os.Mkdir(sys.BigFilesTemporaryDir, 0o700); err != nil {
+		return nil, fmt.Errorf("pull %s: %w", refStr, err)
+	}
+
+	// The source's own digests, before containers/image converts anything.
+	srcIndex, srcManifest, srcOCI, err := sourceDigests(ctx, ref, sys, o.allPlatforms)
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", refStr, err)
+	}
+
 	destRef, err := layout.NewReference(staging, "")
 	if err != nil {
 		return nil, err
@@ -423,8 +440,10 @@ func (s *store) readManifest(d ocispec.Descriptor) (*Manifest, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := os.Stat(p); err != nil {
+		if fi, err := os.Stat(p); err != nil {
 			return nil, fmt.Errorf("manifest %s layer %d: %w", d.Digest, i, err)
+		} else if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("manifest %s layer %d: %w", d.Digest, i, notRegular(p, fi.Mode()))
 		}
 		m.Layers = append(m.Layers, Layer{Digest: l.Digest, DiffID: m.config.RootFS.DiffIDs[i], MediaType: l.MediaType, Size: l.Size})
 	}

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
 
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/vbauerster/mpb/v8"
 
+	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/internal/atomicfile"
 )
 
@@ -28,6 +28,8 @@ type store struct {
 	dir string
 	// progress, when set, gets one bar per layer read (WithProgress).
 	progress *mpb.Progress
+	// limits bound what reading a layer may expand to (WithLimits).
+	limits bundle.Limits
 }
 
 // maxJSONBlob bounds manifests, indexes and configs read into memory
@@ -45,11 +47,11 @@ func openStore(dir string, create bool) (*store, error) {
 	if err := os.MkdirAll(filepath.Join(dir, ocispec.ImageBlobsDir, "sha256"), 0o755); err != nil {
 		return nil, fmt.Errorf("layout store: %w", err)
 	}
-	// Staging layouts of pulls that were killed: a day old is long dead
-	// (a live pull keeps writing into its own).
+	// Staging layouts of pulls that were killed (staleStaging: their lock
+	// is free), with the archives containers/image extracted into them.
 	if stale, _ := filepath.Glob(filepath.Join(dir, ".pull-*")); len(stale) > 0 {
 		for _, p := range stale {
-			if fi, err := os.Stat(p); err == nil && time.Since(fi.ModTime()) > 24*time.Hour {
+			if staleStaging(p) {
 				os.RemoveAll(p)
 			}
 		}
@@ -78,7 +80,7 @@ func (s *store) lock() (unlock func(), err error) {
 
 func (s *store) index() (*ocispec.Index, error) {
 	idx := &ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex}
-	raw, err := os.ReadFile(filepath.Join(s.dir, ocispec.ImageIndexFile))
+	raw, err := readRegular(filepath.Join(s.dir, ocispec.ImageIndexFile), maxJSONBlob)
 	if errors.Is(err, fs.ErrNotExist) {
 		return idx, nil
 	}
@@ -148,7 +150,7 @@ func (s *store) open(desc ocispec.Descriptor) (io.ReadCloser, error) {
 	if !desc.Digest.Algorithm().Available() {
 		return nil, fmt.Errorf("%w: blob %s: unsupported digest algorithm", ErrInvalidImage, desc.Digest)
 	}
-	f, err := os.Open(p)
+	f, err := openRegular(p)
 	if err != nil {
 		return nil, fmt.Errorf("blob %s: %w", desc.Digest, err)
 	}
@@ -212,7 +214,7 @@ func (s *store) readJSON(desc ocispec.Descriptor, v any) error {
 // readStore returns the store for reading layers, with progress bars on
 // the WithProgress writer (mpb, as containers/image draws its own).
 func (o *options) readStore() *store {
-	s := &store{dir: o.layout}
+	s := &store{dir: o.layout, limits: o.limits.Resolved()}
 	if o.report != nil {
 		s.progress = mpb.New(mpb.WithOutput(o.report), mpb.WithWidth(40), mpb.WithAutoRefresh())
 	}

@@ -267,10 +267,14 @@ func extract(ctx context.Context, s *store, m *Manifest, rootfs string, mo layer
 	opt := &layer.UnpackOptions{OnDiskFormat: layer.DirRootfs{MapOptions: mo}}
 	lossy := map[string]string{} // clean path → what a rootless unpack loses
 	privileged := os.Geteuid() == 0
+	budget := layerfs.NewBudget(s.limits) // resolves zero fields to the defaults
 	for i, l := range m.Layers {
 		err := s.withLayer(l, func(r io.Reader) error {
 			te := layer.NewTarExtractor(opt)
-			return layerfs.Entries(ctx, r, func(_ int, hdr *tar.Header, content io.Reader) error {
+			return budget.Entries(ctx, r, func(_ int, hdr *tar.Header, content io.Reader) error {
+				if err := checkResolved(budget, rootfs, hdr.Name); err != nil {
+					return err
+				}
 				if mo.Rootless {
 					trackLossy(lossy, hdr, privileged)
 				}
@@ -291,6 +295,38 @@ func extract(ctx context.Context, s *store, m *Manifest, rootfs string, mo layer
 		out = append(out, p+": "+lossy[p])
 	}
 	return out, nil
+}
+
+// checkResolved applies the path limits to the path an entry creates
+// after symlinks in its parent are resolved inside rootfs (as umoci
+// resolves it, and as layerfs checks it in the stream measurement), and
+// refuses a path the kernel cannot reach under this rootfs (PATH_MAX).
+func checkResolved(b *layerfs.Budget, rootfs, name string) error {
+	clean := path.Clean("/" + name)
+	if clean == "/" {
+		return nil
+	}
+	dir, file := path.Split(clean)
+	host, err := securejoin.SecureJoin(rootfs, dir)
+	if errors.Is(err, unix.ENAMETOOLONG) {
+		return fmt.Errorf("%w: %s: its parent resolves beyond PATH_MAX (%d) under the rootfs %s", bundle.ErrLimitExceeded, clean, unix.PathMax, rootfs)
+	}
+	if err != nil {
+		return err
+	}
+	rel := strings.TrimPrefix(strings.TrimPrefix(host, rootfs), "/")
+	var comps []string
+	if rel != "" {
+		comps = strings.Split(rel, "/")
+	}
+	if err := b.CheckPath(append(comps, file), ""); err != nil {
+		return err
+	}
+	if n := len(host) + 1 + len(file); n >= unix.PathMax {
+		return fmt.Errorf("%w: %s: the path is %d bytes under the rootfs %s, beyond PATH_MAX (%d); unpack to a shorter destination",
+			bundle.ErrLimitExceeded, path.Join("/", rel, file), n-len(rootfs), rootfs, unix.PathMax)
+	}
+	return nil
 }
 
 // trackLossy keeps, per path, what a rootless extraction of the latest

@@ -15,6 +15,14 @@
 //	desc, err := testimage.WriteLayout(dir, "latest", img)
 //	// skopeo / refval: "oci:" + dir + ":latest"
 //
+// Image.Ending writes layers that end as real writers end them (Endings:
+// no end-of-archive blocks, none and no padding as umoci insert writes,
+// one zero block, padded to a record) or truncated. Hostile entries:
+// Sparse (a PAX sparse file of any size that is one hole), ZeroFile (a
+// gzip bomb when compressed), DeepPath; Entry.RawPAX writes PAX records
+// Go's tar writer refuses; TarDir keeps FIFOs and symlinks of a layout it
+// archives.
+//
 // Busybox(extra...) returns a runnable image around the host's static
 // /bin/busybox (Debian busybox-static) with applet symlinks, /etc/passwd
 // and /etc/group, for tests that start real containers.

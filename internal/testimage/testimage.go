@@ -40,6 +40,11 @@ type Entry struct {
 	Linkname           string
 	Devmajor, Devminor int64
 	Xattrs             map[string]string
+	// RawPAX records are written verbatim, by hand, in a PAX extended
+	// header of their own before the entry: Go's tar writer refuses
+	// records such as GNU.sparse.* (see Sparse). Not combined with Xattrs
+	// or non-ASCII names, which make Go write a PAX header of its own.
+	RawPAX map[string]string
 }
 
 // Layer is the ordered list of entries of one layer tarball.
@@ -57,6 +62,43 @@ type Image struct {
 	Compress bool
 	// Annotations go into the image manifest.
 	Annotations map[string]string
+	// Ending is how every layer tarball ends (default EndOfArchive).
+	Ending Ending
+}
+
+// Ending says how a layer tarball ends. Real layers differ here: Go's
+// archive/tar and containerd write the two zero blocks of the
+// end-of-archive marker, GNU tar pads them to a 10 KiB record, umoci
+// insert (0.4.7) writes none at all. Readers must take all of them alike.
+type Ending int
+
+const (
+	// EndOfArchive: the two 512-byte zero blocks (archive/tar's Close).
+	EndOfArchive Ending = iota
+	// EndNone: no end-of-archive blocks; the last entry's content is
+	// padded to a block, then EOF.
+	EndNone
+	// EndUnpadded: what umoci insert (0.4.7) writes: no end-of-archive
+	// blocks and no padding after the last entry's content (GNU tar calls
+	// it "Unexpected EOF"; Go's archive/tar, umoci and CMC read it).
+	EndUnpadded
+	// EndOneBlock: a single zero block, then EOF (tar readers accept it).
+	EndOneBlock
+	// EndPadded: end-of-archive blocks padded with zero blocks to a
+	// 10240-byte record, as GNU tar writes, plus one more record.
+	EndPadded
+	// EndTruncated: the stream stops in the middle of the last entry's
+	// content (or header): a broken layer every reader must refuse.
+	EndTruncated
+)
+
+// Endings lists the endings an image reader must accept.
+var Endings = map[string]Ending{
+	"end-of-archive":        EndOfArchive,
+	"no end-of-archive":     EndNone,
+	"umoci insert":          EndUnpadded,
+	"one zero block":        EndOneBlock,
+	"padded end-of-archive": EndPadded,
 }
 
 // Dir returns a directory entry owned by root.
@@ -144,9 +186,18 @@ func Capability(caps ...uint) string {
 // on error (for tests that feed layers to an applier).
 func LayerTars(tb testing.TB, layers []Layer) [][]byte {
 	tb.Helper()
+	return LayerTarsEnding(tb, layers, EndOfArchive)
+}
+
+// LayerTar returns the uncompressed tarball of l.
+func LayerTar(l Layer) ([]byte, error) { return LayerTarEnding(l, EndOfArchive) }
+
+// LayerTarsEnding is LayerTars with every layer ending as end says.
+func LayerTarsEnding(tb testing.TB, layers []Layer, end Ending) [][]byte {
+	tb.Helper()
 	out := make([][]byte, 0, len(layers))
 	for _, l := range layers {
-		b, err := LayerTar(l)
+		b, err := LayerTarEnding(l, end)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -155,8 +206,48 @@ func LayerTars(tb testing.TB, layers []Layer) [][]byte {
 	return out
 }
 
-// LayerTar returns the uncompressed tarball of l.
-func LayerTar(l Layer) ([]byte, error) {
+// LayerTarEnding returns the uncompressed tarball of l ending as end says.
+func LayerTarEnding(l Layer, end Ending) ([]byte, error) {
+	b, err := layerTar(l)
+	if err != nil {
+		return nil, err
+	}
+	const block, eoa = 512, 1024
+	body := b[:len(b)-eoa] // archive/tar's Close wrote exactly two zero blocks
+	switch end {
+	case EndOfArchive:
+		return b, nil
+	case EndNone:
+		return body, nil
+	case EndUnpadded:
+		if len(l) > 0 {
+			if e := l[len(l)-1]; e.Type == tar.TypeReg {
+				body = body[:len(body)-(block-len(e.Content)%block)%block]
+			}
+		}
+		return body, nil
+	case EndOneBlock:
+		return b[:len(b)-block], nil
+	case EndPadded:
+		n := (len(b)+10239)/10240*10240 + 10240
+		return append(b, make([]byte, n-len(b))...), nil
+	case EndTruncated:
+		if len(l) == 0 {
+			return nil, errors.New("testimage: an empty layer cannot be truncated")
+		}
+		// Cut the last entry in half: its content when it has any, its
+		// header otherwise (a cut in the padding would go unnoticed).
+		e := l[len(l)-1]
+		if e.Type == tar.TypeReg && len(e.Content) > 0 {
+			start := len(body) - (len(e.Content)+block-1)/block*block
+			return body[:start+len(e.Content)/2], nil
+		}
+		return body[:len(body)-block/2], nil
+	}
+	return nil, fmt.Errorf("testimage: unknown ending %d", end)
+}
+
+func layerTar(l Layer) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, e := range l {
@@ -186,6 +277,11 @@ func LayerTar(l Layer) ([]byte, error) {
 			// them when asked for PAX, and USTAR cannot hold non-ASCII.
 			hdr.Format = tar.FormatPAX
 		}
+		if len(e.RawPAX) > 0 {
+			if err := writeRawPAX(tw, &buf, e.RawPAX); err != nil {
+				return nil, fmt.Errorf("layer entry %q: %w", e.Path, err)
+			}
+		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return nil, fmt.Errorf("layer entry %q: %w", e.Path, err)
 		}
@@ -199,6 +295,48 @@ func LayerTar(l Layer) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// writeRawPAX writes a PAX extended header ('x') holding recs: the tar
+// writer writes it as a regular file, then its typeflag and checksum are
+// patched in buf, which holds everything tw wrote.
+func writeRawPAX(tw *tar.Writer, buf *bytes.Buffer, recs map[string]string) error {
+	keys := make([]string, 0, len(recs))
+	for k := range recs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var data []byte
+	for _, k := range keys {
+		rec := " " + k + "=" + recs[k] + "\n"
+		n := len(rec)
+		for len(fmt.Sprint(n))+len(rec) != n {
+			n = len(fmt.Sprint(n)) + len(rec)
+		}
+		data = append(data, fmt.Sprint(n)+rec...)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	off := buf.Len()
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "PaxHeaders/entry", Mode: 0o644, Size: int64(len(data)), ModTime: ModTime, Format: tar.FormatUSTAR}); err != nil {
+		return err
+	}
+	if _, err := tw.Write(data); err != nil {
+		return err
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	h := buf.Bytes()[off : off+512]
+	h[156] = tar.TypeXHeader
+	copy(h[148:156], "        ")
+	sum := 0
+	for _, c := range h {
+		sum += int(c)
+	}
+	copy(h[148:156], fmt.Sprintf("%06o\x00 ", sum))
+	return nil
 }
 
 func isASCII(s string) bool {
@@ -251,7 +389,7 @@ func Build(img Image) (*Built, error) {
 		RootFS:   ocispec.RootFS{Type: "layers"},
 	}
 	for i, l := range img.Layers {
-		raw, err := LayerTar(l)
+		raw, err := LayerTarEnding(l, img.Ending)
 		if err != nil {
 			return nil, fmt.Errorf("layer %d: %w", i, err)
 		}
@@ -399,6 +537,8 @@ func WriteOCIArchive(path, tag string, imgs ...Image) (ocispec.Descriptor, error
 
 // TarDir writes the regular files and directories under dir into a
 // deterministic tarball at path (sorted names, fixed mtimes, root owner).
+// FIFOs and symlinks are written as such, so that
+// tests can build hostile archives from a layout they altered.
 func TarDir(path, dir string) error {
 	var names []string
 	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
@@ -424,10 +564,20 @@ func TarDir(path, dir string) error {
 		rel, _ := filepath.Rel(dir, p)
 		hdr := &tar.Header{Name: filepath.ToSlash(rel), ModTime: ModTime, Mode: 0o644, Typeflag: tar.TypeReg}
 		var data []byte
-		if fi.IsDir() {
+		switch m := fi.Mode(); {
+		case m.IsDir():
 			hdr.Typeflag, hdr.Mode, hdr.Name = tar.TypeDir, 0o755, hdr.Name+"/"
-		} else if data, err = os.ReadFile(p); err != nil {
-			return err
+		case m&os.ModeNamedPipe != 0:
+			hdr.Typeflag = tar.TypeFifo
+		case m&os.ModeSymlink != 0:
+			hdr.Typeflag, hdr.Mode = tar.TypeSymlink, 0o777
+			if hdr.Linkname, err = os.Readlink(p); err != nil {
+				return err
+			}
+		default:
+			if data, err = os.ReadFile(p); err != nil {
+				return err
+			}
 		}
 		hdr.Size = int64(len(data))
 		if err := tw.WriteHeader(hdr); err != nil {

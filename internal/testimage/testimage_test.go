@@ -202,3 +202,73 @@ func TestBusybox(t *testing.T) {
 		}
 	}
 }
+
+// TestEndings: each ending has the layout its doc states, every accepted
+// one reads back as the same entries, a truncated one does not read.
+func TestEndings(t *testing.T) {
+	l := Layer{Dir("d", 0o755), File("d/f", 0o644, "hi\n")}
+	full, err := LayerTarEnding(l, EndOfArchive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLen := map[Ending]int{EndOfArchive: 3*512 + 1024, EndNone: 3 * 512, EndUnpadded: 2*512 + 3, EndOneBlock: 3*512 + 512, EndPadded: 2 * 10240}
+	for name, end := range Endings {
+		b, err := LayerTarEnding(l, end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) != wantLen[end] || !bytes.Equal(b[:2*512+3], full[:2*512+3]) {
+			t.Errorf("%s: %d bytes, want %d", name, len(b), wantLen[end])
+		}
+		var names []string
+		tr := tar.NewReader(bytes.NewReader(b))
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			c, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			names = append(names, h.Name+"="+string(c))
+		}
+		if strings.Join(names, ",") != "d=,d/f=hi\n" {
+			t.Errorf("%s: entries %q", name, names)
+		}
+	}
+	b, err := LayerTarEnding(l, EndTruncated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(bytes.NewReader(b))
+	tr.Next()
+	tr.Next()
+	if _, err := io.ReadAll(tr); err != io.ErrUnexpectedEOF {
+		t.Errorf("truncated: %v", err)
+	}
+}
+
+// TestSparse: Go's tar reader (as umoci's and containerd's) reads the
+// hand-written PAX sparse header as one file of the real size.
+func TestSparse(t *testing.T) {
+	b, err := LayerTar(Layer{Sparse("hole", 1<<40), File("after", 0o644, "x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(bytes.NewReader(b))
+	h, err := tr.Next()
+	if err != nil || h.Name != "hole" || h.Size != 1<<40 || h.Typeflag != tar.TypeReg {
+		t.Fatalf("%+v, %v", h, err)
+	}
+	buf := make([]byte, 4096)
+	if n, err := io.ReadFull(tr, buf); n != len(buf) || err != nil || !bytes.Equal(buf, make([]byte, 4096)) {
+		t.Fatalf("hole content: %d %v", n, err)
+	}
+	if len(b) > 6*512+1024 { // PAX header and records, header and map, "after", end
+		t.Errorf("layer of %d bytes", len(b))
+	}
+}

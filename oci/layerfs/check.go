@@ -3,6 +3,7 @@ package layerfs
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -30,8 +31,14 @@ func CheckHeader(hdr *tar.Header) error {
 // Entries calls fn with every entry of the uncompressed layer tarball r,
 // in order, after CheckHeader: the in-memory tree and the unpacker read
 // layers through this one loop, so both see the same checked and stripped
-// headers. ctx is checked every 1024 entries. Errors name the entry.
+// headers. ctx is checked every 1024 entries. Errors name the entry. The
+// default bundle.Limits apply to this one layer; Budget.Entries applies
+// chosen limits over all layers of an image.
 func Entries(ctx context.Context, r io.Reader, fn func(i int, hdr *tar.Header, content io.Reader) error) error {
+	return NewBudget(bundle.Limits{}).Entries(ctx, r, fn)
+}
+
+func entries(ctx context.Context, r io.Reader, fn func(i int, hdr *tar.Header, content io.Reader) error) error {
 	tr := tar.NewReader(r)
 	for i := 0; ; i++ {
 		if i%1024 == 0 {
@@ -50,7 +57,15 @@ func Entries(ctx context.Context, r io.Reader, fn func(i int, hdr *tar.Header, c
 			return fmt.Errorf("entry %q: %w", hdr.Name, err)
 		}
 		if err := fn(i, hdr, tr); err != nil {
-			return fmt.Errorf("entry %q: %w", hdr.Name, err)
+			le := (*bundle.LimitError)(nil)
+			if errors.As(err, &le) && le.Path == hdr.Name {
+				return err // it names the entry
+			}
+			err = fmt.Errorf("entry %q: %w", hdr.Name, err)
+			if le != nil && le.Path == "" {
+				le.Path = hdr.Name // a stream limit met while reading the entry
+			}
+			return err
 		}
 	}
 }

@@ -4,7 +4,8 @@
 //
 // The tree holds metadata and content digests only: no file content is
 // kept (except small files the caller asks to retain), so memory grows with
-// the number of entries, not with their size.
+// the number of entries, not with their size. Layers may end with or
+// without the end-of-archive blocks (umoci insert writes none).
 //
 // Guarantee: for every layer sequence that umoci (the unpacker refval
 // uses, github.com/opencontainers/umoci/oci/layer) extracts as root with
@@ -47,6 +48,15 @@
 // parent path, tar entry types other than file, directory, symlink,
 // hardlink, character and block device and fifo, and file contents shorter
 // than their header says.
+//
+// Bounded (Budget, WithLimits; bundle.Limits documents the defaults): the
+// tree and the unpacker read layers through one Budget per image, which
+// refuses with a *bundle.LimitError (bundle.ErrLimitExceeded) an entry
+// beyond the entry count, the declared or read bytes of its layer or
+// image, the expansion of file content over the tar stream (sparse
+// holes), or the depth, name or path length — of the path as written and,
+// in the tree, as resolved through symlinks. Memory is linear in the
+// entries, and Records walks iteratively over one path buffer.
 //
 // Left out: the user.rootlesscontainers xattr of a layer is ignored (it
 // is an unpacker's private marker, not image content; refval's unpack

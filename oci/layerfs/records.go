@@ -10,11 +10,21 @@ import (
 // refval-v1 measurement order: pre-order, the children of a directory
 // sorted bytewise by name. The record is only valid during the call; an
 // error from fn stops the walk and is returned.
+//
+// The walk is iterative over one shared path buffer: memory is the sorted
+// names of the directories on the current path plus one path, whatever
+// the depth of the tree (a recursion copying the path at each level
+// needed memory quadratic in the depth).
 func (t *Tree) Records(fn func(*bundle.Record) error) error {
+	type frame struct {
+		dir   *node
+		names []string // sorted children of dir still to visit
+		plen  int      // len(path) of dir, with its trailing "/"
+	}
 	var rec bundle.Record
-	var walk func(p string, n *node) error
-	walk = func(p string, n *node) error {
-		rec = bundle.Record{Path: p, Type: n.typ, Mode: n.mode, UID: n.uid, GID: n.gid}
+	path := make([]byte, 0, 256)
+	emit := func(n *node) error {
+		rec = bundle.Record{Path: string(path), Type: n.typ, Mode: n.mode, UID: n.uid, GID: n.gid}
 		switch n.typ {
 		case bundle.TypeFile:
 			rec.Sha256 = n.sum
@@ -27,29 +37,44 @@ func (t *Tree) Records(fn func(*bundle.Record) error) error {
 		if n.capab != "" {
 			rec.Capability = []byte(n.capab)
 		}
-		if err := fn(&rec); err != nil {
-			return err
-		}
+		return fn(&rec)
+	}
+	var stack []frame
+	push := func(n *node) {
 		if n.typ != bundle.TypeDir || len(n.kids) == 0 {
-			return nil
+			return
 		}
 		names := make([]string, 0, len(n.kids))
 		for name := range n.kids {
 			names = append(names, name)
 		}
 		slices.Sort(names) // Go compares strings bytewise
-		prefix := p
-		if prefix != "/" {
-			prefix += "/"
+		if len(path) > 1 {
+			path = append(path, '/')
 		}
-		for _, name := range names {
-			if err := walk(prefix+name, n.kids[name]); err != nil {
-				return err
-			}
-		}
-		return nil
+		stack = append(stack, frame{dir: n, names: names, plen: len(path)})
 	}
-	return walk("/", t.root)
+	path = append(path, '/')
+	if err := emit(t.root); err != nil {
+		return err
+	}
+	push(t.root)
+	for len(stack) > 0 {
+		f := &stack[len(stack)-1]
+		if len(f.names) == 0 {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		name := f.names[0]
+		f.names = f.names[1:]
+		k := f.dir.kids[name]
+		path = append(path[:f.plen], name...)
+		if err := emit(k); err != nil {
+			return err
+		}
+		push(k)
+	}
+	return nil
 }
 
 // File is a regular file found by LookupFile.

@@ -45,6 +45,7 @@ type node struct {
 	capab        string        // security.capability as the kernel returns it; "" when absent
 	kids         map[string]*node
 	upper        int // the layer (gen) whose entries created or touched it
+	swept        int // the layer (gen) in which sweep last emptied it of lower entries
 	loc          Locator
 	content      []byte // retained file content
 }
@@ -61,6 +62,8 @@ type Tree struct {
 	root   *node
 	gen    int // 1 + index of the layer being applied
 	retain func(path string, size int64) bool
+	budget *Budget
+	sweeps int // directories swept by whiteouts (tests bound it)
 }
 
 // Option configures a Tree.
@@ -73,10 +76,18 @@ func WithRetain(fn func(path string, size int64) bool) Option {
 	return func(t *Tree) { t.retain = fn }
 }
 
+// WithLimits bounds the work of all layers applied to the tree (see
+// bundle.Limits; without it the defaults apply). Paths are checked as
+// written in the layer and again after symlinks in their parent are
+// resolved, as the path that an unpack creates.
+func WithLimits(l bundle.Limits) Option {
+	return func(t *Tree) { t.budget = NewBudget(l) }
+}
+
 // New returns a tree holding only the root directory, as umoci creates it
 // before the first layer: mode 0755, owner root.
 func New(opts ...Option) *Tree {
-	t := &Tree{root: &node{typ: bundle.TypeDir, mode: 0o755, kids: map[string]*node{}}}
+	t := &Tree{root: &node{typ: bundle.TypeDir, mode: 0o755, kids: map[string]*node{}}, budget: NewBudget(bundle.Limits{})}
 	for _, o := range opts {
 		o(t)
 	}
@@ -90,7 +101,7 @@ func (t *Tree) Apply(ctx context.Context, r io.Reader) error {
 	t.gen++
 	layer := t.gen - 1
 	buf := make([]byte, 64<<10)
-	err := Entries(ctx, r, func(i int, hdr *tar.Header, content io.Reader) error {
+	err := t.budget.Entries(ctx, r, func(i int, hdr *tar.Header, content io.Reader) error {
 		return t.entry(hdr, content, Locator{layer, i}, buf)
 	})
 	if err != nil && ctx.Err() == nil {
@@ -127,6 +138,9 @@ func (t *Tree) entry(hdr *tar.Header, r io.Reader, loc Locator, buf []byte) erro
 	dirComps, file := comps[:len(comps)-1], comps[len(comps)-1]
 	dir, err := t.resolve(dirComps)
 	if err != nil {
+		return err
+	}
+	if err := t.budget.CheckPath(append(dir[:len(dir):len(dir)], file), ""); err != nil {
 		return err
 	}
 	// umoci captures the parent's metadata before the entry and restores it
@@ -444,11 +458,17 @@ func (t *Tree) whiteout(dir []string, name string) {
 }
 
 // sweep removes the children of dir not written by the current layer and
-// recurses into those that were.
+// recurses into those that were. A directory is walked once per layer:
+// afterwards its subtree holds only entries of this layer, and every node
+// this layer adds is of this layer too (markUpper), so sweeping it again
+// would remove nothing; without this, one layer of n entries and n opaque
+// whiteouts of their directory took n² steps.
 func (t *Tree) sweep(dir *node) {
-	if dir.typ != bundle.TypeDir {
+	if dir.typ != bundle.TypeDir || dir.swept == t.gen {
 		return
 	}
+	dir.swept = t.gen
+	t.sweeps++
 	for name, k := range dir.kids {
 		if k.upper != t.gen {
 			delete(dir.kids, name)

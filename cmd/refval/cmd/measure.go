@@ -15,7 +15,8 @@ import (
 func newMeasureCmd() *cobra.Command {
 	var f measureFlags
 	var img imageFlags
-	var rf *runFlags // engine profile and ctr run options (runopts.go)
+	var rf *runFlags   // engine profile and ctr run options (runopts.go)
+	var lf *limitFlags // work bounds (limits.go)
 	cmd := &cobra.Command{
 		Use:   "measure IMAGE [-- ARGS...]",
 		Short: "Measure an image into a reference value, without unpacking it",
@@ -49,7 +50,7 @@ platform and index digest in "description"; --output text adds them as lines.
 			if err != nil {
 				return err
 			}
-			opts = append(opts, oci.WithScheme(f.scheme), oci.WithContainerID(f.id))
+			opts = append(opts, oci.WithScheme(f.scheme), oci.WithContainerID(f.id), oci.WithLimits(lf.limits()))
 			// --engine containerd: predict the config ctr run writes (runopts.go).
 			pred, err := rf.predictor(f.id, args[1:])
 			if err != nil {
@@ -79,6 +80,7 @@ platform and index digest in "description"; --output text adds them as lines.
 	f.register(cmd)
 	img.register(cmd, true, true)
 	rf = registerRunFlags(cmd.Flags())
+	lf = registerLimitFlags(cmd.Flags())
 	return cmd
 }
 

@@ -12,7 +12,8 @@ func newUnpackCmd() *cobra.Command {
 	var f imageFlags
 	var output string
 	var force, rootless bool
-	var rf *runFlags // engine profile and ctr run options (runopts.go)
+	var rf *runFlags   // engine profile and ctr run options (runopts.go)
+	var lf *limitFlags // work bounds (limits.go)
 	cmd := &cobra.Command{
 		Use:   "unpack IMAGE BUNDLE_DIR",
 		Short: "Unpack an image into an OCI runtime bundle (config.json + rootfs)",
@@ -39,6 +40,7 @@ a warning and listed in the output ("exact": false).`,
 			if err != nil {
 				return err
 			}
+			opts = append(opts, oci.WithLimits(lf.limits()))
 			if force {
 				opts = append(opts, oci.WithForce())
 			}
@@ -74,5 +76,6 @@ a warning and listed in the output ("exact": false).`,
 	cmd.Flags().BoolVar(&force, "force", false, "replace a non-empty BUNDLE_DIR")
 	cmd.Flags().BoolVar(&rootless, "rootless", false, "force (or with =false forbid) a rootless unpack (default: rootless when not root)")
 	rf = registerRunFlags(cmd.Flags())
+	lf = registerLimitFlags(cmd.Flags())
 	return cmd
 }

@@ -1,0 +1,218 @@
+package oci
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Every file of an image source or of the store is opened with
+// O_NONBLOCK and must be a regular file: opening a FIFO for reading would
+// otherwise wait for a writer forever, and a device would be read as
+// content. (O_NONBLOCK has no effect on regular files.)
+
+// fileType names a non-regular file mode in errors.
+func fileType(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "FIFO"
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "block device"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	case m.IsDir():
+		return "directory"
+	}
+	return "non-regular file"
+}
+
+// notRegular is the error for a file that must be regular.
+func notRegular(p string, m fs.FileMode) error {
+	return fmt.Errorf("%w: %s is a %s, not a regular file", ErrInvalidImage, p, fileType(m))
+}
+
+// openRegular opens p for reading without blocking and returns it only
+// when it is a regular file (symlinks followed).
+func openRegular(p string) (*os.File, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, notRegular(p, fi.Mode())
+	}
+	return f, nil
+}
+
+// readRegular reads the regular file p, at most max bytes.
+func readRegular(p string, max int64) ([]byte, error) {
+	f, err := openRegular(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrInvalidImage, p, max)
+	}
+	return b, nil
+}
+
+// checkRegular requires p, when it exists, to be a regular file.
+func checkRegular(p string) error {
+	fi, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return notRegular(p, fi.Mode())
+	}
+	return nil
+}
+
+// checkTree requires every file under dir (symlinks followed) to be a
+// regular file or a directory.
+func checkTree(dir string) error {
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		if !fi.Mode().IsRegular() && !fi.IsDir() {
+			return notRegular(p, fi.Mode())
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // containers/image reports a missing source its own way
+	}
+	return err
+}
+
+// checkArchive requires the oci-archive p to be a regular file holding
+// only regular files and directories, before containers/image extracts it
+// (which would create the FIFOs, devices and links it holds, and then
+// wait on a FIFO forever).
+func checkArchive(p string) error {
+	f, err := openRegular(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return checkArchiveEntries(p, f) // a file: content is skipped by seeking
+}
+
+// checkArchiveEntries reads the oci-archive tar stream r (named p).
+func checkArchiveEntries(p string, r io.Reader) error {
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: oci-archive %s: %v", ErrInvalidImage, p, err)
+		}
+		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeDir {
+			return fmt.Errorf("%w: oci-archive %s: entry %q is a %s; an image layout holds regular files and directories only",
+				ErrInvalidImage, p, hdr.Name, fileType(hdr.FileInfo().Mode()))
+		}
+	}
+}
+
+// checkSource checks the files of a local image source before
+// containers/image opens any of them: an oci: or dir: directory must hold
+// regular files only, an oci-archive: or docker-archive: must be a
+// regular file (and an oci-archive hold regular files and directories).
+// The path is what precedes the first ":" of the reference, as
+// containers/image splits it.
+func checkSource(transport, within string) error {
+	p, _, _ := strings.Cut(within, ":")
+	switch transport {
+	case "oci", "dir":
+		return checkTree(p)
+	case "oci-archive":
+		return checkArchive(p)
+	case "docker-archive":
+		return checkRegular(p)
+	}
+	return nil
+}
+
+// Staging directories of a pull (.pull-* in the store) hold a lock file
+// that the pulling process keeps flock'ed while it runs; the kernel
+// releases it when the process dies however it dies. A staging directory
+// whose lock can be taken is provably stale and removed at the next pull;
+// one without a lock file (an older refval) only after a day.
+const stagingLock = ".refval-pull.lock"
+
+// lockStaging creates and locks the lock file of the staging directory
+// dir; close the file to release it.
+func lockStaging(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, stagingLock), os.O_CREATE|os.O_EXCL|os.O_RDWR|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// stagingGrace covers the moment between creating a lock file and
+// locking it: a lock file younger than this is never taken for stale.
+const stagingGrace = 10 * time.Second
+
+// staleStaging reports whether the staging directory dir belongs to no
+// live pull.
+func staleStaging(dir string) bool {
+	fi, err := os.Lstat(dir)
+	if err != nil || !fi.IsDir() {
+		return false
+	}
+	lp := filepath.Join(dir, stagingLock)
+	f, err := os.OpenFile(lp, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return errors.Is(err, fs.ErrNotExist) && time.Since(fi.ModTime()) > 24*time.Hour
+	}
+	defer f.Close()
+	lfi, err := f.Stat()
+	if err != nil || !lfi.Mode().IsRegular() || time.Since(lfi.ModTime()) < stagingGrace {
+		return false
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return false // a live pull holds it
+	}
+	return true
+}
