@@ -22,7 +22,7 @@ const (
 )
 
 // Schemes lists every scheme this package implements, default first.
-var Schemes = []Scheme{SchemeV1, SchemeCMC}
+var Schemes = []Scheme{SchemeV1, SchemeCMC, SchemeCMC09}
 
 // ParseScheme returns the Scheme named s ("" means the default).
 func ParseScheme(s string) (Scheme, error) {
@@ -34,7 +34,7 @@ func ParseScheme(s string) (Scheme, error) {
 			return k, nil
 		}
 	}
-	return "", fmt.Errorf("%w: %q (want refval-v1 or cmc)", ErrUnsupportedScheme, s)
+	return "", fmt.Errorf("%w: %q (want refval-v1, cmc or cmc-0.9)", ErrUnsupportedScheme, s)
 }
 
 // Sentinel errors. Errors returned by this package wrap one of these where

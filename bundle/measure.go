@@ -95,8 +95,11 @@ func HashRootfs(ctx context.Context, dir string, opts ...Option) (Digest, int, e
 	if !fi.IsDir() {
 		return Digest{}, 0, fmt.Errorf("%w: %s is not a directory", ErrInvalidRootfs, dir)
 	}
-	if o.scheme == SchemeCMC {
+	switch o.scheme {
+	case SchemeCMC:
 		return hashRootfsCMC(ctx, dir)
+	case SchemeCMC09:
+		return hashRootfsCMC09(ctx, dir)
 	}
 	return hashRootfsV1(ctx, dir, o)
 }

@@ -36,7 +36,7 @@ type measureFlags struct {
 func (f *measureFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	f.fs = fl
-	fl.StringVar(&f.scheme, "scheme", string(bundle.SchemeV1), "measurement scheme: refval-v1 or cmc")
+	fl.StringVar(&f.scheme, "scheme", string(bundle.SchemeV1), "measurement scheme: refval-v1, cmc (CMC v0.7) or cmc-0.9")
 	fl.StringVar(&f.id, "id", "", "container ID to replace by <container-id> in the config")
 	fl.StringVar(&f.name, "name", "", "name of the reference value (default: derived from the input)")
 	fl.StringVar(&f.driver, "driver", manifest.DriverSW, "how the runtime records the measurement: tpm (PCR) or sw (list)")
@@ -65,7 +65,7 @@ func (f *measureFlags) validate() ([]bundle.Option, error) {
 	if f.output != "json" && f.output != "text" {
 		return nil, UsageErrorf("--output: %q is not json or text", f.output)
 	}
-	if f.records != "" && scheme == bundle.SchemeCMC {
+	if f.records != "" && scheme.IsCMC() {
 		return nil, UsageErrorf("--records: the cmc scheme has no per-entry records")
 	}
 	return []bundle.Option{bundle.WithScheme(scheme), bundle.WithContainerID(f.id)}, nil
