@@ -22,14 +22,14 @@ const (
 )
 
 // Schemes lists every scheme this package implements, default first.
-var Schemes = []Scheme{SchemeV1, SchemeCMC, SchemeCMC09}
+var Schemes = []Scheme{SchemeV1, SchemeCMC}
 
 // ParseScheme returns the Scheme named s ("" means the default).
 func ParseScheme(s string) (Scheme, error) {
 	if s == "" {
 		return SchemeV1, nil
 	}
-	for _, k := range Schemes {
+	for _, k := range append(Schemes, CMCSchemes...) {
 		if string(k) == s {
 			return k, nil
 		}

@@ -27,6 +27,13 @@ import (
 // scheme cmc-0.9). SchemeCMC stays CMC v0.7's.
 const SchemeCMC09 Scheme = "cmc-0.9"
 
+// CMCSchemes lists the schemes named after a CMC release other than
+// SchemeCMC (which is in Schemes). They are kept out of Schemes: CMC v0.9
+// refuses configs (no process) and skips entries (the root) that the
+// schemes in Schemes measure, so code iterating Schemes over arbitrary
+// bundles would not hold for them. ParseScheme accepts them.
+var CMCSchemes = []Scheme{SchemeCMC09}
+
 // Placeholders of scheme cmc-0.9, as CMC v0.9 writes them.
 const (
 	DockerVolumePlaceholder = "<docker-volume>"
