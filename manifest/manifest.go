@@ -57,7 +57,7 @@ type AppDescription struct {
 	Name                string   `json:"name" cbor:"1,keyasint"`
 	Version             string   `json:"version,omitempty" cbor:"2,keyasint,omitempty"`
 	AppManifest         string   `json:"appManifest" cbor:"3,keyasint"`
-	ExternalConnections []string `json:"externalConnections,omitempty" cbor:"4,keyasint,omitempty"`
+	ExternalConnections []ExternalConnection `json:"externalConnections,omitempty" cbor:"4,keyasint,omitempty"`
 	Environment         []EnvVar `json:"environment,omitempty" cbor:"5,keyasint,omitempty"`
 }
 

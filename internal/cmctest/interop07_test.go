@@ -3,6 +3,7 @@ package cmctest_test
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -174,5 +175,46 @@ func TestCMC07SWVerifierMatchesList(t *testing.T) {
 		if res.OK {
 			t.Errorf("CMC 0.7 accepted a list after a change of %s", name)
 		}
+	}
+}
+
+// TestCMC07ParsesDeviceDescriptionWithExternalConnection: a Device
+// Description edited by refval with an external connection parses with
+// CMC v0.7.2's DeviceDescription type (it did not while refval wrote strings).
+func TestCMC07ParsesDeviceDescriptionWithExternalConnection(t *testing.T) {
+	tools := cmctest.Require(t, cmctest.V07)
+	tmp := t.TempDir()
+	p := cmctest.NewPKI(t, tmp, "p256")
+	conns, err := manifest.ParseExternalConnections([]string{"interface=eth0,port=443,endpoint=https"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dd := []byte(`{"type":"Device Description","name":"dev","version":"2025-01-01T00:00:00Z","location":"lab","appDescriptions":[]}`)
+	out, _, err := manifest.UpdateDeviceDescription(dd, manifest.AppDescription{Name: "app", Version: "2025-01-01T00:00:00Z",
+		AppManifest: "de.refval.app", ExternalConnections: conns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := tools.VerifyMetadata(p.CA, sign(t, out, manifest.JSON, p, filepath.Join(tmp, "dd.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != "success" || res.Type != manifest.TypeDeviceDescription {
+		t.Fatalf("CMC 0.7 verdict %+v", res)
+	}
+	var got struct {
+		AppDescriptions []struct {
+			External []struct {
+				Type, AppEndpoint, Interface string
+				Port                         int
+			} `json:"externalConnections"`
+		} `json:"appDescriptions"`
+	}
+	if err := json.Unmarshal(res.Detail, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.AppDescriptions) != 1 || len(got.AppDescriptions[0].External) != 1 ||
+		got.AppDescriptions[0].External[0].Port != 443 || got.AppDescriptions[0].External[0].Interface != "eth0" {
+		t.Errorf("CMC 0.7 parsed %s", res.Detail)
 	}
 }

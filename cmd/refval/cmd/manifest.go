@@ -93,7 +93,7 @@ func (a *appDescFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&a.appName, "app-name", "", "name of the App Description (default: the manifest name)")
 	fl.StringVar(&a.appVersion, "app-version", "", "version of the App Description")
 	fl.StringArrayVar(&a.env, "env", nil, "KEY=VALUE environment of the run, recorded in the App Description (repeatable)")
-	fl.StringArrayVar(&a.connections, "external-connection", nil, "external connection of the App Description (repeatable)")
+	fl.StringArrayVar(&a.connections, "external-connection", nil, "external connection of the App Description as CMC's External Interface object: interface=IF,port=N[,endpoint=APP_ENDPOINT] (repeatable)")
 }
 
 // check reports a usage error in the App Description flags; call it
@@ -104,6 +104,9 @@ func (a *appDescFlags) check() error {
 	}
 	if _, err := manifest.ParseEnv(a.env); err != nil {
 		return UsageErrorf("--env: %v", err)
+	}
+	if _, err := manifest.ParseExternalConnections(a.connections); err != nil {
+		return UsageErrorf("--external-connection: %v", err)
 	}
 	return nil
 }
@@ -117,6 +120,7 @@ func (a *appDescFlags) prepare(w io.Writer, manifestName string) (write func() e
 		return nil, err
 	}
 	env, _ := manifest.ParseEnv(a.env)
+	conns, _ := manifest.ParseExternalConnections(a.connections)
 	name := a.appName
 	if name == "" {
 		name = manifestName
@@ -127,7 +131,7 @@ func (a *appDescFlags) prepare(w io.Writer, manifestName string) (write func() e
 	}
 	out, replaced, err := manifest.UpdateDeviceDescription(in, manifest.AppDescription{
 		Name: name, Version: a.appVersion, AppManifest: manifestName,
-		ExternalConnections: a.connections, Environment: env,
+		ExternalConnections: conns, Environment: env,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", a.file, err)
