@@ -205,6 +205,7 @@ func newManifestCreateCmd() *cobra.Command {
 		driver         string
 		pcr            int
 		img            imageFlags
+		c09            create09
 	)
 	cmd := &cobra.Command{
 		Use:   "create --name NAME --version V [--refvals FILE|-] [flags]",
@@ -222,6 +223,16 @@ lasts --valid-for (default 365d) unless --not-after is given.`,
 			if o.Name == "" || o.Version == "" {
 				return UsageErrorf("--name and --version are required")
 			}
+			dialect, raw, err := c09.dialect(cmd, refvals)
+			if err != nil {
+				return err
+			}
+			if dialect == manifest.CMC09 && (fromImage != "" || ad.file != "" || len(ad.env) > 0 || len(ad.connections) > 0) {
+				return UsageErrorf("--cmc-version 0.9: --from-image and the App Description flags are CMC 0.7's (measure with \"refval measure --cmc-version 0.9\"; use --image-description)")
+			}
+			if dialect == manifest.CMC07 && (c09.imageDesc != "" || c09.ociRules != "") {
+				return UsageErrorf("--image-description and --oci-rules need --cmc-version 0.9")
+			}
 			if err := ad.check(); err != nil {
 				return err
 			}
@@ -231,6 +242,14 @@ lasts --valid-for (default 365d) unless --not-after is given.`,
 			}
 			if o.Validity, err = v.validity(); err != nil {
 				return err
+			}
+			if dialect == manifest.CMC09 {
+				return c09.run(cmd, o, raw, refvals, out, f)
+			}
+			if err := manifest.CheckVersion(o.Version); err != nil {
+				// CMC 0.7 ignores such a manifest too; kept as a warning so
+				// that existing 0.7 outputs stay as they were.
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v\n", err)
 			}
 			switch {
 			case fromImage != "" && refvals != "":
@@ -288,6 +307,7 @@ lasts --valid-for (default 365d) unless --not-after is given.`,
 	v.register(cmd, "365d")
 	ad.register(cmd)
 	img.register(cmd, false, true)
+	c09.register(fl)
 	return cmd
 }
 

@@ -74,6 +74,7 @@ platform and index digest in "description"; --output text adds them as lines.
 				return err
 			}
 			scheme, _ := bundle.ParseScheme(f.scheme)
+			scheme = schemeFor(scheme, f.cmc)
 			opts = append(opts, oci.WithScheme(scheme), oci.WithContainerID(f.id))
 			// --engine containerd: predict the config ctr run writes (runopts.go).
 			pred, err := rf.predictor(f.id, args[1:])
@@ -122,6 +123,7 @@ func printImageMeasurement(w io.Writer, f *measureFlags, ref string, res *oci.Im
 		}
 	}
 	var rvs []manifest.ReferenceValue
+	var cs []manifest.Component
 	for i := range res.Results {
 		r := &res.Results[i]
 		name := f.name
@@ -142,6 +144,15 @@ func printImageMeasurement(w io.Writer, f *measureFlags, ref string, res *oci.Im
 			}
 			continue
 		}
+		if f.cmc == manifest.CMC09 {
+			c, err := manifest.ContainerComponent(name, f.driver, f.pcr, f.optional, &r.Result)
+			if err != nil {
+				return err
+			}
+			c.Description = imageDescription(res.Image, r.Manifest)
+			cs = append(cs, c)
+			continue
+		}
 		rv, err := manifest.ContainerReferenceValue(name, f.driver, f.pcr, f.optional, &r.Result)
 		if err != nil {
 			return err
@@ -151,6 +162,9 @@ func printImageMeasurement(w io.Writer, f *measureFlags, ref string, res *oci.Im
 	}
 	if f.output == "text" {
 		return nil
+	}
+	if f.cmc == manifest.CMC09 {
+		return writeJSON(w, cs)
 	}
 	return writeJSON(w, rvs)
 }

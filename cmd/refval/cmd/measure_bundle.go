@@ -31,6 +31,8 @@ type measureFlags struct {
 	output     string
 	records    string
 	normalized string
+	cmcVersion string
+	cmc        manifest.CMCVersion // parsed by validate
 }
 
 func (f *measureFlags) register(cmd *cobra.Command) {
@@ -45,6 +47,7 @@ func (f *measureFlags) register(cmd *cobra.Command) {
 	fl.StringVarP(&f.output, "output", "o", "json", "output format: json or text")
 	fl.StringVar(&f.records, "records", "", "write the rootfs records (JSON lines) to this file")
 	fl.StringVar(&f.normalized, "normalized-config", "", "write the normalized config (the bytes hashed) to this file")
+	addCMCVersionFlag(fl, &f.cmcVersion)
 }
 
 // validate checks the flag values and returns the bundle options they imply.
@@ -53,6 +56,10 @@ func (f *measureFlags) validate() ([]bundle.Option, error) {
 	if err != nil {
 		return nil, UsageErrorf("--scheme: %v", err)
 	}
+	if f.cmc, err = cmcVersion(f.cmcVersion); err != nil {
+		return nil, err
+	}
+	scheme = schemeFor(scheme, f.cmc)
 	if f.driver != manifest.DriverSW && f.driver != manifest.DriverTPM {
 		return nil, UsageErrorf("--driver: %q is not tpm or sw", f.driver)
 	}
@@ -95,9 +102,19 @@ func (f *measureFlags) print(w io.Writer, name string, r *bundle.Result, extra .
 			return err
 		}
 	}
-	rv, err := manifest.ContainerReferenceValue(name, f.driver, f.pcr, f.optional, r)
-	if err != nil {
-		return err
+	var out any
+	if f.cmc == manifest.CMC09 {
+		c, err := manifest.ContainerComponent(name, f.driver, f.pcr, f.optional, r)
+		if err != nil {
+			return err
+		}
+		out = []manifest.Component{c}
+	} else {
+		rv, err := manifest.ContainerReferenceValue(name, f.driver, f.pcr, f.optional, r)
+		if err != nil {
+			return err
+		}
+		out = []manifest.ReferenceValue{rv}
 	}
 	if f.output == "text" {
 		fmt.Fprintf(w, "name:           %s\nscheme:         %s\ntemplateSha256: %s\nconfigSha256:   %s\nrootfsSha256:   %s\nentries:        %d\n",
@@ -109,7 +126,7 @@ func (f *measureFlags) print(w io.Writer, name string, r *bundle.Result, extra .
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode([]manifest.ReferenceValue{rv})
+	return enc.Encode(out)
 }
 
 func newMeasureBundleCmd() *cobra.Command {
