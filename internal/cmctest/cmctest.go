@@ -49,6 +49,8 @@ type Tools struct {
 	Harness string
 	// Cmcd is CMC's daemon, built unmodified.
 	Cmcd string
+	// Metatool is CMC v0.9's metadata tool, built unmodified ("" for 0.7).
+	Metatool string
 }
 
 // SourceDir returns the directory holding CMC's tarballs: $REFVAL_CMC_DIR,
@@ -182,6 +184,9 @@ func Build(dir string, v Version) (*Tools, error) {
 	name := strings.TrimSuffix(filepath.Base(tarball), ".tar.gz")
 	out := filepath.Join(base, name+"-"+k)
 	tools := &Tools{Version: v, Harness: filepath.Join(out, "refval-harness"), Cmcd: filepath.Join(out, "cmcd")}
+	if v == V09 {
+		tools.Metatool = filepath.Join(out, "metatool")
+	}
 	if done(tools) {
 		return tools, nil
 	}
@@ -218,6 +223,12 @@ func Build(dir string, v Version) (*Tools, error) {
 		"-o", filepath.Join(stage, "cmcd"), "./cmcd"); err != nil {
 		return nil, err
 	}
+	if tools.Metatool != "" {
+		if err := run(work, env, "nice", "-n", "10", "go", "build", "-trimpath",
+			"-o", filepath.Join(stage, "metatool"), "./tools/metatool"); err != nil {
+			return nil, err
+		}
+	}
 	os.RemoveAll(out)
 	if err := os.Rename(stage, out); err != nil {
 		return nil, err
@@ -226,7 +237,10 @@ func Build(dir string, v Version) (*Tools, error) {
 }
 
 func done(t *Tools) bool {
-	for _, p := range []string{t.Harness, t.Cmcd} {
+	for _, p := range []string{t.Harness, t.Cmcd, t.Metatool} {
+		if p == "" {
+			continue
+		}
 		if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
 			return false
 		}
