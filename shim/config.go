@@ -4,14 +4,19 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/refval/refval/bundle"
+	"github.com/refval/refval/driver"
+	"github.com/refval/refval/manifest"
+	"github.com/refval/refval/measurelist"
 )
 
 // Configuration file location.
@@ -35,33 +40,24 @@ const (
 	DefaultCMCDSocket  = "/run/cmcd/api.sock"
 )
 
-// Drivers.
-const (
-	DriverSW   = "sw"
-	DriverTPM  = "tpm"
-	DriverCMCD = "cmcd"
-)
-
-// List formats.
-const (
-	FormatJSON = "json"
-	FormatCBOR = "cbor"
-)
-
 // ErrConfig marks a configuration file that cannot be used.
 var ErrConfig = errors.New("invalid shim configuration")
+
+// MaxConfigSize bounds the configuration file (1 MiB; a complete one is
+// well under 1 KiB). A larger file is refused without being read whole.
+const MaxConfigSize = 1 << 20
 
 // Config is the shim configuration (TOML, keys as in the struct tags).
 type Config struct {
 	// Scheme is the measurement scheme (bundle.SchemeV1 or SchemeCMC).
-	Scheme string `toml:"scheme"`
+	Scheme bundle.Scheme `toml:"scheme"`
 	// Driver is where a new measurement goes besides the list: sw, tpm, cmcd.
-	Driver string `toml:"driver"`
+	Driver driver.Kind `toml:"driver"`
 	// PCR is the PCR the tpm driver extends (and the list entries name).
-	PCR int `toml:"pcr"`
+	PCR driver.PCR `toml:"pcr"`
 	// List is the measurement list file; ListFormat is json or cbor.
-	List       string `toml:"list"`
-	ListFormat string `toml:"list_format"`
+	List       string             `toml:"list"`
+	ListFormat measurelist.Format `toml:"list_format"`
 	// TPM is a TPM device path (/dev/tpmrm0), tcp://HOST:PORT for a swtpm
 	// or TPM simulator command port, or unix:///PATH for a raw socket.
 	TPM string `toml:"tpm"`
@@ -95,11 +91,11 @@ type Config struct {
 // DefaultConfig returns the configuration used when no file exists.
 func DefaultConfig() *Config {
 	return &Config{
-		Scheme:      string(bundle.SchemeV1),
-		Driver:      DriverSW,
-		PCR:         11,
+		Scheme:      bundle.SchemeV1,
+		Driver:      driver.SW,
+		PCR:         manifest.DefaultPCR,
 		List:        DefaultListPath,
-		ListFormat:  FormatJSON,
+		ListFormat:  measurelist.JSON,
 		TPM:         DefaultTPM,
 		CMCDSocket:  DefaultCMCDSocket,
 		LogFile:     DefaultLogFile,
@@ -118,9 +114,16 @@ func ConfigPath() (path string, explicit bool) {
 }
 
 // LoadConfig reads the configuration from path. If the file does not exist
-// and mustExist is false, it returns the defaults.
+// and mustExist is false, it returns the defaults. The file must be a
+// regular file (a symbolic link to one is fine) of at most MaxConfigSize
+// bytes: a FIFO or device is refused at once, never waited on.
+//
+// After parsing, the files the configuration names are checked on disk
+// (CheckFiles). A configuration that parses but fails that check is
+// returned together with the error, so that the caller can still log
+// where the configuration says, while refusing to start containers.
 func LoadConfig(path string, mustExist bool) (*Config, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := readConfigFile(path)
 	if errors.Is(err, fs.ErrNotExist) && !mustExist {
 		return DefaultConfig(), nil
 	}
@@ -132,7 +135,66 @@ func LoadConfig(path string, mustExist bool) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	c.path = path
+	if err := c.CheckFiles(); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
 	return c, nil
+}
+
+// readConfigFile reads a regular file of at most MaxConfigSize bytes,
+// opening it non-blocking so that a FIFO cannot hang the shim.
+func readConfigFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file (%s)", path, fi.Mode().Type())
+	}
+	if fi.Size() > MaxConfigSize {
+		return nil, fmt.Errorf("%s: %d bytes, more than the %d a configuration may have", path, fi.Size(), MaxConfigSize)
+	}
+	raw, err := io.ReadAll(io.LimitReader(f, MaxConfigSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) > MaxConfigSize {
+		return nil, fmt.Errorf("%s: grew past %d bytes while read", path, MaxConfigSize)
+	}
+	return raw, nil
+}
+
+// CheckFiles checks the files the configuration names as they are on
+// disk, so that a configuration under which every start would go
+// unrecorded is refused when loaded instead of failing open at each
+// start: the list must not be a symbolic link, a directory or any other
+// non-regular file (nor its lock), and its directory, if it exists, must
+// be a directory. A list that does not exist yet is fine.
+func (c *Config) CheckFiles() error {
+	for _, p := range []struct{ key, path string }{{"list", c.List}, {"list", c.List + ".lock"}} {
+		fi, err := os.Lstat(p.path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrConfig, p.key, err)
+		}
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return fmt.Errorf("%w: %s: %s %w", ErrConfig, p.key, p.path, measurelist.ErrSymlink)
+		case !fi.Mode().IsRegular():
+			return fmt.Errorf("%w: %s: %s %w (%s)", ErrConfig, p.key, p.path, measurelist.ErrNotRegular, fi.Mode().Type())
+		}
+	}
+	if fi, err := os.Stat(filepath.Dir(c.List)); err == nil && !fi.IsDir() {
+		return fmt.Errorf("%w: list: %s is not a directory", ErrConfig, filepath.Dir(c.List))
+	}
+	return nil
 }
 
 // ParseConfig parses TOML over the defaults and validates the result.
@@ -165,33 +227,43 @@ func ParseConfig(raw []byte) (*Config, error) {
 
 // Validate checks every field and names the first bad one.
 func (c *Config) Validate() error {
-	if _, err := bundle.ParseScheme(c.Scheme); err != nil {
+	scheme, err := bundle.ParseScheme(string(c.Scheme))
+	if err != nil {
 		return fmt.Errorf("%w: scheme: %w", ErrConfig, err)
 	}
-	switch c.Driver {
-	case DriverSW, DriverTPM, DriverCMCD:
-	default:
-		return fmt.Errorf("%w: driver: %q (want sw, tpm or cmcd)", ErrConfig, c.Driver)
+	c.Scheme = scheme // "" is the default scheme: name it
+	if err := c.Driver.Validate(); err != nil {
+		return fmt.Errorf("%w: driver: %w", ErrConfig, err)
 	}
-	// PCRs 0-23 exist on every PC-client TPM; the CMC convention is 11.
-	if c.PCR < 0 || c.PCR > 23 {
-		return fmt.Errorf("%w: pcr: %d is not in 0..23", ErrConfig, c.PCR)
+	// The CMC convention is PCR 11.
+	if err := c.PCR.Validate(); err != nil {
+		return fmt.Errorf("%w: pcr: %w", ErrConfig, err)
 	}
-	switch c.ListFormat {
-	case FormatJSON, FormatCBOR:
-	default:
-		return fmt.Errorf("%w: list_format: %q (want json or cbor)", ErrConfig, c.ListFormat)
+	if err := c.ListFormat.Validate(); err != nil {
+		return fmt.Errorf("%w: list_format: %w", ErrConfig, err)
 	}
 	for _, f := range []struct{ key, val string }{
 		{"list", c.List}, {"log_file", c.LogFile}, {"generate_dir", c.GenerateDir},
 		{"runc", c.Runc}, {"runc_shim", c.RuncShim}, {"runc_link_dir", c.RuncLinkDir},
+		{"tpm", c.TPM}, {"cmcd_socket", c.CMCDSocket},
 	} {
+		// No system call takes a path with a NUL byte: such a path could
+		// never be opened, and every start would fail.
+		if strings.ContainsRune(f.val, 0) {
+			return fmt.Errorf("%w: %s: %q holds a NUL byte", ErrConfig, f.key, f.val)
+		}
+		if f.key == "tpm" || f.key == "cmcd_socket" {
+			continue
+		}
 		if f.val != "" && !filepath.IsAbs(f.val) {
 			return fmt.Errorf("%w: %s: %q is not an absolute path", ErrConfig, f.key, f.val)
 		}
 	}
 	if c.List == "" {
 		return fmt.Errorf("%w: list: empty", ErrConfig)
+	}
+	if strings.HasSuffix(c.List, "/") || filepath.Base(c.List) == ".." || filepath.Clean(c.List) == "/" {
+		return fmt.Errorf("%w: list: %q names a directory", ErrConfig, c.List)
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return fmt.Errorf("%w: log_level: %w", ErrConfig, err)

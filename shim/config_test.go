@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/refval/refval/driver"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -78,7 +79,7 @@ func TestParseConfigErrors(t *testing.T) {
 func TestLoadConfig(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "none.toml")
-	if c, err := LoadConfig(missing, false); err != nil || c.Driver != DriverSW {
+	if c, err := LoadConfig(missing, false); err != nil || c.Driver != driver.SW {
 		t.Errorf("missing default file: %v %+v", err, c)
 	}
 	if _, err := LoadConfig(missing, true); !errors.Is(err, ErrConfig) {

@@ -2,7 +2,6 @@ package shim_test
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -222,7 +221,7 @@ func runPod(t *testing.T, rs runtimeapi.RuntimeServiceClient, dir, handler strin
 	measured := measuredTemplates(t, filepath.Join(dir, "shim.log"))
 	inList := map[string]bool{}
 	for _, e := range readList(t, dir) {
-		inList[hex.EncodeToString(e.TemplateSha256)] = true
+		inList[e.TemplateSha256.String()] = true
 	}
 	for i, id := range append([]string{pod.PodSandboxId}, ids...) {
 		th, ok := measured[id]

@@ -24,15 +24,19 @@
 //     values, the normalized config and the rootfs records under the
 //     generate directory (default /tmp/measure), then starts the container.
 //
-// Recording keeps a measurement list (JSON or CBOR, one entry per distinct
-// template hash) under an exclusive lock with atomic replacement, and hands
-// each new entry to a driver: sw (list only), tpm (PCR extend through
-// go-tpm, on a TPM device or a swtpm/simulator TCP socket) or cmcd (the CMC
-// daemon's socket API).
+// Recording keeps a measurement list (package measurelist: JSON or CBOR,
+// one entry per distinct template hash) under an exclusive lock with
+// atomic replacement, and hands each new entry to the driver the
+// configuration names (package driver): sw (list only), tpm (PCR extend
+// through go-tpm, on a TPM device or a swtpm/simulator TCP socket) or cmcd
+// (the CMC daemon's socket API). NewDriver constructs it; there is no
+// registry. Generate mode writes its reference values with
+// manifest.WriteReferenceValues, the encoder `refval measure-bundle`
+// prints with.
 //
 // Guarantees: fail-open by default (any measurement or recording failure is
 // logged and the container starts; a container that could not be measured
-// leaves FailureMarker in the list, so attestation does not silently miss
+// leaves measurelist.FailureMarker in the list, so attestation does not silently miss
 // it); with enforce = true such a failure makes
 // runc create fail with the reason, which containerd and ctr report. A
 // broken configuration file refuses create/run either way, since it may be

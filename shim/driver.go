@@ -3,28 +3,30 @@ package shim
 import (
 	"context"
 	"fmt"
+
+	"github.com/refval/refval/driver"
+	"github.com/refval/refval/driver/cmcd"
+	"github.com/refval/refval/driver/sw"
+	"github.com/refval/refval/driver/tpm"
+	"github.com/refval/refval/measurelist"
 )
 
 // Driver records a new measurement somewhere besides the list.
 type Driver interface {
 	// Record is called once per new list entry, with the list lock held.
-	Record(ctx context.Context, e Entry) error
+	Record(ctx context.Context, e measurelist.Entry) error
 }
 
-// NewDriver returns the driver the configuration names.
+// NewDriver returns the driver the configuration names, constructed here
+// and nowhere else (no registry).
 func NewDriver(c *Config) (Driver, error) {
 	switch c.Driver {
-	case DriverSW:
-		return swDriver{}, nil
-	case DriverTPM:
-		return &TPMDriver{Path: c.TPM, PCR: c.PCR}, nil
-	case DriverCMCD:
-		return &CMCDDriver{Address: c.CMCDSocket}, nil
+	case driver.SW:
+		return sw.Driver{}, nil
+	case driver.TPM:
+		return &tpm.Driver{Path: c.TPM, PCR: c.PCR}, nil
+	case driver.CMCD:
+		return &cmcd.Driver{Address: c.CMCDSocket}, nil
 	}
 	return nil, fmt.Errorf("%w: driver: %q", ErrConfig, c.Driver)
 }
-
-// swDriver keeps the list only.
-type swDriver struct{}
-
-func (swDriver) Record(context.Context, Entry) error { return nil }

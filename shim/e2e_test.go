@@ -20,9 +20,11 @@ import (
 	"github.com/fxamacker/cbor/v2"
 	"github.com/google/go-cmp/cmp"
 	"github.com/refval/refval/bundle"
+	"github.com/refval/refval/driver/cmcd"
 	"github.com/refval/refval/internal/ctrtest"
 	"github.com/refval/refval/internal/testimage"
 	"github.com/refval/refval/manifest"
+	"github.com/refval/refval/measurelist"
 	"github.com/refval/refval/oci"
 	"github.com/refval/refval/shim"
 )
@@ -161,9 +163,9 @@ func (r *rig) setup(t testing.TB, extra string) string {
 	return dir
 }
 
-func readList(t testing.TB, dir string) []shim.Entry {
+func readList(t testing.TB, dir string) []measurelist.Entry {
 	t.Helper()
-	l, err := shim.ReadList(filepath.Join(dir, "list.json"), shim.FormatJSON)
+	l, err := measurelist.Read(filepath.Join(dir, "list.json"), measurelist.JSON)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,10 +175,22 @@ func readList(t testing.TB, dir string) []shim.Entry {
 const runtimeCMC = "io.containerd.cmc.v1"
 
 // script prints to both streams and exits non-zero, so any change the
-// shim made to stdio or the exit code would show.
-var script = []string{"sh", "-c", "echo out:$VAL; echo err >&2; exit 3"}
+// shim made to stdio or the exit code would show. It reads its stdin
+// before it exits, so that runScript can hold the exit back until the
+// output has arrived (see ctrtest.RunSynced: ctr 1.6.20 itself drops
+// output still in flight when the exit event arrives).
+var script = []string{"sh", "-c", "echo out:$VAL; echo err >&2; read x; exit 3"}
 
 func (r *rig) run(args ...string) ctrtest.Result { return r.c.Run(args...) }
+
+// runScript runs script with env (VAL=...) under the runtime flags rt,
+// letting it exit once its stdout line and its stderr line have arrived.
+func (r *rig) runScript(rt []string, env, id string) ctrtest.Result {
+	val, _ := strings.CutPrefix(env, "VAL=")
+	return r.c.RunSynced(func(stdout, stderr string) bool {
+		return strings.Contains(stdout, "out:"+val+"\n") && strings.Contains(containerStderr(stderr), "err\n")
+	}, runArgs(rt, env, r.image, id, script)...)
+}
 
 func runArgs(runtime []string, env, image, id string, cmd []string) []string {
 	a := append([]string{"--rm"}, runtime...)
@@ -192,6 +206,7 @@ func TestShim(t *testing.T) {
 			r := newRig(t, v)
 			t.Run("StartFacts", r.testStartFacts)
 			t.Run("Transparent", r.testTransparent)
+			t.Run("Output", r.testOutput)
 			t.Run("PodGroup", r.testPodGroup)
 			t.Run("Generate", r.testGenerate)
 			t.Run("Concurrent", r.testConcurrent)
@@ -206,7 +221,7 @@ func TestShim(t *testing.T) {
 // code, one list entry per distinct container, a new entry for a changed
 // env var.
 func (r *rig) testTransparent(t *testing.T) {
-	base := r.run(runArgs(nil, "VAL=a", r.image, "base", script)...)
+	base := r.runScript(nil, "VAL=a", "base")
 	if base.Err != nil || base.ExitCode != 3 || base.Stdout != "out:a\n" {
 		t.Fatalf("baseline run without the shim: %s", base)
 	}
@@ -229,7 +244,7 @@ func (r *rig) testTransparent(t *testing.T) {
 				dir = r.setup(t, "runc_link_dir = \"\"")
 			}
 			for i, env := range []string{"VAL=a", "VAL=a", "VAL=b"} {
-				got := r.run(runArgs(rt, env, r.image, fmt.Sprintf("%s-%d", name, i), script)...)
+				got := r.runScript(rt, env, fmt.Sprintf("%s-%d", name, i))
 				want := base
 				if env == "VAL=b" {
 					want.Stdout = "out:b\n"
@@ -242,15 +257,15 @@ func (r *rig) testTransparent(t *testing.T) {
 			if len(l) != 2 {
 				t.Fatalf("list has %d entries, want 2 (two identical starts, one with another env): %+v", len(l), l)
 			}
-			if string(l[0].TemplateSha256) == string(l[1].TemplateSha256) {
+			if l[0].TemplateSha256 == l[1].TemplateSha256 {
 				t.Errorf("a changed env var kept the template hash %x", l[0].TemplateSha256)
 			}
 			if l[0].Name != name+"-0" || l[1].Name != name+"-2" {
 				t.Errorf("entry names %q, %q; want %s-0, %s-2", l[0].Name, l[1].Name, name, name)
 			}
 			for _, e := range l {
-				th := sha256.Sum256(append(append([]byte{}, e.ConfigSha256...), e.RootfsSha256...))
-				if string(th[:]) != string(e.TemplateSha256) {
+				th := sha256.Sum256(append(append([]byte{}, e.ConfigSha256[:]...), e.RootfsSha256[:]...))
+				if th != e.TemplateSha256 {
 					t.Errorf("entry %s: templateSha256 %x != SHA-256(config||rootfs) %x", e.Name, e.TemplateSha256, th)
 				}
 				if e.Pcr != nil {
@@ -259,6 +274,53 @@ func (r *rig) testTransparent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testOutput: the shim loses no byte of a container's output, also when
+// the reader is slow (a first write that takes a second, so that every
+// buffer between the container and ctr fills) and the output is larger
+// than the pipes hold. Unsynchronised, this loses bytes with the plain
+// runc runtime too: ctr drops what is in flight when the exit arrives
+// (ctrtest.RunSynced), so the container exits only once all arrived.
+func (r *rig) testOutput(t *testing.T) {
+	r.setup(t, "")
+	const lines = 30000 // about 170 KiB, more than pipe and FIFO buffer
+	var want strings.Builder
+	for i := 1; i <= lines; i++ {
+		fmt.Fprintf(&want, "%d\n", i)
+	}
+	cmd := []string{"sh", "-c", fmt.Sprintf("echo out; seq 1 %d >&2; read x; exit 3", lines)}
+	ways := map[string][]string{
+		"runc":         nil,
+		"runtime-name": {"--runtime", runtimeCMC},
+		"runc-binary":  {"--runc-binary", r.shim},
+	}
+	for name, rt := range ways {
+		t.Run(name, func(t *testing.T) {
+			var slow sync.Once
+			got := r.c.RunSynced(func(stdout, stderr string) bool {
+				if stderr != "" {
+					slow.Do(func() { time.Sleep(time.Second) })
+				}
+				return stdout == "out\n" && strings.HasSuffix(containerStderr(stderr), "\n"+strconv.Itoa(lines)+"\n")
+			}, runArgs(rt, "", r.image, "output-"+name, cmd)...)
+			if got.Err != nil || got.ExitCode != 3 || got.Stdout != "out\n" {
+				t.Fatalf("run: exit %d err %v stdout %q", got.ExitCode, got.Err, got.Stdout)
+			}
+			if e := containerStderr(got.Stderr); e != want.String() {
+				t.Errorf("stderr: %d bytes, want %d (first difference at byte %d)", len(e), want.Len(), firstDiff(e, want.String()))
+			}
+		})
+	}
+}
+
+func firstDiff(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
 }
 
 // testStartFacts checks the fact the design rests on: when containerd
@@ -495,7 +557,7 @@ func (r *rig) testTPM(t *testing.T) {
 		if e.Pcr == nil || *e.Pcr != 16 {
 			t.Errorf("entry %s: pcr %v, want 16", e.Name, e.Pcr)
 		}
-		pcr = sha256.Sum256(append(pcr[:], e.TemplateSha256...))
+		pcr = sha256.Sum256(append(pcr[:], e.TemplateSha256[:]...))
 	}
 	if got := pcrRead(t, port, 16); got != hex.EncodeToString(pcr[:]) {
 		t.Errorf("tpm2_pcrread: PCR 16 = %s, replaying the list gives %x", got, pcr)
@@ -512,9 +574,9 @@ func (r *rig) testCMCD(t *testing.T) {
 		}
 	}
 	l := readList(t, dir)
-	var want []shim.MeasureRequest
+	var want []cmcd.MeasureRequest
 	for _, e := range l {
-		want = append(want, shim.MeasureRequest{Name: e.Name, ConfigSha256: e.ConfigSha256, RootfsSha256: e.RootfsSha256})
+		want = append(want, cmcd.MeasureRequest{Name: e.Name, ConfigSha256: e.ConfigSha256[:], RootfsSha256: e.RootfsSha256[:]})
 	}
 	if len(want) != 2 {
 		t.Fatalf("list has %d entries, want 2", len(want))
@@ -556,7 +618,7 @@ func (r *rig) testEnforce(t *testing.T) {
 	})
 	t.Run("fail-open", func(t *testing.T) {
 		dir := r.setup(t, fmt.Sprintf("driver = \"cmcd\"\ncmcd_socket = %q\n", missing))
-		x := r.run(runArgs([]string{"--runtime", runtimeCMC}, "VAL=open", r.image, "open", script)...)
+		x := r.runScript([]string{"--runtime", runtimeCMC}, "VAL=open", "open")
 		if x.ExitCode != 3 || x.Stdout != "out:open\n" {
 			t.Fatalf("fail-open: %s", x)
 		}
@@ -660,13 +722,13 @@ func pcrRead(t *testing.T, port, pcr int) string {
 type fakeCMCD struct {
 	path string
 	mu   sync.Mutex
-	reqs []shim.MeasureRequest
+	reqs []cmcd.MeasureRequest
 }
 
-func (f *fakeCMCD) requests() []shim.MeasureRequest {
+func (f *fakeCMCD) requests() []cmcd.MeasureRequest {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]shim.MeasureRequest(nil), f.reqs...)
+	return append([]cmcd.MeasureRequest(nil), f.reqs...)
 }
 
 // startCMCD serves the CMC daemon's measure API on a unix socket,
@@ -691,13 +753,13 @@ func startCMCD(t *testing.T, success bool) *fakeCMCD {
 			}
 			go func() {
 				defer c.Close()
-				typ, payload, err := shim.ReadCMCDMessage(c)
-				if err != nil || typ != shim.CMCDTypeMeasure {
+				typ, payload, err := cmcd.ReadMessage(c)
+				if err != nil || typ != cmcd.TypeMeasure {
 					return
 				}
 				req, err := decodeMeasureRequest(payload)
 				if err != nil {
-					shim.WriteCMCDMessage(c, shim.CMCDTypeError, []byte{0xa1, 0x00, 0x63, 'b', 'a', 'd'})
+					cmcd.WriteMessage(c, cmcd.TypeError, []byte{0xa1, 0x00, 0x63, 'b', 'a', 'd'})
 					return
 				}
 				f.mu.Lock()
@@ -708,7 +770,7 @@ func startCMCD(t *testing.T, success bool) *fakeCMCD {
 				if success {
 					b = 0xf5
 				}
-				shim.WriteCMCDMessage(c, shim.CMCDTypeMeasure, []byte{0xa1, 0x00, b})
+				cmcd.WriteMessage(c, cmcd.TypeMeasure, []byte{0xa1, 0x00, b})
 			}()
 		}
 	}()
@@ -717,18 +779,18 @@ func startCMCD(t *testing.T, success bool) *fakeCMCD {
 
 // decodeMeasureRequest reads the request through a generic CBOR map, not
 // through the shim's struct tags, so a wrong key number would show.
-func decodeMeasureRequest(b []byte) (shim.MeasureRequest, error) {
+func decodeMeasureRequest(b []byte) (cmcd.MeasureRequest, error) {
 	var m map[uint64]any
 	if err := cbor.Unmarshal(b, &m); err != nil {
-		return shim.MeasureRequest{}, err
+		return cmcd.MeasureRequest{}, err
 	}
 	name, _ := m[0].(string)
 	cfg, _ := m[1].([]byte)
 	rfs, _ := m[2].([]byte)
 	if len(m) != 3 || name == "" || len(cfg) != 32 || len(rfs) != 32 {
-		return shim.MeasureRequest{}, fmt.Errorf("bad request %v", m)
+		return cmcd.MeasureRequest{}, fmt.Errorf("bad request %v", m)
 	}
-	return shim.MeasureRequest{Name: name, ConfigSha256: cfg, RootfsSha256: rfs}, nil
+	return cmcd.MeasureRequest{Name: name, ConfigSha256: cfg, RootfsSha256: rfs}, nil
 }
 
 // BenchmarkStartLatency compares `ctr run --rm` of a small image through

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/refval/refval/measurelist"
 )
 
 // execve replaces the process; a variable so tests can observe the call.
@@ -29,15 +31,17 @@ func Main(argv []string) int {
 	return shimMain(argv, env, os.Stderr)
 }
 
-// loadConfig reads the configuration; on error it returns the defaults
-// together with the error, so pass-through paths keep working.
+// loadConfig reads the configuration; on error it returns the
+// configuration as far as it could be read (the defaults if it could not
+// be parsed) together with the error, so pass-through paths keep working
+// and the error is logged where the file asked.
 func loadConfig() (*Config, error) {
 	path, explicit := ConfigPath()
 	c, err := LoadConfig(path, explicit)
-	if err != nil {
-		return DefaultConfig(), err
+	if c == nil {
+		c = DefaultConfig()
 	}
-	return c, nil
+	return c, err
 }
 
 // openLog returns a JSON slog logger appending to c.LogFile. Each record
@@ -50,7 +54,9 @@ func openLog(c *Config) (*slog.Logger, func()) {
 		return slog.New(slog.DiscardHandler), func() {}
 	}
 	os.MkdirAll(filepath.Dir(c.LogFile), 0o755)
-	f, err := os.OpenFile(c.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	// O_NONBLOCK: a FIFO without a reader fails at once instead of hanging
+	// every runc call.
+	f, err := os.OpenFile(c.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NONBLOCK, 0o644)
 	if err != nil {
 		return slog.New(slog.DiscardHandler), func() {}
 	}
@@ -63,6 +69,9 @@ func runcMain(argv, env []string, stderr io.Writer) int {
 	cfg, cfgErr := loadConfig()
 	log, closeLog := openLog(cfg)
 	defer closeLog()
+	if cfgErr != nil {
+		log.Error("configuration: container starts are refused", "err", cfgErr)
+	}
 	me, err := findSelf()
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", ShimName, err)
@@ -124,11 +133,20 @@ func measureCall(cfg *Config, cfgErr, parseErr error, call RuncCall, log *slog.L
 		return err
 	}
 	log.Warn("measurement failed, starting the container anyway (fail-open)", "id", call.ID, "err", err)
+	recorded := false
 	if !errors.Is(err, ErrRecord) {
 		// Measuring failed but recording may work: make the unmeasured
 		// start visible to a verifier.
 		added, merr := rec.RecordFailure(ctx, call.ID)
 		log.Warn("recorded the failure marker", "id", call.ID, "new", added, "err", merr)
+		recorded = merr == nil
+	}
+	if !recorded && cfg.Driver.ExtendsPCR() {
+		// Not even the marker reached the list: extend the PCR with the
+		// marker directly, so the quote matches no reference value.
+		merr := rec.Driver.Record(ctx, measurelist.FailureMarker(call.ID, rec.pcr()))
+		log.Warn("recording failed; extended the failure marker without a list entry",
+			"id", call.ID, "driver", string(cfg.Driver), "templateSha256", measurelist.FailureTemplate.String(), "err", merr)
 	}
 	return nil
 }
@@ -142,7 +160,7 @@ func refuse(call RuncCall, err error, stderr io.Writer) {
 	if call.Log == "" {
 		return
 	}
-	f, ferr := os.OpenFile(call.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, ferr := os.OpenFile(call.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NONBLOCK, 0o644)
 	if ferr != nil {
 		return
 	}

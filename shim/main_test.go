@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/refval/refval/measurelist"
 )
 
 type execCall struct {
@@ -60,7 +61,7 @@ func TestRuncMainExecsRuncUnchanged(t *testing.T) {
 	if d := cmp.Diff(want, *calls); d != "" {
 		t.Errorf("exec (-want +got):\n%s", d)
 	}
-	if l, err := ReadList(list, FormatJSON); err != nil || len(l) != 1 || l[0].Name != "c1" {
+	if l, err := measurelist.Read(list, measurelist.JSON); err != nil || len(l) != 1 || l[0].Name != "c1" {
 		t.Errorf("list %+v %v", l, err)
 	}
 	// Other subcommands: exec'ed as they are, nothing measured.
@@ -87,7 +88,7 @@ func TestRuncMainMeasuresRestore(t *testing.T) {
 	if len(*calls) != 1 || cmp.Diff(append([]string{realRunc}, args...), (*calls)[0].Argv) != "" {
 		t.Errorf("exec: %+v", *calls)
 	}
-	if l, err := ReadList(list, FormatJSON); err != nil || len(l) != 1 || l[0].Name != "r1" {
+	if l, err := measurelist.Read(list, measurelist.JSON); err != nil || len(l) != 1 || l[0].Name != "r1" {
 		t.Errorf("restore not measured: list %+v %v", l, err)
 	}
 }

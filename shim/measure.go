@@ -2,7 +2,6 @@ package shim
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +12,10 @@ import (
 	"time"
 
 	"github.com/refval/refval/bundle"
+	"github.com/refval/refval/driver"
 	"github.com/refval/refval/internal/atomicfile"
 	"github.com/refval/refval/manifest"
+	"github.com/refval/refval/measurelist"
 )
 
 // GenerateID is the container ID that asks for generate mode (the CMC
@@ -38,22 +39,9 @@ const (
 // or driver), as opposed to a failure to measure.
 var ErrRecord = errors.New("record measurement")
 
-// FailureMarker is the list entry recorded, in fail-open mode, for a
-// container that started although it could not be measured: config and
-// rootfs hashes all zero, template hash SHA-256 of 64 zero bytes. No image
-// has that reference value, so a verifier replaying the list sees that
-// something ran unmeasured, and attestation fails instead of silently
-// missing the container. It is recorded once (one entry per distinct
-// template hash); the log names every container it stands for.
-func FailureMarker(name string, pcr *int) Entry {
-	var zero bundle.Digest
-	t := bundle.TemplateHash(zero, zero)
-	return Entry{Pcr: pcr, TemplateSha256: t[:], Name: name, ConfigSha256: zero[:], RootfsSha256: zero[:]}
-}
-
-// RecordFailure records FailureMarker for container id.
+// RecordFailure records measurelist.FailureMarker for container id.
 func (r *Recorder) RecordFailure(ctx context.Context, id string) (added bool, err error) {
-	added, err = AppendEntry(r.Config.List, r.Config.ListFormat, FailureMarker(id, r.pcr()), func(e Entry) error {
+	added, err = measurelist.Append(r.Config.List, r.Config.ListFormat, measurelist.FailureMarker(id, r.pcr()), func(e measurelist.Entry) error {
 		return r.Driver.Record(ctx, e)
 	})
 	if err != nil {
@@ -73,15 +61,19 @@ type Recorder struct {
 // Measurement is the outcome of Recorder.Measure.
 type Measurement struct {
 	Result *bundle.Result
-	Entry  Entry
+	Entry  measurelist.Entry
 	// Added is false when the list already held this template hash.
 	Added bool
 	// GenerateDir is where generate mode wrote its files ("" if it did not).
 	GenerateDir string
 }
 
-// NewRecorder returns a Recorder for c with the driver c names.
+// NewRecorder returns a Recorder for c with the driver c names. c is
+// validated here (a loaded configuration already was).
 func NewRecorder(c *Config, log *slog.Logger) (*Recorder, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
 	d, err := NewDriver(c)
 	if err != nil {
 		return nil, err
@@ -96,10 +88,8 @@ func NewRecorder(c *Config, log *slog.Logger) (*Recorder, error) {
 // when asked, and records the measurement (list, then driver).
 func (r *Recorder) Measure(ctx context.Context, bundleDir, id string) (*Measurement, error) {
 	start := time.Now()
-	scheme, err := bundle.ParseScheme(r.Config.Scheme)
-	if err != nil {
-		return nil, err
-	}
+	scheme := r.Config.Scheme
+	var err error
 	// The owner a container sees is the one on disk: containerd copies a
 	// user.rootlesscontainers xattr from image layers verbatim and the
 	// kernel ignores it, so it must not override the owner here (the
@@ -118,8 +108,8 @@ func (r *Recorder) Measure(ctx context.Context, bundleDir, id string) (*Measurem
 		return nil, fmt.Errorf("measure bundle %s: %w", bundleDir, err)
 	}
 	measured := time.Since(start)
-	m.Entry = r.entry(id, m.Result)
-	m.Added, err = AppendEntry(r.Config.List, r.Config.ListFormat, m.Entry, func(e Entry) error {
+	m.Entry = measurelist.NewEntry(id, r.pcr(), m.Result)
+	m.Added, err = measurelist.Append(r.Config.List, r.Config.ListFormat, m.Entry, func(e measurelist.Entry) error {
 		return r.Driver.Record(ctx, e)
 	})
 	if err != nil {
@@ -130,7 +120,7 @@ func (r *Recorder) Measure(ctx context.Context, bundleDir, id string) (*Measurem
 		"templateSha256", m.Result.TemplateSha256.String(),
 		"configSha256", m.Result.ConfigSha256.String(),
 		"rootfsSha256", m.Result.RootfsSha256.String(),
-		"entries", m.Result.Entries, "new", m.Added, "driver", r.Config.Driver,
+		"entries", m.Result.Entries, "new", m.Added, "driver", string(r.Config.Driver),
 		"generateDir", m.GenerateDir,
 		"measureMs", ms(measured), "totalMs", ms(time.Since(start)))
 	return m, nil
@@ -138,34 +128,21 @@ func (r *Recorder) Measure(ctx context.Context, bundleDir, id string) (*Measurem
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-func (r *Recorder) pcr() *int {
-	if r.Config.Driver == DriverSW {
+// pcr is the PCR list entries name: the configured one for a driver that
+// extends a PCR, none for sw.
+func (r *Recorder) pcr() *driver.PCR {
+	if !r.Config.Driver.ExtendsPCR() {
 		return nil
 	}
 	p := r.Config.PCR
 	return &p
 }
 
-func (r *Recorder) entry(id string, res *bundle.Result) Entry {
-	return Entry{
-		Pcr:            r.pcr(),
-		TemplateSha256: res.TemplateSha256[:],
-		Name:           id,
-		ConfigSha256:   res.ConfigSha256[:],
-		RootfsSha256:   res.RootfsSha256[:],
-	}
-}
-
 // referenceValue returns the CMC reference value of a measurement through
-// manifest.ContainerReferenceValue, exactly as `refval measure-bundle`
-// prints it: a TPM reference value with the PCR for the tpm and cmcd
-// drivers (both extend a PCR), a SW reference value for sw.
+// manifest.ContainerReferenceValue, exactly as `refval measure-bundle
+// --driver K` prints it, K being the driver's reference kind.
 func (r *Recorder) referenceValue(name string, res *bundle.Result) (manifest.ReferenceValue, error) {
-	driver := manifest.DriverTPM
-	if r.Config.Driver == DriverSW {
-		driver = manifest.DriverSW
-	}
-	return manifest.ContainerReferenceValue(name, driver, r.Config.PCR, false, res)
+	return manifest.ContainerReferenceValue(name, string(r.Config.Driver.ReferenceKind()), int(r.Config.PCR), false, res)
 }
 
 func (r *Recorder) generateDir(id string) (string, error) {
@@ -204,11 +181,10 @@ func (r *Recorder) generate(ctx context.Context, bundleDir, dir, id string, opts
 	if err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
-	refs, err := json.MarshalIndent([]manifest.ReferenceValue{rv}, "", "  ")
+	err = atomicfile.Write(filepath.Join(dir, RefsFile), 0o644, func(w io.Writer) error {
+		return manifest.WriteReferenceValues(w, []manifest.ReferenceValue{rv})
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, RefsFile), append(refs, '\n'), 0o644); err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
 	if err := atomicfile.WriteFile(filepath.Join(dir, NormalizedConfigFile), res.NormalizedConfig, 0o644); err != nil {

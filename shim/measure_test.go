@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/manifest"
+	"github.com/refval/refval/measurelist"
 	"golang.org/x/sys/unix"
 )
 
@@ -64,7 +65,7 @@ func TestRecorderGenerate(t *testing.T) {
 	if sha256.Sum256(norm) != want.ConfigSha256 {
 		t.Error("normalized config does not hash to configSha256")
 	}
-	l, _ := ReadList(c.List, FormatJSON)
+	l, _ := measurelist.Read(c.List, measurelist.JSON)
 	if len(l) != 1 || l[0].Name != "c1" {
 		t.Errorf("list %+v", l)
 	}
@@ -88,7 +89,7 @@ func TestMeasureCallFailureMarker(t *testing.T) {
 		c.Enforce = enforce
 		call := RuncCall{Command: "create", Bundle: filepath.Join(t.TempDir(), "missing"), ID: "x"}
 		err := measureCall(c, nil, nil, call, nil)
-		l, rerr := ReadList(c.List, FormatJSON)
+		l, rerr := measurelist.Read(c.List, measurelist.JSON)
 		if rerr != nil {
 			t.Fatal(rerr)
 		}
@@ -100,7 +101,7 @@ func TestMeasureCallFailureMarker(t *testing.T) {
 		}
 		zero := make([]byte, 64)
 		want := sha256.Sum256(zero)
-		if err != nil || len(l) != 1 || string(l[0].TemplateSha256) != string(want[:]) || l[0].Name != "x" {
+		if err != nil || len(l) != 1 || l[0].TemplateSha256 != want || l[0].Name != "x" {
 			t.Errorf("fail-open: err %v, list %+v; want the failure marker %x", err, l, want)
 		}
 	}

@@ -66,7 +66,7 @@ func writeThrough(path string, fill func(io.Writer) error) error {
 // replace writes to a temporary file and renames it over path.
 func replace(path string, perm os.FileMode, fill func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	f, err := os.CreateTemp(dir, TempPattern(path))
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -94,6 +94,12 @@ func replace(path string, perm os.FileMode, fill func(io.Writer) error) (err err
 	}
 	return SyncDir(dir)
 }
+
+// TempPattern is the name pattern (os.CreateTemp, filepath.Match) of the
+// temporary files Write creates next to path: ".BASE.tmp-*". A process
+// killed between create and rename leaves one behind; a caller that
+// serialises its writers (under a lock) may remove the matches.
+func TempPattern(path string) string { return "." + filepath.Base(path) + ".tmp-*" }
 
 // SyncDir fsyncs a directory so that a rename into it is durable.
 func SyncDir(dir string) error {

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -326,6 +327,85 @@ func (r *Result) setExit(err error) {
 		r.Err, r.ExitCode = err, -1
 	}
 }
+
+// RunIO runs `ctr run ARGS...` with stdin, stdout and stderr connected to
+// the given reader and writers (nil: /dev/null, or discarded); the
+// Result's Stdout and Stderr are empty. A slow writer slows ctr down, as a
+// slow terminal would.
+func (c *Containerd) RunIO(stdin io.Reader, stdout, stderr io.Writer, args ...string) Result {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	full := append([]string{"--address", c.Address, "--namespace", c.Namespace, "run"}, args...)
+	cmd := exec.CommandContext(ctx, filepath.Join(c.Bin, "ctr"), full...)
+	cmd.Env = c.Env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	start := time.Now()
+	err := cmd.Run()
+	r := Result{Args: args, Duration: time.Since(start)}
+	r.setExit(err)
+	return r
+}
+
+// SyncTimeout bounds how long RunSynced waits for the output it expects.
+const SyncTimeout = 30 * time.Second
+
+// RunSynced runs `ctr run ARGS...` for a container that prints its
+// output, then reads its stdin before it exits (`echo out; read x; exit
+// 3`): ctr's stdin is held open until ready reports that the output seen
+// so far is complete (or SyncTimeout passed), then closed, which lets the
+// container exit.
+//
+// Why: the ctr of containerd before 1.6.22 and 1.7.3 closes its stdout and
+// stderr FIFOs as soon as it learns that the task exited, before draining
+// them (containerd commit 34a93a0c2, "task: don't close() io before
+// cancel()"; moby/moby#45689). Output that is still between the
+// container and ctr when the exit event arrives -- a few bytes on a
+// loaded machine -- is lost by ctr itself, shim or no shim. A container
+// that cannot exit before its output has reached the test closes that
+// window without changing what is compared: every byte must still
+// arrive, and a lost byte still fails the test (after SyncTimeout).
+func (c *Containerd) RunSynced(ready func(stdout, stderr string) bool, args ...string) Result {
+	var mu sync.Mutex
+	var out, errb bytes.Buffer
+	// An *os.File, so that ctr gets the descriptor itself: no copying
+	// goroutine for Wait to wait on when ctr exits without reading it.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return Result{Args: args, Err: err, ExitCode: -1}
+	}
+	defer pr.Close()
+	var once sync.Once
+	release := func() { once.Do(func() { pw.Close() }) }
+	timer := time.AfterFunc(SyncTimeout, release)
+	defer timer.Stop()
+	check := func() {
+		if ready(out.String(), errb.String()) {
+			release()
+		}
+	}
+	w := func(b *bytes.Buffer) io.Writer {
+		return writerFunc(func(p []byte) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			b.Write(p)
+			check()
+			return len(p), nil
+		})
+	}
+	mu.Lock()
+	check() // a container with no output expected
+	mu.Unlock()
+	r := c.RunIO(pr, w(&out), w(&errb), args...)
+	release()
+	mu.Lock()
+	r.Stdout, r.Stderr = out.String(), errb.String()
+	mu.Unlock()
+	return r
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // RunTTY is Run with a new pseudo-terminal as ctr's controlling terminal
 // and stdio, as `ctr run --tty` requires; Stdout holds everything the

@@ -1,12 +1,12 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
 
 	"github.com/refval/refval/bundle"
+	"github.com/refval/refval/driver"
 	"github.com/refval/refval/internal/atomicfile"
 	"github.com/refval/refval/manifest"
 	"github.com/spf13/cobra"
@@ -63,8 +63,8 @@ func (f *measureFlags) validate() ([]bundle.Option, error) {
 	if f.driver != manifest.DriverSW && f.driver != manifest.DriverTPM {
 		return nil, UsageErrorf("--driver: %q is not tpm or sw", f.driver)
 	}
-	if f.pcr < 0 || f.pcr > 23 {
-		return nil, UsageErrorf("--pcr: %d is not in 0..23", f.pcr)
+	if err := driver.PCR(f.pcr).Validate(); err != nil {
+		return nil, UsageErrorf("--pcr: %v", err)
 	}
 	if f.fs.Changed("pcr") && f.driver != manifest.DriverTPM {
 		return nil, UsageErrorf("--pcr: only a TPM reference value has a PCR (add --driver tpm)")
@@ -102,19 +102,20 @@ func (f *measureFlags) print(w io.Writer, name string, r *bundle.Result, extra .
 			return err
 		}
 	}
-	var out any
+	var comps []manifest.Component
+	var rvs []manifest.ReferenceValue
 	if f.cmc == manifest.CMC09 {
 		c, err := manifest.ContainerComponent(name, f.driver, f.pcr, f.optional, r)
 		if err != nil {
 			return err
 		}
-		out = []manifest.Component{c}
+		comps = []manifest.Component{c}
 	} else {
 		rv, err := manifest.ContainerReferenceValue(name, f.driver, f.pcr, f.optional, r)
 		if err != nil {
 			return err
 		}
-		out = []manifest.ReferenceValue{rv}
+		rvs = []manifest.ReferenceValue{rv}
 	}
 	if f.output == "text" {
 		fmt.Fprintf(w, "name:           %s\nscheme:         %s\ntemplateSha256: %s\nconfigSha256:   %s\nrootfsSha256:   %s\nentries:        %d\n",
@@ -124,9 +125,10 @@ func (f *measureFlags) print(w io.Writer, name string, r *bundle.Result, extra .
 		}
 		return nil
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	if comps != nil {
+		return writeJSON(w, comps)
+	}
+	return manifest.WriteReferenceValues(w, rvs)
 }
 
 func newMeasureBundleCmd() *cobra.Command {

@@ -1,4 +1,4 @@
-package shim
+package cmcd
 
 import (
 	"bytes"
@@ -9,7 +9,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/refval/refval/internal/listtest"
 )
+
+var entry = listtest.Entry
 
 // serveOnce answers one request on a unix socket with a canned reply.
 func serveOnce(t *testing.T, reply []byte) (string, <-chan []byte) {
@@ -52,9 +56,9 @@ func TestCMCDDriver(t *testing.T) {
 	// {0: "web", 1: bytes(32), 2: bytes(32)}.
 	var body []byte
 	body = append(body, 0xa3, 0x00, 0x63, 'w', 'e', 'b', 0x01, 0x58, 0x20)
-	body = append(body, e.ConfigSha256...)
+	body = append(body, e.ConfigSha256[:]...)
 	body = append(body, 0x02, 0x58, 0x20)
-	body = append(body, e.RootfsSha256...)
+	body = append(body, e.RootfsSha256[:]...)
 	wantReq := append([]byte{0, 0, 0, byte(len(body)), 0, 0, 0, 3}, body...)
 
 	tests := []struct {
@@ -73,7 +77,7 @@ func TestCMCDDriver(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path, got := serveOnce(t, tt.reply)
-			d := &CMCDDriver{Address: path, Timeout: 5 * time.Second}
+			d := &Driver{Address: path, Timeout: 5 * time.Second}
 			err := d.Record(context.Background(), e)
 			if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err) || !errors.Is(err, ErrCMCD)) {
 				t.Errorf("err = %v, want %q", err, tt.err)
@@ -83,7 +87,7 @@ func TestCMCDDriver(t *testing.T) {
 			}
 		})
 	}
-	d := &CMCDDriver{Address: filepath.Join(t.TempDir(), "none.sock")}
+	d := &Driver{Address: filepath.Join(t.TempDir(), "none.sock")}
 	if err := d.Record(context.Background(), e); !errors.Is(err, ErrCMCD) {
 		t.Errorf("no daemon: %v", err)
 	}
@@ -93,11 +97,11 @@ func FuzzReadCMCDMessage(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 3, 0, 0, 0, 3, 0xa1, 0x00, 0xf5})
 	f.Add([]byte{0, 0, 0, 6, 0, 0, 0, 0, 0xa1, 0x00, 0x63, 'n', 'o', '!'})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		typ, payload, err := ReadCMCDMessage(bytes.NewReader(b))
+		typ, payload, err := ReadMessage(bytes.NewReader(b))
 		if err != nil {
 			return
 		}
-		if len(payload) > CMCDMaxMessage {
+		if len(payload) > MaxMessage {
 			t.Fatal("oversized payload accepted")
 		}
 		parseMeasureReply(typ, payload)

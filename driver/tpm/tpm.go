@@ -1,4 +1,10 @@
-package shim
+// Package tpm is the TPM driver: it extends a SHA-256 PCR with the
+// template hash of every new list entry (TPM2_PCR_Extend with empty
+// password authorisation), on a TPM device, a swtpm/TCG simulator TCP
+// command port or a raw TPM unix socket, through go-tpm. It guarantees
+// that the PCR is extended exactly once per call that returns nil;
+// replaying the list predicts the PCR.
+package tpm
 
 import (
 	"context"
@@ -14,33 +20,32 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 	"github.com/google/go-tpm/tpm2/transport/linuxtpm"
 	"github.com/google/go-tpm/tpm2/transport/linuxudstpm"
+	"github.com/refval/refval/driver"
+	"github.com/refval/refval/measurelist"
 )
 
-// TPMDriver extends a PCR with the template hash of every new entry.
-type TPMDriver struct {
+// Driver extends a PCR with the template hash of every new entry.
+type Driver struct {
 	// Path: a TPM device (/dev/tpmrm0), tcp://HOST:PORT (the command port
 	// of swtpm or the TCG simulator) or unix:///PATH (a raw TPM socket).
 	Path string
-	PCR  int
+	PCR  driver.PCR
 }
 
-// Record implements Driver.
-func (d *TPMDriver) Record(ctx context.Context, e Entry) error {
-	if len(e.TemplateSha256) != 32 {
-		return fmt.Errorf("tpm: template hash has %d bytes", len(e.TemplateSha256))
-	}
-	t, err := OpenTPM(ctx, d.Path)
+// Record extends the PCR with the entry's template hash.
+func (d *Driver) Record(ctx context.Context, e measurelist.Entry) error {
+	t, err := Open(ctx, d.Path)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
-	return ExtendPCR(t, d.PCR, e.TemplateSha256)
+	return ExtendPCR(t, d.PCR, e.TemplateSha256[:])
 }
 
 // ExtendPCR extends SHA-256 bank PCR pcr with digest (TPM2_PCR_Extend,
 // empty password authorisation, as for the resettable/extendable PCRs of
 // a PC-client TPM).
-func ExtendPCR(t transport.TPM, pcr int, digest []byte) error {
+func ExtendPCR(t transport.TPM, pcr driver.PCR, digest []byte) error {
 	_, err := tpm2.PCRExtend{
 		PCRHandle: tpm2.AuthHandle{Handle: tpm2.TPMHandle(uint32(pcr)), Auth: tpm2.PasswordAuth(nil)},
 		Digests: tpm2.TPMLDigestValues{Digests: []tpm2.TPMTHA{{
@@ -53,8 +58,8 @@ func ExtendPCR(t transport.TPM, pcr int, digest []byte) error {
 	return nil
 }
 
-// OpenTPM opens the TPM that path names (see TPMDriver.Path).
-func OpenTPM(ctx context.Context, path string) (transport.TPMCloser, error) {
+// Open opens the TPM that path names (see Driver.Path).
+func Open(ctx context.Context, path string) (transport.TPMCloser, error) {
 	switch {
 	case strings.HasPrefix(path, "tcp://"):
 		var dl net.Dialer

@@ -1,50 +1,21 @@
-package shim
+package tpm
 
 import (
 	"context"
 	"crypto/sha256"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/google/go-tpm/tpm2"
+	"github.com/refval/refval/internal/listtest"
+	"github.com/refval/refval/internal/tpmtest"
 )
 
-// swtpm starts a software TPM serving its command channel the way args
-// say and returns once it accepts connections.
-func swtpm(t *testing.T, network, addr string, server ...string) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts swtpm")
-	}
-	if _, err := exec.LookPath("swtpm"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("swtpm missing (Debian swtpm)")
-		}
-		t.Skip("swtpm missing (Debian swtpm)")
-	}
-	args := append([]string{"socket", "--tpm2", "--tpmstate", "dir=" + t.TempDir(), "--flags", "not-need-init,startup-clear"}, server...)
-	cmd := exec.Command("swtpm", args...)
-	out, _ := os.CreateTemp(t.TempDir(), "swtpm-log")
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for range 100 {
-		if c, err := net.Dial(network, addr); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	b, _ := os.ReadFile(out.Name())
-	t.Fatalf("swtpm did not listen on %s: %s", addr, b)
-}
+var entry = listtest.Entry
+
+var swtpm = tpmtest.Start
 
 func freeTCPPort(t *testing.T) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -77,16 +48,16 @@ func TestTPMDriver(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.start(t)
-			d := &TPMDriver{Path: tc.path, PCR: 16}
+			d := &Driver{Path: tc.path, PCR: 16}
 			var want [32]byte // PCR 16 starts at zero after startup-clear
 			for _, n := range []string{"a", "b", "c"} {
 				e := entry(n)
 				if err := d.Record(context.Background(), e); err != nil {
 					t.Fatal(err)
 				}
-				want = sha256.Sum256(append(want[:], e.TemplateSha256...))
+				want = sha256.Sum256(append(want[:], e.TemplateSha256[:]...))
 			}
-			tpm, err := OpenTPM(context.Background(), tc.path)
+			tpm, err := Open(context.Background(), tc.path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -102,7 +73,7 @@ func TestTPMDriver(t *testing.T) {
 			}
 		})
 	}
-	if err := (&TPMDriver{Path: "/nonexistent/tpm", PCR: 11}).Record(context.Background(), entry("x")); err == nil {
+	if err := (&Driver{Path: "/nonexistent/tpm", PCR: 11}).Record(context.Background(), entry("x")); err == nil {
 		t.Error("missing TPM device: want an error")
 	}
 }

@@ -1,4 +1,10 @@
-package shim
+// Package cmcd is the CMC daemon driver: every new measurement is sent to
+// a running cmcd over its socket API (the measure request of CMC's
+// api/socket protocol: an 8-byte header, u32 payload length and u32 type,
+// big-endian, then a CBOR payload), and cmcd extends and logs it itself.
+// It guarantees that a nil Record means cmcd answered success; it leaves
+// the PCR and cmcd's own measurement log to cmcd.
+package cmcd
 
 import (
 	"context"
@@ -9,16 +15,19 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/refval/refval/measurelist"
 )
 
 // CMC daemon socket API message types (the 8-byte header's second word).
 const (
-	CMCDTypeError   = 0
-	CMCDTypeMeasure = 3
+	TypeError   = 0
+	TypeMeasure = 3
 )
 
-// CMCDMaxMessage bounds a message payload in both directions.
-const CMCDMaxMessage = 1 << 20
+// MaxMessage bounds a message payload in both directions.
+const MaxMessage = 1 << 20
 
 // MeasureRequest is the CMC daemon's measure request.
 type MeasureRequest struct {
@@ -35,17 +44,24 @@ type MeasureResponse struct {
 // ErrCMCD marks a refusal or a protocol violation by the CMC daemon.
 var ErrCMCD = errors.New("cmcd")
 
-// CMCDDriver sends every new measurement to a running CMC daemon, which
+// cborEnc encodes requests deterministically; cborDec rejects duplicate
+// map keys and bounds nesting in replies.
+var (
+	cborEnc, _ = cbor.CoreDetEncOptions().EncMode()
+	cborDec, _ = cbor.DecOptions{DupMapKey: cbor.DupMapKeyEnforcedAPF, MaxNestedLevels: 8}.DecMode()
+)
+
+// Driver sends every new measurement to a running CMC daemon, which
 // extends and logs it itself.
-type CMCDDriver struct {
+type Driver struct {
 	// Address: a unix socket path, or tcp://HOST:PORT.
 	Address string
 	// Timeout bounds the whole exchange (default 10 s).
 	Timeout time.Duration
 }
 
-// Record implements Driver.
-func (d *CMCDDriver) Record(ctx context.Context, e Entry) error {
+// Record sends e's measure request and waits for cmcd's answer.
+func (d *Driver) Record(ctx context.Context, e measurelist.Entry) error {
 	timeout := d.Timeout
 	if timeout == 0 {
 		timeout = 10 * time.Second
@@ -65,14 +81,14 @@ func (d *CMCDDriver) Record(ctx context.Context, e Entry) error {
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
-	req, err := cborEnc.Marshal(MeasureRequest{Name: e.Name, ConfigSha256: e.ConfigSha256, RootfsSha256: e.RootfsSha256})
+	req, err := cborEnc.Marshal(MeasureRequest{Name: e.Name, ConfigSha256: e.ConfigSha256[:], RootfsSha256: e.RootfsSha256[:]})
 	if err != nil {
 		return fmt.Errorf("%w: encode request: %w", ErrCMCD, err)
 	}
-	if err := WriteCMCDMessage(conn, CMCDTypeMeasure, req); err != nil {
+	if err := WriteMessage(conn, TypeMeasure, req); err != nil {
 		return err
 	}
-	typ, payload, err := ReadCMCDMessage(conn)
+	typ, payload, err := ReadMessage(conn)
 	if err != nil {
 		return err
 	}
@@ -81,7 +97,7 @@ func (d *CMCDDriver) Record(ctx context.Context, e Entry) error {
 
 func parseMeasureReply(typ uint32, payload []byte) error {
 	switch typ {
-	case CMCDTypeMeasure:
+	case TypeMeasure:
 		var r MeasureResponse
 		if err := cborDec.Unmarshal(payload, &r); err != nil {
 			return fmt.Errorf("%w: decode measure response: %w", ErrCMCD, err)
@@ -90,7 +106,7 @@ func parseMeasureReply(typ uint32, payload []byte) error {
 			return fmt.Errorf("%w: measurement not accepted (success false)", ErrCMCD)
 		}
 		return nil
-	case CMCDTypeError:
+	case TypeError:
 		// The daemon's error payload is a CBOR map whose key 0 (or a
 		// "msg" key in older versions) holds the message; show what we can.
 		var m map[any]any
@@ -106,11 +122,11 @@ func parseMeasureReply(typ uint32, payload []byte) error {
 	return fmt.Errorf("%w: unexpected reply type %d", ErrCMCD, typ)
 }
 
-// WriteCMCDMessage writes one framed message: u32 payload length, u32
+// WriteMessage writes one framed message: u32 payload length, u32
 // type (big-endian), payload.
-func WriteCMCDMessage(w io.Writer, typ uint32, payload []byte) error {
-	if len(payload) > CMCDMaxMessage {
-		return fmt.Errorf("%w: payload of %d bytes exceeds %d", ErrCMCD, len(payload), CMCDMaxMessage)
+func WriteMessage(w io.Writer, typ uint32, payload []byte) error {
+	if len(payload) > MaxMessage {
+		return fmt.Errorf("%w: payload of %d bytes exceeds %d", ErrCMCD, len(payload), MaxMessage)
 	}
 	b := make([]byte, 8, 8+len(payload))
 	binary.BigEndian.PutUint32(b[0:4], uint32(len(payload)))
@@ -121,16 +137,16 @@ func WriteCMCDMessage(w io.Writer, typ uint32, payload []byte) error {
 	return nil
 }
 
-// ReadCMCDMessage reads one framed message.
-func ReadCMCDMessage(r io.Reader) (typ uint32, payload []byte, err error) {
+// ReadMessage reads one framed message.
+func ReadMessage(r io.Reader) (typ uint32, payload []byte, err error) {
 	var h [8]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
 		return 0, nil, fmt.Errorf("%w: read header: %w", ErrCMCD, err)
 	}
 	n := binary.BigEndian.Uint32(h[0:4])
 	typ = binary.BigEndian.Uint32(h[4:8])
-	if n > CMCDMaxMessage {
-		return 0, nil, fmt.Errorf("%w: payload of %d bytes exceeds %d", ErrCMCD, n, CMCDMaxMessage)
+	if n > MaxMessage {
+		return 0, nil, fmt.Errorf("%w: payload of %d bytes exceeds %d", ErrCMCD, n, MaxMessage)
 	}
 	payload = make([]byte, n)
 	if _, err := io.ReadFull(r, payload); err != nil {

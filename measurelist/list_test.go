@@ -1,4 +1,4 @@
-package shim
+package measurelist
 
 import (
 	"bytes"
@@ -12,20 +12,28 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/refval/refval/bundle"
+	"github.com/refval/refval/driver"
 )
 
 func entry(name string) Entry {
 	c := sha256.Sum256([]byte("config " + name))
 	r := sha256.Sum256([]byte("rootfs " + name))
 	th := sha256.Sum256(append(c[:], r[:]...))
-	return Entry{TemplateSha256: th[:], Name: name, ConfigSha256: c[:], RootfsSha256: r[:]}
+	return Entry{TemplateSha256: th, Name: name, ConfigSha256: c, RootfsSha256: r}
+}
+
+// digest is 32 bytes of b.
+func digest(b byte) (d bundle.Digest) {
+	copy(d[:], bytes.Repeat([]byte{b}, len(d)))
+	return d
 }
 
 func TestListJSON(t *testing.T) {
-	pcr := 11
-	e := Entry{Pcr: &pcr, TemplateSha256: bytes.Repeat([]byte{0xab}, 32), Name: "web",
-		ConfigSha256: bytes.Repeat([]byte{0x01}, 32), RootfsSha256: bytes.Repeat([]byte{0x02}, 32)}
-	b, err := EncodeList([]Entry{e}, FormatJSON)
+	pcr := driver.PCR(11)
+	e := Entry{Pcr: &pcr, TemplateSha256: digest(0xab), Name: "web",
+		ConfigSha256: digest(0x01), RootfsSha256: digest(0x02)}
+	b, err := Encode([]Entry{e}, JSON)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +50,7 @@ func TestListJSON(t *testing.T) {
 	if string(b) != want {
 		t.Errorf("JSON:\n%s\nwant:\n%s", b, want)
 	}
-	back, err := DecodeList(b, FormatJSON)
+	back, err := Decode(b, JSON)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,9 +62,9 @@ func TestListJSON(t *testing.T) {
 // TestListCBOR pins the encoding against bytes written by hand from RFC
 // 8949: an array of maps with integer keys 0-4, byte strings for hashes.
 func TestListCBOR(t *testing.T) {
-	pcr := 11
+	pcr := driver.PCR(11)
 	h := func(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
-	e := Entry{Pcr: &pcr, TemplateSha256: h(0xab), Name: "web", ConfigSha256: h(1), RootfsSha256: h(2)}
+	e := Entry{Pcr: &pcr, TemplateSha256: digest(0xab), Name: "web", ConfigSha256: digest(1), RootfsSha256: digest(2)}
 	var want []byte
 	want = append(want, 0x81, 0xa5) // array(1), map(5)
 	want = append(want, 0x00, 0x0b) // 0: 11
@@ -67,43 +75,46 @@ func TestListCBOR(t *testing.T) {
 	want = append(want, h(1)...)
 	want = append(want, 0x04, 0x58, 0x20)
 	want = append(want, h(2)...)
-	got, err := EncodeList([]Entry{e}, FormatCBOR)
+	got, err := Encode([]Entry{e}, CBOR)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("CBOR\n got %x\nwant %x", got, want)
 	}
-	back, err := DecodeList(got, FormatCBOR)
+	back, err := Decode(got, CBOR)
 	if err != nil || !cmp.Equal([]Entry{e}, back) {
 		t.Errorf("round trip: %v %v", err, cmp.Diff([]Entry{e}, back))
 	}
 }
 
 func TestDecodeListErrors(t *testing.T) {
-	tests := []struct{ format, in string }{
-		{FormatJSON, "{"},
-		{FormatJSON, `{"name":"x"}`},
-		{FormatJSON, `[{"name":"x","templateSha256":"00","configSha256":"00","rootfsSha256":"00"}]`},
-		{FormatJSON, `[{"bogus":1}]`},
-		{FormatJSON, `[] []`},
-		{FormatCBOR, "\xa0"},
-		{FormatCBOR, "\x80\x80"},
+	tests := []struct {
+		format Format
+		in     string
+	}{
+		{JSON, "{"},
+		{JSON, `{"name":"x"}`},
+		{JSON, `[{"name":"x","templateSha256":"00","configSha256":"00","rootfsSha256":"00"}]`},
+		{JSON, `[{"bogus":1}]`},
+		{JSON, `[] []`},
+		{CBOR, "\xa0"},
+		{CBOR, "\x80\x80"},
 		{"xml", "<a/>"},
 	}
 	for _, tt := range tests {
-		if _, err := DecodeList([]byte(tt.in), tt.format); !errors.Is(err, ErrList) {
-			t.Errorf("DecodeList(%q, %s) = %v, want ErrList", tt.in, tt.format, err)
+		if _, err := Decode([]byte(tt.in), tt.format); !errors.Is(err, ErrList) {
+			t.Errorf("Decode(%q, %s) = %v, want ErrList", tt.in, tt.format, err)
 		}
 	}
-	if l, err := DecodeList([]byte(" \n"), FormatJSON); err != nil || l != nil {
+	if l, err := Decode([]byte(" \n"), JSON); err != nil || l != nil {
 		t.Errorf("blank list: %v %v", l, err)
 	}
 }
 
-func TestAppendEntry(t *testing.T) {
-	for _, format := range []string{FormatJSON, FormatCBOR} {
-		t.Run(format, func(t *testing.T) {
+func TestAppend(t *testing.T) {
+	for _, format := range []Format{JSON, CBOR} {
+		t.Run(string(format), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "sub", "list")
 			var recorded []string
 			rec := func(e Entry) error { recorded = append(recorded, e.Name); return nil }
@@ -111,12 +122,12 @@ func TestAppendEntry(t *testing.T) {
 				e     Entry
 				added bool
 			}{{entry("a"), true}, {entry("b"), true}, {entry("a"), false}} {
-				added, err := AppendEntry(path, format, tc.e, rec)
+				added, err := Append(path, format, tc.e, rec)
 				if err != nil || added != tc.added {
 					t.Fatalf("append %d: added %v err %v; want added %v", i, added, err, tc.added)
 				}
 			}
-			l, err := ReadList(path, format)
+			l, err := Read(path, format)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -134,15 +145,15 @@ func TestAppendEntry(t *testing.T) {
 func TestAppendEntryRollback(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "list.json")
 	boom := errors.New("tpm gone")
-	if _, err := AppendEntry(path, FormatJSON, entry("a"), func(Entry) error { return boom }); !errors.Is(err, boom) {
+	if _, err := Append(path, JSON, entry("a"), func(Entry) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("err = %v", err)
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Errorf("a failed first append left a list: %v", err)
 	}
-	AppendEntry(path, FormatJSON, entry("a"), nil)
+	Append(path, JSON, entry("a"), nil)
 	before, _ := os.ReadFile(path)
-	if _, err := AppendEntry(path, FormatJSON, entry("b"), func(Entry) error { return boom }); !errors.Is(err, boom) {
+	if _, err := Append(path, JSON, entry("b"), func(Entry) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("err = %v", err)
 	}
 	after, _ := os.ReadFile(path)
@@ -155,7 +166,7 @@ func TestAppendEntryRollback(t *testing.T) {
 func TestAppendEntryKeepsCorruptList(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "list.json")
 	os.WriteFile(path, []byte("[{"), 0o644)
-	if _, err := AppendEntry(path, FormatJSON, entry("a"), nil); !errors.Is(err, ErrList) {
+	if _, err := Append(path, JSON, entry("a"), nil); !errors.Is(err, ErrList) {
 		t.Fatalf("err = %v, want ErrList", err)
 	}
 	if b, _ := os.ReadFile(path); string(b) != "[{" {
@@ -175,14 +186,14 @@ func TestAppendEntryConcurrent(t *testing.T) {
 			defer wg.Done()
 			// Every entry twice: duplicates must collapse.
 			for range 2 {
-				if _, err := AppendEntry(path, FormatCBOR, entry(fmt.Sprint(i)), nil); err != nil {
+				if _, err := Append(path, CBOR, entry(fmt.Sprint(i)), nil); err != nil {
 					t.Error(err)
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	l, err := ReadList(path, FormatCBOR)
+	l, err := Read(path, CBOR)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,26 +202,26 @@ func TestAppendEntryConcurrent(t *testing.T) {
 	}
 }
 
-func FuzzDecodeList(f *testing.F) {
-	b, _ := EncodeList([]Entry{entry("a")}, FormatCBOR)
+func FuzzDecode(f *testing.F) {
+	b, _ := Encode([]Entry{entry("a")}, CBOR)
 	f.Add(b, true)
-	j, _ := EncodeList([]Entry{entry("a")}, FormatJSON)
+	j, _ := Encode([]Entry{entry("a")}, JSON)
 	f.Add(j, false)
 	f.Fuzz(func(t *testing.T, raw []byte, isCBOR bool) {
-		format := FormatJSON
+		format := JSON
 		if isCBOR {
-			format = FormatCBOR
+			format = CBOR
 		}
-		l, err := DecodeList(raw, format)
+		l, err := Decode(raw, format)
 		if err != nil {
 			return
 		}
 		// Whatever decodes re-encodes and decodes to the same list.
-		b, err := EncodeList(l, format)
+		b, err := Encode(l, format)
 		if err != nil {
 			t.Fatal(err)
 		}
-		l2, err := DecodeList(b, format)
+		l2, err := Decode(b, format)
 		if err != nil || !cmp.Equal(l, l2, cmpopts.EquateEmpty()) {
 			t.Fatalf("round trip: %v", err)
 		}

@@ -1,0 +1,197 @@
+package measurelist
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/refval/refval/internal/atomicfile"
+	"golang.org/x/sys/unix"
+)
+
+// MaxSize bounds a list file (64 MiB, about 200 000 distinct containers
+// in JSON). Read refuses a larger file, and Append refuses an entry that
+// would make the list larger: the list never grows without bound, and
+// reading it never costs more than this.
+const MaxSize = 64 << 20
+
+// Errors of the list file. Each is wrapped with the path.
+var (
+	// ErrSymlink: the list or its lock is a symbolic link. The list is a
+	// root-owned system file; following a link would let whoever placed it
+	// make the shim rewrite (or create) a file elsewhere.
+	ErrSymlink = errors.New("is a symbolic link")
+	// ErrNotRegular: the list or its lock is a directory, FIFO, device or
+	// socket (opening a FIFO could block, reading a device never end).
+	ErrNotRegular = errors.New("is not a regular file")
+	// ErrTooLarge: the list is (or would become) larger than MaxSize.
+	ErrTooLarge = errors.New("measurement list too large")
+)
+
+// Read reads the list at path; a missing file is an empty list.
+func Read(path string, f Format) ([]Entry, error) {
+	raw, _, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	l, err := Decode(raw, f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return l, nil
+}
+
+// readFile reads the list file without following a symbolic link and
+// without blocking on a FIFO, refusing anything but a regular file of at
+// most MaxSize bytes. A missing file is (nil, false, nil).
+func readFile(path string) (raw []byte, exists bool, err error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return nil, false, nil
+	case errors.Is(err, unix.ELOOP):
+		return nil, true, fmt.Errorf("measurement list %s: %w", path, ErrSymlink)
+	case err != nil:
+		return nil, false, fmt.Errorf("read measurement list: %w", &os.PathError{Op: "open", Path: path, Err: err})
+	}
+	file := os.NewFile(uintptr(fd), path)
+	defer file.Close()
+	fi, err := file.Stat()
+	if err != nil {
+		return nil, true, fmt.Errorf("read measurement list: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, true, fmt.Errorf("measurement list %s: %w (%s)", path, ErrNotRegular, fi.Mode().Type())
+	}
+	if fi.Size() > MaxSize {
+		return nil, true, fmt.Errorf("measurement list %s: %w: %d bytes, limit %d", path, ErrTooLarge, fi.Size(), MaxSize)
+	}
+	raw, err = io.ReadAll(io.LimitReader(file, MaxSize+1))
+	if err != nil {
+		return nil, true, fmt.Errorf("read measurement list: %w", err)
+	}
+	if len(raw) > MaxSize {
+		return nil, true, fmt.Errorf("measurement list %s: %w: grew past %d bytes while read", path, ErrTooLarge, MaxSize)
+	}
+	return raw, true, nil
+}
+
+// CommitFunc is called with the list lock held after a new entry was
+// written; an error makes Append restore the previous list, so the list
+// and what a driver recorded never diverge.
+type CommitFunc func(Entry) error
+
+// Append adds e to the list at path unless an entry with the same
+// template hash is already there (then added is false and commit is not
+// called). The read-modify-write runs under an exclusive flock on
+// path+".lock" (the list itself is replaced by rename, so it cannot carry
+// the lock); the new list is written to a temporary file, fsynced and
+// renamed, so concurrent writers lose nothing and a crash leaves either
+// the old or the new list. Temporary files that a killed writer left
+// behind are removed under the lock. Neither the list nor the lock may be
+// a symbolic link or anything but a regular file.
+func Append(path string, f Format, e Entry, commit CommitFunc) (added bool, err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return false, fmt.Errorf("measurement list: %w", err)
+	}
+	unlock, err := lockFile(path + ".lock")
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	removeStaleTemps(path)
+
+	old, existed, err := readFile(path)
+	if err != nil {
+		return false, err
+	}
+	l, err := Decode(old, f)
+	if err != nil {
+		// Never rewrite a list we cannot read: it is evidence.
+		return false, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, x := range l {
+		if x.TemplateSha256 == e.TemplateSha256 {
+			return false, nil
+		}
+	}
+	b, err := Encode(append(l, e), f)
+	if err != nil {
+		return false, err
+	}
+	if len(b) > MaxSize {
+		return false, fmt.Errorf("measurement list %s: %w: adding %s would make it %d bytes, limit %d", path, ErrTooLarge, e.Name, len(b), MaxSize)
+	}
+	if err := atomicfile.WriteFile(path, b, 0o644); err != nil {
+		return false, fmt.Errorf("measurement list: %w", err)
+	}
+	if commit == nil {
+		return true, nil
+	}
+	if cerr := commit(e); cerr != nil {
+		var rerr error
+		if existed {
+			rerr = atomicfile.WriteFile(path, old, 0o644)
+		} else {
+			rerr = os.Remove(path)
+		}
+		if rerr != nil {
+			return false, errors.Join(cerr, fmt.Errorf("restore measurement list: %w", rerr))
+		}
+		return false, cerr
+	}
+	return true, nil
+}
+
+// removeStaleTemps removes the temporary files of earlier writers of the
+// list at path that were killed between writing and renaming. It runs
+// with the lock held, when no live writer has one open: every writer
+// holds the lock while its temporary file exists. Only regular files
+// matching atomicfile.TempPattern are removed; failures are ignored (the
+// next writer tries again).
+func removeStaleTemps(path string) {
+	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), atomicfile.TempPattern(path)))
+	for _, m := range matches {
+		if fi, err := os.Lstat(m); err == nil && fi.Mode().IsRegular() {
+			os.Remove(m)
+		}
+	}
+}
+
+// lockFile takes an exclusive flock on path (created if needed, never
+// through a symbolic link) and returns the function that releases it.
+// The kernel drops the lock if the process dies, so a crash never leaves
+// the list locked.
+func lockFile(path string) (func(), error) {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o644)
+	if errors.Is(err, unix.ELOOP) {
+		return nil, fmt.Errorf("lock measurement list: %s %w", path, ErrSymlink)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock measurement list: %w", &os.PathError{Op: "open", Path: path, Err: err})
+	}
+	f := os.NewFile(uintptr(fd), path)
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		if err == nil {
+			err = fmt.Errorf("%s %w (%s)", path, ErrNotRegular, fi.Mode().Type())
+		}
+		return nil, fmt.Errorf("lock measurement list: %w", err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() {
+		unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		f.Close()
+	}, nil
+}
