@@ -11,7 +11,7 @@ import (
 	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/internal/cmctest"
 	"github.com/refval/refval/manifest"
-	"github.com/refval/refval/shim"
+	"github.com/refval/refval/measurelist"
 	"github.com/refval/refval/signing"
 )
 
@@ -71,11 +71,11 @@ func appManifest07(t *testing.T, r *bundle.Result, version string, f manifest.Fo
 
 func writeList07(t *testing.T, path string, rs ...*bundle.Result) string {
 	t.Helper()
-	var l []shim.Entry
+	var l []measurelist.Entry
 	for _, r := range rs {
-		l = append(l, shim.Entry{Name: ctrID, TemplateSha256: r.TemplateSha256[:], ConfigSha256: r.ConfigSha256[:], RootfsSha256: r.RootfsSha256[:]})
+		l = append(l, measurelist.NewEntry(ctrID, nil, r))
 	}
-	b, err := shim.EncodeList(l, shim.FormatJSON)
+	b, err := measurelist.Encode(l, measurelist.JSON)
 	if err != nil {
 		t.Fatal(err)
 	}
