@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -222,4 +223,13 @@ func IsComponentList(b []byte) bool {
 	}
 	s, _ := t.(string)
 	return s != "" && s != TypeSW && s != TypeTPM
+}
+
+// WriteComponents writes components as `refval measure-bundle
+// --cmc-version 0.9` prints them (and metatool's --components reads them):
+// a JSON array, two-space indented, with a trailing newline.
+func WriteComponents(w io.Writer, cs []Component) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(cs)
 }

@@ -32,15 +32,17 @@ func ContainerEvent(name string, index int, r *bundle.Result) (Component, error)
 	if err := json.Unmarshal(r.NormalizedConfig, spec); err != nil {
 		return Component{}, fmt.Errorf("%w: ctrData.ociSpec: normalised config is not a runtime spec: %v", ErrField, err)
 	}
+	return NewEvent(name, index, r.TemplateSha256[:], r.ConfigSha256[:], r.RootfsSha256[:], spec), nil
+}
+
+// NewEvent returns a CMC v0.9 container measurement event from its parts
+// (see ContainerEvent); spec may be nil.
+func NewEvent(name string, index int, template, config, rootfs []byte, spec *specs.Spec) Component {
 	return Component{
 		Type:       ComponentApplication,
 		Name:       name,
-		Hashes:     []Hash{{Alg: HashSHA256, Content: HexBytes(r.TemplateSha256[:])}},
+		Hashes:     []Hash{{Alg: HashSHA256, Content: HexBytes(template)}},
 		Properties: []Property{{Name: PropertyIndex, Value: strconv.Itoa(index)}},
-		CtrData: &ContainerData{
-			ConfigSha256: HexBytes(r.ConfigSha256[:]),
-			RootfsSha256: HexBytes(r.RootfsSha256[:]),
-			OciSpec:      spec,
-		},
-	}, nil
+		CtrData:    &ContainerData{ConfigSha256: HexBytes(config), RootfsSha256: HexBytes(rootfs), OciSpec: spec},
+	}
 }

@@ -26,7 +26,7 @@ func NewDriver(c *Config) (Driver, error) {
 	case driver.TPM:
 		return &tpm.Driver{Path: c.TPM, PCR: c.PCR}, nil
 	case driver.CMCD:
-		return &cmcd.Driver{Address: c.CMCDSocket}, nil
+		return &cmcd.Driver{Address: c.CMCDSocket, Version: c.CMC(), Index: int(c.PCR)}, nil
 	}
 	return nil, fmt.Errorf("%w: driver: %q", ErrConfig, c.Driver)
 }

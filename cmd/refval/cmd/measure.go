@@ -164,7 +164,7 @@ func printImageMeasurement(w io.Writer, f *measureFlags, ref string, res *oci.Im
 		return nil
 	}
 	if f.cmc == manifest.CMC09 {
-		return writeJSON(w, cs)
+		return manifest.WriteComponents(w, cs)
 	}
 	return writeJSON(w, rvs)
 }

@@ -126,7 +126,7 @@ func (f *measureFlags) print(w io.Writer, name string, r *bundle.Result, extra .
 		return nil
 	}
 	if comps != nil {
-		return writeJSON(w, comps)
+		return manifest.WriteComponents(w, comps)
 	}
 	return manifest.WriteReferenceValues(w, rvs)
 }
