@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // Version names a CMC release the harness is built from.
@@ -356,4 +357,70 @@ func (t *Tools) Measure(id, config, rootfs string) (Measurement, error) {
 	var m Measurement
 	err := t.Run(&m, "measure", "--id", id, "--config", config, "--rootfs", rootfs)
 	return m, err
+}
+
+// Cmcd is a running cmcd started by StartCmcd.
+type Cmcd struct {
+	Socket string // unix socket of the socket API
+	CtrLog string // cmcd's own container measurement list
+	Dir    string
+}
+
+// StartCmcd starts CMC v0.9's cmcd on a private directory: socket API on a
+// unix socket, no metadata, the sw driver for containers (ctrDriver sw,
+// its own list in CtrLog), "direct" endorsement and EST enrollment against
+// an unreachable address (neither is used by Measure). The process is
+// stopped, by its pid, when the test ends.
+func (t *Tools) StartCmcd(tb testing.TB) *Cmcd {
+	tb.Helper()
+	if t.Version != V09 {
+		tb.Fatalf("StartCmcd: only CMC %s is configured here", V09)
+	}
+	dir := tb.TempDir()
+	ca := NewPKI(tb, dir, "p256").CA
+	c := &Cmcd{Socket: filepath.Join(dir, "cmcd.sock"), CtrLog: filepath.Join(dir, "ctrlog"), Dir: dir}
+	os.Mkdir(filepath.Join(dir, "meta"), 0o755)
+	conf := map[string]any{
+		"cmcAddr": "unix://" + c.Socket, "api": "socket", "hashAlg": "SHA256",
+		"metadata": []string{"file://" + filepath.Join(dir, "meta")}, "drivers": []string{"sw"},
+		"endorsementMode": "direct", "vendorCache": filepath.Join(dir, "vendor"),
+		"enrollmentMode": "est", "enrollmentAddr": "https://127.0.0.1:1/", "provisionAuth": []string{},
+		"storage": filepath.Join(dir, "storage"), "cache": filepath.Join(dir, "cache"), "peerCache": filepath.Join(dir, "peer"),
+		"ctr": true, "ctrDriver": "sw", "ctrLog": c.CtrLog, "rootCas": []string{ca}, "logLevel": "debug",
+	}
+	b, _ := json.Marshal(conf)
+	cfg := filepath.Join(dir, "cmcd.json")
+	if err := os.WriteFile(cfg, b, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(dir, "cmcd.log"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(t.Cmcd, "--config", cfg)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	tb.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		logf.Close()
+	})
+	for i := 0; i < 200; i++ {
+		if _, err := os.Stat(c.Socket); err == nil {
+			return c
+		}
+		select {
+		case <-exited:
+			log, _ := os.ReadFile(logf.Name())
+			tb.Fatalf("cmcd exited:\n%s", log)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	log, _ := os.ReadFile(logf.Name())
+	tb.Fatalf("cmcd socket did not appear:\n%s", log)
+	return nil
 }

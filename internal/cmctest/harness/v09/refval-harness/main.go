@@ -8,7 +8,7 @@
 //	metadata --ca CA.pem FILE...      CMC's metadata filter and verifier
 //	match --list L [--ca CA.pem] FILE... CMC's SW verifier: list against manifests
 //	measure --id ID --config F --rootfs D  CMC's measure functions
-//	parse-list FILE                   CMC's Artifact decoding of a list
+//	parse-list FILE                   CMC's Artifact decoding of a list (JSON or CBOR)
 package main
 
 import (
@@ -198,17 +198,14 @@ func cmdMatch(args []string) (any, error) {
 		return nil, err
 	}
 
+	eventlog, err := readList(*list)
+	if err != nil {
+		return nil, err
+	}
+	// SW evidence is always JSON (verifier.VerifySw).
 	s, err := ar.NewJsonSerializer()
 	if err != nil {
 		return nil, err
-	}
-	data, err := os.ReadFile(*list)
-	if err != nil {
-		return nil, err
-	}
-	var eventlog ar.Artifact
-	if err := s.Unmarshal(data, &eventlog); err != nil {
-		return nil, fmt.Errorf("failed to unmarshal measurement list: %w", err)
 	}
 	aggregated := make([]byte, 32)
 	for _, ml := range eventlog.Events {
@@ -275,17 +272,24 @@ func cmdParseList(args []string) (any, error) {
 	if len(args) != 1 {
 		return nil, fmt.Errorf("parse-list FILE")
 	}
-	data, err := os.ReadFile(args[0])
-	if err != nil {
-		return nil, err
-	}
-	s, err := ar.NewJsonSerializer()
-	if err != nil {
-		return nil, err
-	}
+	return readList(args[0])
+}
+
+// readList decodes a measurement list as CMC's SW driver does, with the
+// serializer of its encoding (cmcd writes it in the encoding of the
+// measure request; the sw driver reads it with its configured one).
+func readList(path string) (ar.Artifact, error) {
 	var eventlog ar.Artifact
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return eventlog, err
+	}
+	s, err := ar.DetectSerialization(data)
+	if err != nil {
+		return eventlog, err
+	}
 	if err := s.Unmarshal(data, &eventlog); err != nil {
-		return nil, fmt.Errorf("failed to unmarshal measurement list: %w", err)
+		return eventlog, fmt.Errorf("failed to unmarshal measurement list: %w", err)
 	}
 	return eventlog, nil
 }
