@@ -140,7 +140,10 @@ func newMeasureBundleCmd() *cobra.Command {
 		Short: "Measure an OCI runtime bundle (config.json + rootfs) into a reference value",
 		Long: `Measure an OCI runtime bundle: the normalized config.json and the rootfs,
 combined into the template hash that containerd-shim-cmc-v1 records at runtime
-(docs/measurement.md). Prints a JSON array with one CMC reference value.
+(docs/measurement.md). Prints a JSON array with one CMC reference value;
+with --cmc-version 0.9 one CMC v0.9 component (hash: the rootfs hash,
+ctrData.ociSpec: the normalised config), the input of "metatool create
+manifest --components" and of "refval manifest create --refvals".
 
 The bundle is BUNDLE_DIR (config.json, and the rootfs that root.path names), or
 --config and --rootfs given explicitly. The original tool's form
