@@ -64,6 +64,10 @@ type Driver struct {
 	Version manifest.CMCVersion
 	// Index is the event index sent with CMC 0.9 (the PCR).
 	Index int
+	// Format is the encoding of CMC 0.9 requests ("" is CBOR): cmcd writes
+	// its list in it, and its sw driver reads the list in the encoding of
+	// cmcd's own configuration, so they must agree.
+	Format measurelist.Format
 }
 
 // Record sends e's measure request and waits for cmcd's answer.
@@ -90,7 +94,7 @@ func (d *Driver) Record(ctx context.Context, e measurelist.Entry) error {
 	typ, req := uint32(TypeMeasure), []byte(nil)
 	if d.Version == manifest.CMC09 {
 		typ = TypeMeasure09
-		req, err = request09(e, d.Index)
+		req, err = request09(e, d.Index, d.format())
 	} else {
 		req, err = cborEnc.Marshal(MeasureRequest{Name: e.Name, ConfigSha256: e.ConfigSha256[:], RootfsSha256: e.RootfsSha256[:]})
 	}
@@ -105,9 +109,16 @@ func (d *Driver) Record(ctx context.Context, e measurelist.Entry) error {
 		return err
 	}
 	if d.Version == manifest.CMC09 {
-		return parseMeasureReply09(rtyp, payload)
+		return parseMeasureReply09(rtyp, payload, d.format())
 	}
 	return parseMeasureReply(rtyp, payload)
+}
+
+func (d *Driver) format() measurelist.Format {
+	if d.Format == measurelist.JSON {
+		return measurelist.JSON
+	}
+	return measurelist.CBOR
 }
 
 func parseMeasureReply(typ uint32, payload []byte) error {

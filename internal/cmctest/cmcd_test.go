@@ -23,7 +23,7 @@ import (
 // CMC's SW verifier matches against refval's manifest.
 func TestCMC09CmcdReceivesShimMeasurements(t *testing.T) {
 	tools := cmctest.Require(t, cmctest.V09)
-	c := tools.StartCmcd(t)
+	c := tools.StartCmcd(t, "")
 	tmp := t.TempDir()
 	cfg := shim.DefaultConfig()
 	cfg.Driver = driver.CMCD

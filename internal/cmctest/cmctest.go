@@ -330,6 +330,20 @@ func (t *Tools) VerifyMetadata(caPEM, file string) (MetadataResult, error) {
 	return r[0], nil
 }
 
+// AttestResult is CMC's verifier's verdict on a report cmcd produced.
+type AttestResult struct {
+	Status string          `json:"status"`
+	Result json.RawMessage `json:"result"`
+}
+
+// Attest asks the cmcd at socket for an attestation report and verifies it
+// with CMC's verifier against the metadata root CA.
+func (t *Tools) Attest(socket, caPEM string) (AttestResult, error) {
+	var r AttestResult
+	err := t.Run(&r, "attest", "--socket", socket, "--ca", caPEM)
+	return r, err
+}
+
 // MatchResult is the verdict of CMC's SW verifier.
 type MatchResult struct {
 	OK         bool            `json:"ok"`
@@ -367,19 +381,32 @@ type Cmcd struct {
 }
 
 // StartCmcd starts CMC v0.9's cmcd on a private directory: socket API on a
-// unix socket, no metadata, the sw driver for containers (ctrDriver sw,
+// unix socket, the given signed metadata files (trusted through the root
+// CA metadataCA; with none, a fresh CA and no metadata), the sw driver for containers (ctrDriver sw,
 // its own list in CtrLog), "direct" endorsement and EST enrollment against
 // an unreachable address (neither is used by Measure). The process is
 // stopped, by its pid, when the test ends.
-func (t *Tools) StartCmcd(tb testing.TB) *Cmcd {
+func (t *Tools) StartCmcd(tb testing.TB, metadataCA string, metadata ...string) *Cmcd {
 	tb.Helper()
 	if t.Version != V09 {
 		tb.Fatalf("StartCmcd: only CMC %s is configured here", V09)
 	}
 	dir := tb.TempDir()
-	ca := NewPKI(tb, dir, "p256").CA
+	ca := metadataCA
+	if ca == "" {
+		ca = NewPKI(tb, dir, "p256").CA
+	}
 	c := &Cmcd{Socket: filepath.Join(dir, "cmcd.sock"), CtrLog: filepath.Join(dir, "ctrlog"), Dir: dir}
 	os.Mkdir(filepath.Join(dir, "meta"), 0o755)
+	for i, m := range metadata {
+		b, err := os.ReadFile(m)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "meta", fmt.Sprintf("%d", i)), b, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	conf := map[string]any{
 		"cmcAddr": "unix://" + c.Socket, "api": "socket", "hashAlg": "SHA256",
 		"metadata": []string{"file://" + filepath.Join(dir, "meta")}, "drivers": []string{"sw"},

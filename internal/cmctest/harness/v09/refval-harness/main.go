@@ -8,6 +8,7 @@
 //	metadata --ca CA.pem FILE...      CMC's metadata filter and verifier
 //	match --list L [--ca CA.pem] FILE... CMC's SW verifier: list against manifests
 //	measure --id ID --config F --rootfs D  CMC's measure functions
+//	attest --socket S --ca CA.pem     cmcd's report (socket API), judged by CMC's verifier
 //	parse-list FILE                   CMC's Artifact decoding of a list (JSON or CBOR)
 package main
 
@@ -22,8 +23,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 
+	"github.com/Fraunhofer-AISEC/cmc/api"
 	ar "github.com/Fraunhofer-AISEC/cmc/attestationreport"
 	"github.com/Fraunhofer-AISEC/cmc/cmc"
 	"github.com/Fraunhofer-AISEC/cmc/internal"
@@ -49,6 +52,8 @@ func main() {
 		out, err = cmdMeasure(os.Args[2:])
 	case "parse-list":
 		out, err = cmdParseList(os.Args[2:])
+	case "attest":
+		out, err = cmdAttest(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -292,4 +297,50 @@ func readList(path string) (ar.Artifact, error) {
 		return eventlog, fmt.Errorf("failed to unmarshal measurement list: %w", err)
 	}
 	return eventlog, nil
+}
+
+// cmdAttest asks a running cmcd for an attestation report over its socket
+// API (type 1, CBOR), then verifies the report with CMC's verifier
+// (verifier.Verify, no policies) against the metadata CA.
+func cmdAttest(args []string) (any, error) {
+	fs := flag.NewFlagSet("attest", flag.ExitOnError)
+	sock := fs.String("socket", "", "cmcd socket")
+	ca := fs.String("ca", "", "metadata root CA (PEM)")
+	fs.Parse(args)
+	cas, err := readCAs(*ca)
+	if err != nil {
+		return nil, err
+	}
+	s, err := ar.NewCborSerializer()
+	if err != nil {
+		return nil, err
+	}
+	nonce := []byte("refval-interop-attestation-nonce")
+	req, err := s.Marshal(api.AttestationRequest{Version: api.GetVersion(), Nonce: nonce})
+	if err != nil {
+		return nil, err
+	}
+	conn, err := net.Dial("unix", *sock)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if err := api.Send(conn, req, api.TypeAttest); err != nil {
+		return nil, err
+	}
+	payload, typ, err := api.Receive(conn)
+	if err != nil {
+		return nil, err
+	}
+	if typ != api.TypeAttest {
+		var e api.SocketError
+		s.Unmarshal(payload, &e)
+		return nil, fmt.Errorf("cmcd replied type %d: %s", typ, e.Msg)
+	}
+	var resp api.AttestationResponse
+	if err := s.Unmarshal(payload, &resp); err != nil {
+		return nil, err
+	}
+	res := verifier.Verify(resp.Report, nonce, nil, verifier.PolicyEngineSelect_None, false, cas, nil, "", "", false)
+	return map[string]any{"status": string(res.Summary.Status), "result": res}, nil
 }
