@@ -106,3 +106,23 @@ func TestCLIv09WithCMC(t *testing.T) {
 	// A non-RFC 3339 version is refused for 0.9 (CMC would ignore the manifest).
 	run(t, false, bin, "manifest", "create", "--refvals", comps, "--name", "x", "--version", "1.0.0", "--valid-for", "1d")
 }
+
+// TestCLILegacyMeasureBundleEqualsCMCTool: refval's "measure-bundle -config
+// C -rootfs R" prints byte for byte what CMC v0.7.2's own measure-bundle
+// prints for the same bundle.
+func TestCLILegacyMeasureBundleEqualsCMCTool(t *testing.T) {
+	bin := refvalBin(t)
+	tools := cmctest.Require(t, cmctest.V07)
+	dir := cmctest.Bundle(t, t.TempDir(), ctrID, []string{"B=2", "A=1"})
+	args := []string{"-config", filepath.Join(dir, "config.json"), "-rootfs", filepath.Join(dir, "rootfs")}
+	want := run(t, true, tools.MeasureBundle, args...)
+	got := run(t, true, bin, append([]string{"measure-bundle"}, args...)...)
+	if !bytes.Equal(got, want) {
+		t.Errorf("refval:\n%s\nCMC's measure-bundle:\n%s", got, want)
+	}
+	// Any other flag: refval's own output (one reference value).
+	own := run(t, true, bin, append([]string{"measure-bundle"}, append(args, "--id", ctrID)...)...)
+	if bytes.Contains(own, []byte("OCI Runtime Config")) {
+		t.Errorf("the extended form printed the CMC tool's output: %s", own)
+	}
+}

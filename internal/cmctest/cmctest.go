@@ -52,6 +52,9 @@ type Tools struct {
 	Cmcd string
 	// Metatool is CMC v0.9's metadata tool, built unmodified ("" for 0.7).
 	Metatool string
+	// MeasureBundle is CMC v0.7's measure-bundle tool, built unmodified
+	// ("" for 0.9, which has none).
+	MeasureBundle string
 }
 
 // SourceDir returns the directory holding CMC's tarballs: $REFVAL_CMC_DIR,
@@ -187,6 +190,8 @@ func Build(dir string, v Version) (*Tools, error) {
 	tools := &Tools{Version: v, Harness: filepath.Join(out, "refval-harness"), Cmcd: filepath.Join(out, "cmcd")}
 	if v == V09 {
 		tools.Metatool = filepath.Join(out, "metatool")
+	} else {
+		tools.MeasureBundle = filepath.Join(out, "measure-bundle")
 	}
 	if done(tools) {
 		return tools, nil
@@ -224,9 +229,12 @@ func Build(dir string, v Version) (*Tools, error) {
 		"-o", filepath.Join(stage, "cmcd"), "./cmcd"); err != nil {
 		return nil, err
 	}
-	if tools.Metatool != "" {
+	for _, p := range [][2]string{{tools.Metatool, "./tools/metatool"}, {tools.MeasureBundle, "./tools/measure-bundle"}} {
+		if p[0] == "" {
+			continue
+		}
 		if err := run(work, env, "nice", "-n", "10", "go", "build", "-trimpath",
-			"-o", filepath.Join(stage, "metatool"), "./tools/metatool"); err != nil {
+			"-o", filepath.Join(stage, filepath.Base(p[0])), p[1]); err != nil {
 			return nil, err
 		}
 	}
@@ -238,7 +246,7 @@ func Build(dir string, v Version) (*Tools, error) {
 }
 
 func done(t *Tools) bool {
-	for _, p := range []string{t.Harness, t.Cmcd, t.Metatool} {
+	for _, p := range []string{t.Harness, t.Cmcd, t.Metatool, t.MeasureBundle} {
 		if p == "" {
 			continue
 		}

@@ -3,7 +3,7 @@
 // version a harness program (harness/vXX, built inside the extracted tree
 // with the build tag cmcharness, so that it can call CMC's verifier and
 // measure functions, unexported ones through a one-line exporter file) and
-// CMC's cmcd (and v0.9's metatool), unmodified.
+// CMC's cmcd (and v0.9's metatool, v0.7's measure-bundle), unmodified.
 //
 // Guarantees: the binaries are cached under REFVAL_CACHE/cmc keyed by the
 // SHA-256 of the tarball and of the harness sources, and built at most once

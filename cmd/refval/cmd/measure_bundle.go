@@ -134,7 +134,7 @@ func (f *measureFlags) print(w io.Writer, name string, r *bundle.Result, extra .
 func newMeasureBundleCmd() *cobra.Command {
 	var f measureFlags
 	var configPath, rootfsPath string
-	var runtimeOwners bool
+	var runtimeOwners, cmcTool bool
 	cmd := &cobra.Command{
 		Use:   "measure-bundle [BUNDLE_DIR]",
 		Short: "Measure an OCI runtime bundle (config.json + rootfs) into a reference value",
@@ -147,7 +147,11 @@ manifest --components" and of "refval manifest create --refvals".
 
 The bundle is BUNDLE_DIR (config.json, and the rootfs that root.path names), or
 --config and --rootfs given explicitly. The original tool's form
-"measure-bundle -config C -rootfs R" is accepted unchanged.
+"measure-bundle -config C -rootfs R" (exactly that) prints exactly what CMC
+v0.7's tool printed: two optional TPM reference values "OCI Runtime Config"
+and "OCI Runtime Rootfs" (scheme cmc, container ID "mycontainer"). CMC cannot
+match a container against those; use the default output, one reference value
+with the template hash (add --id and --driver as needed).
 
 Exit codes: 0 measured, 1 measurement error, 2 usage error.`,
 		Example: `  refval measure-bundle ./bundle
@@ -155,6 +159,9 @@ Exit codes: 0 measured, 1 measurement error, 2 usage error.`,
   refval measure-bundle ./bundle --records records.jsonl --normalized-config config.norm.json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmcTool {
+				return cmcToolOutput(cmd.Context(), cmd.OutOrStdout(), configPath, rootfsPath)
+			}
 			opts, err := f.validate()
 			if err != nil {
 				return err
@@ -193,6 +200,8 @@ Exit codes: 0 measured, 1 measurement error, 2 usage error.`,
 	f.register(cmd)
 	cmd.Flags().StringVar(&configPath, "config", "", "path of the bundle's config.json")
 	cmd.Flags().StringVar(&rootfsPath, "rootfs", "", "path of the rootfs directory")
+	cmd.Flags().BoolVar(&cmcTool, cmcToolFlag, false, "print what CMC v0.7's measure-bundle printed (set for its exact command line)")
+	_ = cmd.Flags().MarkHidden(cmcToolFlag)
 	cmd.Flags().BoolVar(&runtimeOwners, "runtime-owners", false, "ignore user.rootlesscontainers and measure on-disk owners, as the runtime shim does (for bundles a privileged engine wrote)")
 	return cmd
 }
