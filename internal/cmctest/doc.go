@@ -12,5 +12,13 @@
 // tarball is extracted into a temporary build directory that is removed
 // after the build.
 //
-// Left out: running CMC's estserver or a full attestation report.
+// The interop tests of this package (part of make test) judge refval's
+// outputs with CMC's code only: metadata verification per CMC version,
+// encoding and algorithm; the SW verifier on lists; CMC's measure
+// functions against the cmc schemes; metatool's and measure-bundle's output
+// against refval's; the real cmcd fed by the shim; a full v0.9 attestation
+// (cmcd's report, CMC's verifier); the shim under real containerd 2.4.
+//
+// Left out: CMC's estserver (so no cmcd v0.7, whose sw driver needs one),
+// TPM-backed attestation.
 package cmctest
