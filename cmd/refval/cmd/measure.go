@@ -39,7 +39,8 @@ func defaultImageName(ref string, m *oci.Manifest, several bool) string {
 func newMeasureCmd() *cobra.Command {
 	var f measureFlags
 	var img imageFlags
-	var rf *runFlags // engine profile and ctr run options (runopts.go)
+	var rf *runFlags  // engine profile and ctr run options (runopts.go)
+	var kf *kubeFlags // --engine kubernetes (kube.go)
 	cmd := &cobra.Command{
 		Use:   "measure IMAGE [-- ARGS...]",
 		Short: "Measure an image into a reference value, without unpacking it",
@@ -75,13 +76,26 @@ platform and index digest in "description"; --output text adds them as lines.
 			}
 			scheme, _ := bundle.ParseScheme(f.scheme)
 			opts = append(opts, oci.WithScheme(scheme), oci.WithContainerID(f.id))
-			// --engine containerd: predict the config ctr run writes (runopts.go).
-			pred, err := rf.predictor(f.id, args[1:])
+			// --engine kubernetes: predict what kubelet + containerd CRI
+			// write, measured with refval-v2 unless --scheme says otherwise.
+			kp, err := kf.predictor(rf, args[1:])
 			if err != nil {
 				return err
 			}
-			if pred != nil {
-				opts = append(opts, oci.WithConfigFunc(pred.Config), oci.WithContainerID(pred.ContainerID()))
+			if kp != nil {
+				if !cmd.Flags().Changed("scheme") {
+					opts = append(opts, oci.WithScheme(bundle.SchemeV2))
+				}
+				opts = append(opts, oci.WithConfigFunc(kp.Config), oci.WithContainerID(kp.ContainerID()))
+			} else {
+				// --engine containerd: predict the config ctr run writes (runopts.go).
+				pred, err := rf.predictor(f.id, args[1:])
+				if err != nil {
+					return err
+				}
+				if pred != nil {
+					opts = append(opts, oci.WithConfigFunc(pred.Config), oci.WithContainerID(pred.ContainerID()))
+				}
 			}
 			var res *oci.ImageMeasurement
 			measure := func(more ...oci.Option) (err error) {
@@ -108,6 +122,7 @@ platform and index digest in "description"; --output text adds them as lines.
 	f.register(cmd)
 	img.register(cmd, true, true)
 	rf = registerRunFlags(cmd.Flags())
+	kf = registerKubeFlags(cmd.Flags())
 	return cmd
 }
 

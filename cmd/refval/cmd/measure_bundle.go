@@ -36,7 +36,7 @@ type measureFlags struct {
 func (f *measureFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	f.fs = fl
-	fl.StringVar(&f.scheme, "scheme", string(bundle.SchemeV1), "measurement scheme: refval-v1 or cmc")
+	fl.StringVar(&f.scheme, "scheme", string(bundle.SchemeV1), "measurement scheme: refval-v1, refval-v2 or cmc (--engine kubernetes: default refval-v2)")
 	fl.StringVar(&f.id, "id", "", "container ID to replace by <container-id> in the config")
 	fl.StringVar(&f.name, "name", "", "name of the reference value (default: derived from the input)")
 	fl.StringVar(&f.driver, "driver", manifest.DriverSW, "how the runtime records the measurement: tpm (PCR) or sw (list)")
