@@ -75,12 +75,12 @@ func kubeImages() (app, other, pause testimage.Image) {
 	return app, other, pause
 }
 
-// TestKubeFidelity runs every pod spec of the matrix as a static pod of a
+// TestFidelityKubernetes runs every pod spec of the matrix as a static pod of a
 // real kubelet (v1.34.2) on containerd 2.4 and 1.6 with the shim as the
 // default runtime, twice (the second time with another pod UID), and
 // compares each container's refval-v2 value with the offline prediction
 // (engine.PredictKube with the node's profile) and with the other start.
-func TestKubeFidelity(t *testing.T) {
+func TestFidelityKubernetes(t *testing.T) {
 	var rows []fidelityRow
 	for _, v := range []string{ctrtest.V2_4, ctrtest.V1_6} {
 		t.Run(v, func(t *testing.T) { rows = append(rows, runKubeFidelity(t, v)...) })

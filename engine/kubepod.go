@@ -44,6 +44,10 @@ type PodSpec struct {
 	Tolerations                   []json.RawMessage   `json:"tolerations,omitempty"`
 	ServiceAccountName            string              `json:"serviceAccountName,omitempty"`
 	PriorityClassName             string              `json:"priorityClassName,omitempty"`
+	// RuntimeClassName selects the CRI runtime handler (the measuring
+	// shim's, "cmc"); the handler's runtime_type must be
+	// io.containerd.cmc.v1 or runc.v2 for the config to be the modelled one.
+	RuntimeClassName string `json:"runtimeClassName,omitempty"`
 }
 
 // KubeContainer is core/v1 Container.
