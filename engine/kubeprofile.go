@@ -58,6 +58,9 @@ type NodeProfile struct {
 	// KUBERNETES_SERVICE_* variables every container gets); nil for a
 	// standalone kubelet, which has no API server and sets none.
 	KubernetesService *ServiceAddr `json:"kubernetesService"`
+	// Notes are remarks of the capture (LocalNodeProfile) for the reader;
+	// the prediction ignores them.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // ServiceAddr is a Service's cluster IP and its TCP port.
