@@ -54,8 +54,8 @@ spec:
 `
 
 // TestStaticPodStable: the same static pod started twice, and once more
-// with another pod UID, records one refval-v2 value per container under
-// the shim; refval-v1 values differ between the starts.
+// with another pod UID, records one refval-v2 value per container (the
+// sandbox's and the app's) under the shim.
 func TestStaticPodStable(t *testing.T) {
 	for _, v := range []string{ctrtest.V2_4, ctrtest.V1_6} {
 		t.Run(v, func(t *testing.T) { testStaticPodStable(t, v) })
