@@ -34,12 +34,24 @@ func ociMeasureFunc(base []oci.Option) manifest.MeasureFunc {
 			return rv, info, err
 		}
 		opts := append(slices.Clone(base), oci.WithScheme(scheme))
-		pred, err := parseRunArgs(o.RunArgs())
+		// --engine kubernetes (kube.go): refval-v2 unless the entry names a scheme.
+		kp, err := parseKubeRunArgs(o.RunArgs())
 		if err != nil {
 			return rv, info, err
 		}
-		if pred != nil {
-			opts = append(opts, oci.WithConfigFunc(pred.Config), oci.WithContainerID(pred.ContainerID()))
+		if kp != nil {
+			if o.Scheme == "" {
+				opts = append(opts, oci.WithScheme(bundle.SchemeV2))
+			}
+			opts = append(opts, oci.WithConfigFunc(kp.Config), oci.WithContainerID(kp.ContainerID()))
+		} else {
+			pred, err := parseRunArgs(o.RunArgs())
+			if err != nil {
+				return rv, info, err
+			}
+			if pred != nil {
+				opts = append(opts, oci.WithConfigFunc(pred.Config), oci.WithContainerID(pred.ContainerID()))
+			}
 		}
 		if o.Platform != "" {
 			opts = append(opts, oci.WithPlatform(o.Platform))
@@ -141,7 +153,11 @@ and exits 1 if any image failed, after finishing the others.`,
 				}
 				// Run options fail before anything is measured.
 				for i, j := range jobs {
-					if _, err := parseRunArgs(j.RunArgs()); err != nil {
+					kp, err := parseKubeRunArgs(j.RunArgs())
+					if err == nil && kp == nil {
+						_, err = parseRunArgs(j.RunArgs())
+					}
+					if err != nil {
 						return UsageErrorf("%s: images[%d].run: %v", batch, i, err)
 					}
 				}

@@ -50,3 +50,21 @@ func (k *kubeFlags) predictor(rf *runFlags, args []string) (*engine.KubePredicto
 	}
 	return p, nil
 }
+
+// parseKubeRunArgs reads a generate batch entry's run options when they
+// select --engine kubernetes (["--engine", "kubernetes", "--pod", FILE,
+// "--container", NAME, "--node-profile", FILE]) and returns nil for any
+// other engine, whose options parseRunArgs reads.
+func parseKubeRunArgs(args []string) (*engine.KubePredictor, error) {
+	fs := pflag.NewFlagSet("run options", pflag.ContinueOnError)
+	fs.SetOutput(discard{})
+	rf := registerRunFlags(fs)
+	kf := registerKubeFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, UsageErrorf("run options %q: %v", args, err)
+	}
+	if rf.engine != string(engine.Kubernetes) {
+		return nil, nil
+	}
+	return kf.predictor(rf, fs.Args())
+}
