@@ -31,7 +31,7 @@ func Generate(ctx context.Context, jobs []manifest.Job, o GenerateOptions) ([]ma
 	// Run options fail before anything is measured, as the rest of the
 	// configuration does in manifest.Generate.
 	for i, j := range jobs {
-		if _, err := NewPredictor(j.Run, j.Env, ""); err != nil {
+		if _, _, err := Prediction(j.Run, j.Env, ""); err != nil {
 			return nil, fmt.Errorf("images[%d] (%s): run: %w", i, j.Image, err)
 		}
 	}

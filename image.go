@@ -109,7 +109,8 @@ func Platform(m *oci.Manifest) string {
 
 // MeasureImage measures one image for a job (the stream path of package
 // oci: no rootfs on disk) into the reference value its manifest carries:
-// the job's scheme, platform and run options (NewPredictor), named o.Name
+// the job's scheme (else the prediction's, refval-v2 for kubernetes),
+// platform and run options (Prediction), named o.Name
 // or else after the image (manifest.NameFromImage: "web" for
 // "docker://r/ns/web:1"), described by the exact image. The ImageInfo
 // gives the manifest digest users know, the one at the source. base holds
@@ -120,11 +121,14 @@ func Platform(m *oci.Manifest) string {
 func MeasureImage(ctx context.Context, ref string, o manifest.RunOptions, base ...oci.Option) (manifest.ReferenceValue, manifest.ImageInfo, error) {
 	var rv manifest.ReferenceValue
 	var info manifest.ImageInfo
-	opts := append(slices.Clone(base), oci.WithScheme(o.Scheme))
-	pred, err := NewPredictor(o.Run, o.Env, "")
+	pred, scheme, err := Prediction(o.Run, o.Env, "")
 	if err != nil {
 		return rv, info, err
 	}
+	if o.Scheme != "" {
+		scheme = o.Scheme
+	}
+	opts := append(slices.Clone(base), oci.WithScheme(scheme))
 	if pred != nil {
 		opts = append(opts, oci.WithRuntimeConfig(pred.Config), oci.WithContainerID(pred.ContainerID()))
 	}

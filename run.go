@@ -6,6 +6,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/engine"
 	"github.com/refval/refval/manifest"
 )
@@ -56,6 +57,12 @@ func NewPredictor(run *manifest.Run, env []string, id string) (*engine.Predictor
 	if kind == "" {
 		kind = string(engine.Runc)
 	}
+	if kind == string(engine.Kubernetes) {
+		return nil, runError("engine", errors.New("the kubernetes prediction is not an engine.Predictor (use Prediction)"))
+	}
+	if run.Pod != "" || run.Container != "" || run.NodeProfile != "" {
+		return nil, runError("engine", errors.New("pod, container and nodeProfile need engine kubernetes"))
+	}
 	p, err := engine.ParseProfile(kind, run.EngineVersion)
 	if err != nil {
 		return nil, runError("engine", err)
@@ -90,4 +97,36 @@ func NewPredictor(run *manifest.Run, env []string, id string) (*engine.Predictor
 		return nil, runError("host", errors.New("privileged and net-host depend on the device: give a host profile"))
 	}
 	return pr, nil
+}
+
+// Prediction returns the config prediction that run describes and the
+// scheme its values are measured with unless the job names one: nil and
+// bundle.SchemeV1 for the runc engine (the config umoci writes stays),
+// NewPredictor's for containerd, and for kubernetes an
+// engine.KubePredictor of run.Pod's container run.Container, measured with
+// bundle.SchemeV2 (the scheme whose rules remove what the kubelet and
+// containerd CRI vary per start). The kubernetes engine takes its options
+// from the pod file only: run options, a base spec, a host profile or a
+// job environment are errors, as is a missing pod or container.
+func Prediction(run *manifest.Run, env []string, id string) (engine.ConfigPredictor, bundle.Scheme, error) {
+	if run == nil || run.Engine != string(engine.Kubernetes) {
+		p, err := NewPredictor(run, env, id)
+		if p == nil || err != nil {
+			return nil, bundle.SchemeV1, err
+		}
+		return p, bundle.SchemeV1, nil
+	}
+	switch {
+	case !run.RunOptions.IsZero() || run.BaseSpec != nil || run.Host != nil || run.EngineVersion != "":
+		return nil, "", runError("engine", errors.New("with engine kubernetes the pod file states the container's options"))
+	case len(env) > 0:
+		return nil, "", runError("env", errors.New("with engine kubernetes the pod file states the environment"))
+	case run.Pod == "" || run.Container == "":
+		return nil, "", runError("pod", errors.New("engine kubernetes needs a pod file and a container name"))
+	}
+	p, err := engine.NewKubePredictor(run.Pod, run.Container, run.NodeProfile)
+	if err != nil {
+		return nil, "", runError("pod", err)
+	}
+	return p, bundle.SchemeV2, nil
 }

@@ -48,13 +48,17 @@ const (
 	// SchemeV1 is refval's own scheme and the default: JCS over the
 	// normalised config, canonical per-entry records for the rootfs.
 	SchemeV1 Scheme = "refval-v1"
+	// SchemeV2 is refval-v1 plus the rules that remove the per-start values
+	// of Kubernetes pods (containerd CRI + kubelet) at fixed positions. It
+	// measures the rootfs like refval-v1.
+	SchemeV2 Scheme = "refval-v2"
 	// SchemeCMC reproduces the values of CMC's measure-bundle and proxy shim
 	// (a tar stream of the rootfs, the config through the runtime-spec struct).
 	SchemeCMC Scheme = "cmc"
 )
 
 // Schemes lists every scheme this package implements, default first.
-var Schemes = []Scheme{SchemeV1, SchemeCMC}
+var Schemes = []Scheme{SchemeV1, SchemeV2, SchemeCMC}
 
 // ParseScheme returns the Scheme named s ("" means the default).
 func ParseScheme(s string) (Scheme, error) {
@@ -66,7 +70,7 @@ func ParseScheme(s string) (Scheme, error) {
 			return k, nil
 		}
 	}
-	return "", fmt.Errorf("%w: %q (want refval-v1, cmc or cmc-0.9)", ErrUnsupportedScheme, s)
+	return "", fmt.Errorf("%w: %q (want refval-v1, refval-v2, cmc or cmc-0.9)", ErrUnsupportedScheme, s)
 }
 
 // Sentinel errors. Errors returned by this package wrap one of these where

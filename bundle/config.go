@@ -32,9 +32,9 @@ func fieldErr(field, format string, a ...any) error {
 	return &ConfigError{Field: field, Err: fmt.Errorf(format, a...)}
 }
 
-// ConfigRule is one refval-v1 normalisation rule: it edits the generic JSON
-// document of a runtime config in place. Each rule is small, documented with
-// why it exists, and tested on its own.
+// ConfigRule is one normalisation rule: it edits the generic JSON document
+// of a runtime config in place. Each rule is small, documented with why it
+// exists, and tested on its own.
 type ConfigRule struct {
 	// Name identifies the rule in docs/measurement.md and in errors.
 	Name string
@@ -42,9 +42,9 @@ type ConfigRule struct {
 	Apply func(doc map[string]any, id string) error
 }
 
-// RulesV1 is the ordered rule list of scheme refval-v1. Changing it, or
+// rulesV1 is the ordered rule list of scheme refval-v1. Changing it, or
 // any rule in it, changes measurements and therefore needs a new scheme.
-var RulesV1 = []ConfigRule{
+var rulesV1 = []ConfigRule{
 	{"drop-root-path", dropRootPath},
 	{"drop-annotations", dropAnnotations},
 	{"drop-terminal", dropTerminal},
@@ -53,10 +53,59 @@ var RulesV1 = []ConfigRule{
 	{"sort-env", sortEnv},
 }
 
-// NormalizeConfigV1 applies RulesV1 to the raw bytes of a runtime config
-// and returns the RFC 8785 canonical form whose SHA-256 is the refval-v1
-// config measurement.
+// rulesV2 is the ordered rule list of scheme refval-v2: refval-v1's rules
+// with the engine rules inserted before drop-annotations, because they take
+// the per-start values they replace from the annotations the engine wrote.
+// Each engine rule is a no-op unless the engine's annotations are present
+// and well-formed, so a config no engine rule recognises normalises exactly
+// as under refval-v1. The first rule refuses configs that already contain
+// one of the placeholders, so no config can pose as a normalised one.
+var rulesV2 = []ConfigRule{
+	{"refuse-placeholders", refusePlaceholders},
+	{"drop-root-path", dropRootPath},
+	// containerd CRI + kubelet (docs/measurement.md, refval-v2).
+	{"cri-sandbox-id", criSandboxID},
+	{"kubelet-termination-log", kubeletTerminationLog},
+	{"kubelet-api-access", kubeletAPIAccess},
+	{"cri-pod-uid", criPodUID},
+	{"cri-pod-hostname", criPodHostname},
+	{"drop-annotations", dropAnnotations},
+	{"drop-terminal", dropTerminal},
+	{"namespace-paths", namespacePaths},
+	{"container-id", substituteContainerID},
+	{"sort-env", sortEnv},
+}
+
+// RulesV1 yields the rules of scheme refval-v1 in the order they apply. It
+// is an iterator, not a slice, so that no caller can change the list (and
+// with it every refval-v1 digest); a yielded ConfigRule is a copy.
+func RulesV1(yield func(int, ConfigRule) bool) { yieldRules(rulesV1, yield) }
+
+// RulesV2 yields the rules of scheme refval-v2 in the order they apply,
+// like RulesV1.
+func RulesV2(yield func(int, ConfigRule) bool) { yieldRules(rulesV2, yield) }
+
+func yieldRules(rules []ConfigRule, yield func(int, ConfigRule) bool) {
+	for i, r := range rules {
+		if !yield(i, r) {
+			return
+		}
+	}
+}
+
+// NormalizeConfigV1 applies the refval-v1 rules to the raw bytes of a
+// runtime config and returns the RFC 8785 canonical form whose SHA-256 is
+// the refval-v1 config measurement.
 func NormalizeConfigV1(raw []byte, containerID string) ([]byte, error) {
+	return normalizeConfig(rulesV1, raw, containerID)
+}
+
+// NormalizeConfigV2 is NormalizeConfigV1 for scheme refval-v2.
+func NormalizeConfigV2(raw []byte, containerID string) ([]byte, error) {
+	return normalizeConfig(rulesV2, raw, containerID)
+}
+
+func normalizeConfig(rules []ConfigRule, raw []byte, containerID string) ([]byte, error) {
 	v, err := decodeJSON(raw)
 	if err != nil {
 		return nil, &ConfigError{Err: err}
@@ -65,7 +114,7 @@ func NormalizeConfigV1(raw []byte, containerID string) ([]byte, error) {
 	if !ok {
 		return nil, &ConfigError{Err: fmt.Errorf("top level is %s, want an object", jsonKind(v))}
 	}
-	for _, r := range RulesV1 {
+	for _, r := range rules {
 		if err := r.Apply(doc, containerID); err != nil {
 			return nil, err
 		}
@@ -94,6 +143,8 @@ func HashConfig(raw []byte, opts ...Option) (Digest, []byte, error) {
 		norm, err = normalizeConfigCMC(raw, o.containerID)
 	case SchemeCMC09:
 		norm, err = normalizeConfigCMC09(raw, o.containerID)
+	case SchemeV2:
+		norm, err = NormalizeConfigV2(raw, o.containerID)
 	default:
 		norm, err = NormalizeConfigV1(raw, o.containerID)
 	}

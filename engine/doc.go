@@ -27,8 +27,12 @@
 // caller passes a Host (needed for --privileged and --net-host, whose spec
 // depends on the device's /dev, capabilities and hostname).
 //
-// Left out: CRI (Kubernetes) pod specs, which containerd builds from the
-// pod sandbox and differ in many fields; --seccomp with containerd's
+// The kubernetes prediction (PredictKube, KubePredictor; kube*.go) is what
+// kubelet 1.34 and containerd CRI 1.6/2.4 write for a container of a pod
+// spec on nodes of a NodeProfile, checked against a real kubelet
+// (TestFidelityKubernetes); what it does not model is an error.
+//
+// Left out: --seccomp with containerd's
 // built-in default profile (its syscall list depends on the exact version
 // and architecture; pass --seccomp-profile FILE instead); --gpus, --device,
 // --cni, --uidmap, AppArmor and rdt options; Windows and FreeBSD specs.

@@ -7,6 +7,20 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
+// ConfigPredictor predicts the config.json an engine writes for an image
+// whose root filesystem is rootfs: Predictor (containerd, ctr run) and
+// KubePredictor (kubelet + containerd CRI). Measure the config with
+// bundle.WithContainerID(ContainerID()).
+type ConfigPredictor interface {
+	Config(image ocispec.Image, rootfs fs.FS) ([]byte, error)
+	ContainerID() string
+}
+
+var (
+	_ ConfigPredictor = (*Predictor)(nil)
+	_ ConfigPredictor = (*KubePredictor)(nil)
+)
+
 // Predictor is a prediction set up once (engine, run options, base spec,
 // host) and applied to any number of images, e.g. by `refval generate`.
 type Predictor struct {

@@ -56,7 +56,8 @@ type RunOptions struct {
 // is read into CommandLine; the command that reads the batch resolves it
 // into the fields, with its own flag parser, before anything is measured.
 type Run struct {
-	// Engine is the engine kind ("runc", the default, or "containerd").
+	// Engine is the engine kind ("runc", the default, "containerd" or
+	// "kubernetes").
 	Engine string `json:"engine,omitempty"`
 	// EngineVersion is the engine's version ("": engine.DefaultVersion).
 	EngineVersion string `json:"engineVersion,omitempty"`
@@ -65,6 +66,13 @@ type Run struct {
 	BaseSpec json.RawMessage `json:"baseSpec,omitempty"`
 	// Host is the device profile that --privileged and --net-host need.
 	Host *engine.Host `json:"host,omitempty"`
+	// Pod, Container and NodeProfile select the kubernetes prediction: the
+	// Pod or workload YAML file, the (init) container in it, and the node
+	// profile file ("": the default node). Only with engine "kubernetes",
+	// which takes no other run options.
+	Pod         string `json:"pod,omitempty"`
+	Container   string `json:"container,omitempty"`
+	NodeProfile string `json:"nodeProfile,omitempty"`
 	engine.RunOptions
 	// CommandLine is the legacy form of the run options, not yet resolved.
 	CommandLine []string `json:"-"`

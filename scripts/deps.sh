@@ -4,14 +4,17 @@
 #     distribution registry, swtpm, tpm2-tools, busybox-static for test
 #     images, htpasswd, openssl), with apt-get when running as root;
 #   - containerd 2.x (containerd, ctr, containerd-shim-runc-v2) built with
-#     `go install` from the Go module proxy into $REFVAL_CACHE.
+#     `go install` from the Go module proxy into $REFVAL_CACHE;
+#   - the kubelet (for the Kubernetes fidelity test, internal/kubetest) built
+#     from the k8s.io/kubernetes module of the Go module proxy into
+#     $REFVAL_CACHE (about 8 minutes on 2 cores; cached).
 # Not root: prints what is missing and exits 0; tests that need a missing
 # part skip outside CI and fail in CI (CI=true).
 set -euo pipefail
 
 CONTAINERD2_VERSION=${CONTAINERD2_VERSION:-v2.4.2}
 CACHE=${REFVAL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/refval}
-PKGS=(containerd runc umoci skopeo docker-registry swtpm swtpm-tools tpm2-tools apache2-utils busybox-static openssl iproute2)
+PKGS=(containerd runc umoci skopeo docker-registry swtpm swtpm-tools tpm2-tools apache2-utils busybox-static openssl iproute2 containernetworking-plugins)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -39,4 +42,30 @@ if [ ! -x "$bin/containerd" ] || [ ! -x "$bin/ctr" ] || [ ! -x "$bin/containerd-
 		"github.com/containerd/containerd/v2/cmd/ctr@$CONTAINERD2_VERSION" \
 		"github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@$CONTAINERD2_VERSION"
 fi
+
+# The kubelet. k8s.io/kubernetes is not meant to be `go install`ed: its go.mod
+# replaces the 31 k8s.io/* staging modules with ./staging/src/k8s.io/X, which
+# the module zip does not carry. So: download the module, copy it out of the
+# read-only module cache, point every staging replace at the published
+# k8s.io/X v0.<minor>.<patch> of the same release, and build cmd/kubelet.
+KUBELET_VERSION=${KUBELET_VERSION:-v1.34.2}
+kbin="$CACHE/kubelet-$KUBELET_VERSION"
+if [ ! -x "$kbin/kubelet" ]; then
+	echo "deps: building kubelet $KUBELET_VERSION into $kbin (takes several minutes)" >&2
+	staging="v0.${KUBELET_VERSION#v1.}"
+	dir=$(GOFLAGS= GOWORK=off go mod download -json "k8s.io/kubernetes@$KUBELET_VERSION" |
+		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	[ -d "$dir" ] || { echo "deps: go mod download k8s.io/kubernetes@$KUBELET_VERSION failed" >&2; exit 1; }
+	src=$(mktemp -d "${TMPDIR:-/tmp}/refval-kubelet.XXXXXX")
+	trap 'chmod -R u+w "$src" 2>/dev/null; rm -rf "$src"' EXIT
+	cp -r "$dir/." "$src/"
+	chmod -R u+w "$src"
+	sed -i -E "s#^(\s*)(k8s\.io/[a-z0-9-]+) => \./staging/src/k8s\.io/[a-z0-9-]+\$#\1\2 => \2 $staging#" "$src/go.mod"
+	n=$(grep -cE "^\s*k8s\.io/[a-z0-9-]+ => k8s\.io/[a-z0-9-]+ $staging\$" "$src/go.mod" || true)
+	[ "$n" -ge 31 ] || { echo "deps: expected 31 staging replaces in k8s.io/kubernetes go.mod, rewrote $n" >&2; exit 1; }
+	mkdir -p "$kbin"
+	(cd "$src" && GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0 nice -n 10 go build -o "$kbin/kubelet.tmp" ./cmd/kubelet)
+	mv "$kbin/kubelet.tmp" "$kbin/kubelet"
+fi
 echo "$bin"
+echo "$kbin"

@@ -141,7 +141,7 @@ func (f *measureFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	f.fs = fl
 	f.scheme = bundle.SchemeV1
-	fl.Var(&f.scheme, "scheme", "measurement scheme: refval-v1, cmc (CMC v0.7) or cmc-0.9")
+	fl.Var(&f.scheme, "scheme", "measurement scheme: refval-v1, refval-v2, cmc (CMC v0.7) or cmc-0.9 (--engine kubernetes: default refval-v2)")
 	fl.StringVar(&f.id, "id", "", "container ID to replace by <container-id> in the config")
 	fl.StringVar(&f.name, "name", "", "name of the reference value (default: derived from the input)")
 	fl.StringVar(&f.driver, "driver", manifest.DriverSW, "how the runtime records the measurement: tpm (PCR) or sw (list)")
@@ -324,6 +324,9 @@ type runFlags struct {
 
 	engine, engineVersion, baseSpec, hostProfile string
 
+	// --engine kubernetes: the container of a Pod or workload file.
+	pod, container, nodeProfile string
+
 	namespace, envFile, cwd, user, hostname, seccompProfile string
 	env, mounts, capAdd, capDrop                            []string
 	readOnly, privileged, tty, netHost, allowNewPrivs       bool
@@ -344,7 +347,7 @@ type runFlags struct {
 //	}
 func registerRunFlags(fs *pflag.FlagSet) *runFlags {
 	f := &runFlags{fs: fs}
-	fs.StringVar(&f.engine, "engine", string(engine.Runc), "runtime whose config.json to predict: runc (the bundle as unpacked) or containerd (what ctr run writes)")
+	fs.StringVar(&f.engine, "engine", string(engine.Runc), "runtime whose config.json to predict: runc (the bundle as unpacked), containerd (what ctr run writes) or kubernetes (what kubelet + containerd CRI write; --pod, --container)")
 	fs.StringVar(&f.engineVersion, "engine-version", "", "containerd version to reproduce: 1.6, 1.7, 2.0, 2.4 or 2.x (default "+engine.DefaultVersion+")")
 	fs.StringVar(&f.baseSpec, "base-spec", "", "start from this capture of \"ctr oci spec\" on the device instead of the version's default spec")
 	fs.StringVar(&f.hostProfile, "host-profile", "", `device profile for --privileged and --net-host: a JSON file, or "local" for this machine`)
@@ -365,8 +368,14 @@ func registerRunFlags(fs *pflag.FlagSet) *runFlags {
 	fs.StringVar(&f.user, "user", "", "ctr run --user USER[:GROUP] (containerd 1.7 and later)")
 	fs.StringVar(&f.hostname, "hostname", "", "ctr run --hostname (containerd 1.7 and later)")
 	fs.Uint64Var(&f.cpuShares, "cpu-shares", 0, "ctr run --cpu-shares (default as ctr: 1024)")
+	fs.StringVar(&f.pod, "pod", "", "--engine kubernetes: a Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or CronJob YAML file")
+	fs.StringVar(&f.container, "container", "", "--engine kubernetes: the (init) container of the pod to predict")
+	fs.StringVar(&f.nodeProfile, "node-profile", "", "--engine kubernetes: node profile JSON (default: containerd 2.4 and kubelet 1.34 at their default paths, standalone)")
 	return f
 }
+
+// kubeFlags are the flags that only the kubernetes engine takes.
+var kubeFlags = []string{"pod", "container", "node-profile"}
 
 // runOptionFlags are the flags that only the containerd profile takes.
 var runOptionFlags = []string{"engine-version", "base-spec", "host-profile", "namespace", "env", "env-file", "cwd", "mount",
@@ -378,13 +387,16 @@ var runOptionFlags = []string{"engine-version", "base-spec", "host-profile", "na
 // id is the container ID to predict for ("" for engine.DefaultContainerID);
 // args are the container's arguments (ctr run IMAGE ID ARGS…). Errors are
 // usage errors.
-func (f *runFlags) predictor(id string, args []string) (*engine.Predictor, error) {
+//
+// scheme is the scheme the prediction's values are measured with unless
+// --scheme names one (refval.Prediction: refval-v2 for kubernetes).
+func (f *runFlags) predictor(id string, args []string) (p engine.ConfigPredictor, scheme bundle.Scheme, err error) {
 	run, err := f.run(args)
 	if err != nil || run == nil {
-		return nil, err
+		return nil, bundle.SchemeV1, err
 	}
-	p, err := refval.NewPredictor(run, nil, id)
-	return p, f.usageError(err)
+	p, scheme, err = refval.Prediction(run, nil, id)
+	return p, scheme, f.usageError(err)
 }
 
 // usageError turns an error of refval.NewPredictor into a usage error
@@ -401,6 +413,8 @@ func (f *runFlags) usageError(err error) error {
 		return UsageErrorf("--base-spec %s: %v", f.baseSpec, re.Err)
 	case "host":
 		return UsageErrorf("--privileged and --net-host depend on the device: give --host-profile FILE (or local)")
+	case "pod":
+		return UsageErrorf("--pod/--container: %v", re.Err)
 	}
 	return UsageErrorf("%v", re.Err)
 }
@@ -408,6 +422,26 @@ func (f *runFlags) usageError(err error) error {
 // run returns the run options of the flags as the library takes them (nil
 // for --engine runc), with the files the flags name read.
 func (f *runFlags) run(args []string) (*manifest.Run, error) {
+	if f.engine != string(engine.Kubernetes) {
+		for _, n := range kubeFlags {
+			if f.fs.Changed(n) {
+				return nil, UsageErrorf("--%s needs --engine kubernetes", n)
+			}
+		}
+	} else {
+		for _, n := range runOptionFlags {
+			if f.fs.Changed(n) {
+				return nil, UsageErrorf("--%s: with --engine kubernetes the pod file states the container's options", n)
+			}
+		}
+		if len(args) > 0 {
+			return nil, UsageErrorf("container arguments: with --engine kubernetes the pod file states them")
+		}
+		if f.pod == "" || f.container == "" {
+			return nil, UsageErrorf("--engine kubernetes needs --pod FILE and --container NAME")
+		}
+		return &manifest.Run{Engine: f.engine, Pod: f.pod, Container: f.container, NodeProfile: f.nodeProfile}, nil
+	}
 	if f.engine == string(engine.Runc) {
 		for _, n := range runOptionFlags {
 			if f.fs.Changed(n) {
@@ -479,12 +513,21 @@ func (f *runFlags) run(args []string) (*manifest.Run, error) {
 // (flags, then "--" and the container's arguments), the legacy form of a
 // batch file's "run": ["--engine", "containerd", "--env", "A=1", "--",
 // "/app", "serve"].
+// Only the runc (nil) and containerd engines are read here.
 func parseRunArgs(args []string) (*engine.Predictor, error) {
 	f, err := parseRunCommandLine(args)
 	if err != nil {
 		return nil, err
 	}
-	return f.predictor("", f.fs.Args())
+	p, _, err := f.predictor("", f.fs.Args())
+	if p == nil || err != nil {
+		return nil, err
+	}
+	cp, ok := p.(*engine.Predictor)
+	if !ok {
+		return nil, UsageErrorf("run options %q: not a containerd prediction", args)
+	}
+	return cp, nil
 }
 
 // parseRunCommandLine parses a legacy command-line "run" with the flags
@@ -513,7 +556,7 @@ func resolveRunCommandLines(file string, jobs []manifest.Job) error {
 		}
 		if err == nil && jobs[i].Run != nil {
 			// Checked here too, so that the message names the flags.
-			_, err = refval.NewPredictor(jobs[i].Run, jobs[i].Env, "")
+			_, _, err = refval.Prediction(jobs[i].Run, jobs[i].Env, "")
 			err = f.usageError(err)
 		}
 		if err != nil {

@@ -10,6 +10,8 @@ import (
 
 func newHostProfileCmd() *cobra.Command {
 	var out string
+	var kube bool
+	var nc engine.NodeCapture
 	cmd := &cobra.Command{
 		Use:   "host-profile",
 		Short: "Capture this device's host profile for predicting --privileged and --net-host",
@@ -18,17 +20,33 @@ that runs the container: the hostname, the effective capabilities of this
 process (run it the way containerd's client runs, normally as root) and the
 device nodes under /dev as containerd lists them. Run it on the device (or a
 twin of it) and give the file to "refval measure --host-profile FILE" in CI.
+With --kubernetes it captures a Kubernetes node's profile instead, for
+"refval measure --engine kubernetes --node-profile FILE": containerd's
+version, root, state and restrict_oom_score_adj, the kubelet's root dir,
+cgroup driver and root, cgroup v2, swap accounting, AppArmor, the masked
+thermal_throttle paths, the memory and the hostname, from the running
+daemons' command lines and config files (--kubelet-config and
+--containerd-config name files elsewhere). The cluster's kubernetes Service
+is not visible on a node: add kubernetesService by hand.
 See docs/engines.md.`,
 		Example: `  sudo refval host-profile --out device-host.json
-  refval measure oci:layout:app --engine containerd --privileged --host-profile device-host.json`,
+  refval measure oci:layout:app --engine containerd --privileged --host-profile device-host.json
+  sudo refval host-profile --kubernetes --out node.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			h, err := engine.LocalHost()
+			var v any
+			var err error
+			if kube || nc.KubeletConfig != "" || nc.ContainerdConfig != "" {
+				// --kubernetes: the node profile of --engine kubernetes (engine/kubehost.go).
+				v, err = engine.LocalNodeProfile(nc)
+			} else {
+				v, err = engine.LocalHost()
+			}
 			if err != nil {
 				return err
 			}
 			var b bytes.Buffer
-			if err := writeJSON(&b, h); err != nil {
+			if err := writeJSON(&b, v); err != nil {
 				return err
 			}
 			if out == "" || out == "-" {
@@ -39,5 +57,8 @@ See docs/engines.md.`,
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "write the profile to this file (default: stdout)")
+	cmd.Flags().BoolVar(&kube, "kubernetes", false, "capture the Kubernetes node profile for --engine kubernetes --node-profile (kubelet and containerd configuration)")
+	cmd.Flags().StringVar(&nc.KubeletConfig, "kubelet-config", "", "--kubernetes: the kubelet's config file (default: the running kubelet's --config, else /var/lib/kubelet/config.yaml)")
+	cmd.Flags().StringVar(&nc.ContainerdConfig, "containerd-config", "", "--kubernetes: containerd's config file (default: the running containerd's --config, else /etc/containerd/config.toml)")
 	return cmd
 }

@@ -16,7 +16,7 @@ import (
 func newMeasureCmd() *cobra.Command {
 	var f measureFlags
 	var img imageFlags
-	var rf *runFlags   // engine profile and ctr run options (runopts.go)
+	var rf *runFlags   // engine profile and run options (flags.go)
 	var lf *limitFlags // work bounds (limits.go)
 	cmd := &cobra.Command{
 		Use:   "measure IMAGE [-- ARGS...]",
@@ -51,12 +51,17 @@ platform and index digest in "description"; --output text adds them as lines.
 			if err != nil {
 				return err
 			}
-			opts = append(opts, oci.WithScheme(f.scheme), oci.WithContainerID(f.id), oci.WithLimits(lf.limits()))
-			// --engine containerd: predict the config ctr run writes (runopts.go).
-			pred, err := rf.predictor(f.id, args[1:])
+			// --engine containerd|kubernetes: predict the config the engine
+			// writes, measured with the prediction's scheme (refval-v2 for
+			// kubernetes) unless --scheme says otherwise.
+			pred, scheme, err := rf.predictor(f.id, args[1:])
 			if err != nil {
 				return err
 			}
+			if cmd.Flags().Changed("scheme") {
+				scheme = f.scheme
+			}
+			opts = append(opts, oci.WithScheme(scheme), oci.WithContainerID(f.id), oci.WithLimits(lf.limits()))
 			if pred != nil {
 				opts = append(opts, oci.WithRuntimeConfig(pred.Config), oci.WithContainerID(pred.ContainerID()))
 			}

@@ -48,7 +48,7 @@ a warning and listed in the output ("exact": false).`,
 				opts = append(opts, oci.WithRootless(rootless))
 			}
 			// --engine containerd: write the config ctr run would (runopts.go).
-			pred, err := rf.predictor("", nil)
+			pred, _, err := rf.predictor("", nil)
 			if err != nil {
 				return err
 			}
