@@ -39,6 +39,7 @@ func newMeasureBundleCmd() *cobra.Command {
 	var f measureFlags
 	var configPath, rootfsPath string
 	var runtimeOwners bool
+	var lf *limitFlags // work bounds of the walk (limits.go)
 	cmd := &cobra.Command{
 		Use:   "measure-bundle [BUNDLE_DIR]",
 		Short: "Measure an OCI runtime bundle (config.json + rootfs) into a reference value",
@@ -49,6 +50,10 @@ combined into the template hash that containerd-shim-cmc-v1 records at runtime
 The bundle is BUNDLE_DIR (config.json, and the rootfs that root.path names), or
 --config and --rootfs given explicitly. The original tool's form
 "measure-bundle -config C -rootfs R" is accepted unchanged.
+
+The walk of the rootfs is bounded by --max-entries and --max-depth (the
+limits of "refval measure" that apply on disk: names and paths there have
+passed the kernel already, and file sizes are what is on disk).
 
 Exit codes: 0 measured, 1 measurement error, 2 usage error.`,
 		Example: `  refval measure-bundle ./bundle
@@ -76,6 +81,7 @@ Exit codes: 0 measured, 1 measurement error, 2 usage error.`,
 			if runtimeOwners {
 				opts = append(opts, bundle.WithoutRootlessXattr())
 			}
+			opts = append(opts, bundle.WithLimits(lf.limits()))
 			name := f.name
 			if name == "" {
 				name = defaultBundleName(dir, configPath, f.id)
@@ -95,6 +101,7 @@ Exit codes: 0 measured, 1 measurement error, 2 usage error.`,
 	cmd.Flags().StringVar(&configPath, "config", "", "path of the bundle's config.json")
 	cmd.Flags().StringVar(&rootfsPath, "rootfs", "", "path of the rootfs directory")
 	cmd.Flags().BoolVar(&runtimeOwners, "runtime-owners", false, "ignore user.rootlesscontainers and measure on-disk owners, as the runtime shim does (for bundles a privileged engine wrote)")
+	lf = registerDiskLimitFlags(cmd.Flags())
 	return cmd
 }
 
