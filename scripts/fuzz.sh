@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every native fuzz target of the module for FUZZTIME each (make fuzz).
+# Targets are discovered with `go test -list '^Fuzz'`, so a new target is
+# fuzzed without being named here; `go test -fuzz` takes one target at a
+# time, so each gets its own run. A failing target fails the whole run
+# after the others have had their turn; Go leaves its crasher in the
+# package's testdata/fuzz/<Target>/, to be committed with the fix (it then
+# runs as a regression input in every `go test`).
+#   scripts/fuzz.sh [FUZZTIME]   (default 4s; FUZZTIME=10m for a long run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+TAGS=${TAGS:-}
+fuzztime=${1:-${FUZZTIME:-4s}}
+
+# `go test -list` prints the matching names of a package, then its
+# "ok <package>" line: pair each name with the package that follows it.
+mapfile -t targets < <($GO test -tags "$TAGS" -list '^Fuzz' ./... | awk '
+	/^Fuzz/ { names[n++] = $1; next }
+	/^ok / { for (i = 0; i < n; i++) print $2, names[i]; n = 0 }')
+if [ ${#targets[@]} -eq 0 ]; then
+	echo "fuzz: no fuzz targets found" >&2
+	exit 1
+fi
+echo "fuzz: ${#targets[@]} targets, $fuzztime each"
+failed=()
+for t in "${targets[@]}"; do
+	pkg=${t% *} name=${t#* }
+	echo "fuzz: $pkg $name"
+	if ! $GO test -tags "$TAGS" -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg"; then
+		failed+=("$pkg $name")
+	fi
+done
+if [ ${#failed[@]} -gt 0 ]; then
+	printf 'fuzz: FAILED %s\n' "${failed[@]}" >&2
+	echo "fuzz: a crashing input is in testdata/fuzz/<Target>/ of its package (git status): commit it with the fix" >&2
+	exit 1
+fi
+echo "fuzz: all ${#targets[@]} targets passed"
