@@ -42,7 +42,7 @@ bench: build
 # fuzz runs every native fuzz target briefly (FUZZTIME each, all targets
 # found by go test -list); `make fuzz FUZZTIME=10m` for a long run. A
 # crasher fails the run and stays in testdata/fuzz/ for the commit.
-FUZZTIME ?= 4s
+FUZZTIME ?= 3s
 fuzz:
 	GO=$(GO) TAGS="$(TAGS)" scripts/fuzz.sh $(FUZZTIME)
 
