@@ -55,6 +55,25 @@ func ImageReferenceValues(ref string, m *oci.ImageMeasurement, v ValueOptions) (
 	return rvs, nil
 }
 
+// ImageComponents is ImageReferenceValues for the CMC v0.9 dialect: one
+// component per platform measured (manifest.ContainerComponent), named and
+// described the same way.
+func ImageComponents(ref string, m *oci.ImageMeasurement, v ValueOptions) ([]manifest.Component, error) {
+	several := len(m.Results) > 1
+	driver, pcr := v.driver()
+	cs := make([]manifest.Component, 0, len(m.Results))
+	for i := range m.Results {
+		r := &m.Results[i]
+		c, err := manifest.ContainerComponent(ImageValueName(ref, v.Name, r.Manifest, several), driver, pcr, v.Optional, &r.Result)
+		if err != nil {
+			return nil, err
+		}
+		c.Description = ImageDescription(m.Image, r.Manifest)
+		cs = append(cs, c)
+	}
+	return cs, nil
+}
+
 // ImageValueName is the name ImageReferenceValues gives the value of
 // manifest m: name, or else ref without its transport, with the platform
 // appended when the measurement covers several.

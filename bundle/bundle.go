@@ -61,12 +61,12 @@ func ParseScheme(s string) (Scheme, error) {
 	if s == "" {
 		return SchemeV1, nil
 	}
-	for _, k := range Schemes {
+	for _, k := range append(Schemes, CMCSchemes...) {
 		if string(k) == s {
 			return k, nil
 		}
 	}
-	return "", fmt.Errorf("%w: %q (want refval-v1 or cmc)", ErrUnsupportedScheme, s)
+	return "", fmt.Errorf("%w: %q (want refval-v1, cmc or cmc-0.9)", ErrUnsupportedScheme, s)
 }
 
 // Sentinel errors. Errors returned by this package wrap one of these where

@@ -92,6 +92,8 @@ func HashConfig(raw []byte, opts ...Option) (Digest, []byte, error) {
 	switch o.scheme {
 	case SchemeCMC:
 		norm, err = normalizeConfigCMC(raw, o.containerID)
+	case SchemeCMC09:
+		norm, err = normalizeConfigCMC09(raw, o.containerID)
 	default:
 		norm, err = NormalizeConfigV1(raw, o.containerID)
 	}

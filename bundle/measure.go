@@ -96,8 +96,11 @@ func HashRootfs(ctx context.Context, dir string, opts ...Option) (Digest, int, e
 	if !fi.IsDir() {
 		return Digest{}, 0, fmt.Errorf("%w: %s is not a directory", ErrInvalidRootfs, dir)
 	}
-	if o.scheme == SchemeCMC {
+	switch o.scheme {
+	case SchemeCMC:
 		return hashRootfsCMC(ctx, dir)
+	case SchemeCMC09:
+		return hashRootfsCMC09(ctx, dir)
 	}
 	return hashSource(dirSource{ctx, dir, o}, o.recordFn)
 }

@@ -53,12 +53,12 @@ type Validity struct {
 // AppDescription is the entry of a Device Description that says which App
 // Manifest an application on the device is measured against, and how it runs.
 type AppDescription struct {
-	Type                string   `json:"type" cbor:"0,keyasint"`
-	Name                string   `json:"name" cbor:"1,keyasint"`
-	Version             string   `json:"version,omitempty" cbor:"2,keyasint,omitempty"`
-	AppManifest         string   `json:"appManifest" cbor:"3,keyasint"`
-	ExternalConnections []string `json:"externalConnections,omitempty" cbor:"4,keyasint,omitempty"`
-	Environment         []EnvVar `json:"environment,omitempty" cbor:"5,keyasint,omitempty"`
+	Type                string               `json:"type" cbor:"0,keyasint"`
+	Name                string               `json:"name" cbor:"1,keyasint"`
+	Version             string               `json:"version,omitempty" cbor:"2,keyasint,omitempty"`
+	AppManifest         string               `json:"appManifest" cbor:"3,keyasint"`
+	ExternalConnections []ExternalConnection `json:"externalConnections,omitempty" cbor:"4,keyasint,omitempty"`
+	Environment         []EnvVar             `json:"environment,omitempty" cbor:"5,keyasint,omitempty"`
 }
 
 // EnvVar is one environment variable of an App Description.

@@ -15,6 +15,9 @@ type Entry struct {
 	Name           string
 	ConfigSha256   bundle.Digest
 	RootfsSha256   bundle.Digest
+	// Spec is the measured (normalised) config, carried only by the CMC
+	// v0.9 list (Artifact) as the event's ctrData.ociSpec; nil otherwise.
+	Spec []byte
 }
 
 // NewEntry returns the entry for container name measured as r.

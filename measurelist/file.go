@@ -31,12 +31,15 @@ var (
 )
 
 // Read reads the list at path; a missing file is an empty list.
-func Read(path string, f Format) ([]Entry, error) {
+func Read(path string, f Format) ([]Entry, error) { return ReadCodec(path, f) }
+
+// ReadCodec reads the list at path in wire format c.
+func ReadCodec(path string, c Codec) ([]Entry, error) {
 	raw, _, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
-	l, err := Decode(raw, f)
+	l, err := c.Decode(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -93,6 +96,12 @@ type CommitFunc func(Entry) error
 // behind are removed under the lock. Neither the list nor the lock may be
 // a symbolic link or anything but a regular file.
 func Append(path string, f Format, e Entry, commit CommitFunc) (added bool, err error) {
+	return AppendCodec(path, f, e, commit)
+}
+
+// AppendCodec is Append for a list in wire format c (a Format, or the
+// CMC v0.9 Artifact).
+func AppendCodec(path string, c Codec, e Entry, commit CommitFunc) (added bool, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return false, fmt.Errorf("measurement list: %w", err)
 	}
@@ -107,7 +116,7 @@ func Append(path string, f Format, e Entry, commit CommitFunc) (added bool, err 
 	if err != nil {
 		return false, err
 	}
-	l, err := Decode(old, f)
+	l, err := c.Decode(old)
 	if err != nil {
 		// Never rewrite a list we cannot read: it is evidence.
 		return false, fmt.Errorf("%s: %w", path, err)
@@ -117,7 +126,7 @@ func Append(path string, f Format, e Entry, commit CommitFunc) (added bool, err 
 			return false, nil
 		}
 	}
-	b, err := Encode(append(l, e), f)
+	b, err := c.Encode(append(l, e))
 	if err != nil {
 		return false, err
 	}

@@ -68,7 +68,7 @@ func MeasureImage(ctx context.Context, ref string, opts ...Option) (*ImageMeasur
 	for i := range img.Manifests {
 		m := &img.Manifests[i]
 		var res Measurement
-		if o.scheme == bundle.SchemeCMC {
+		if o.scheme.IsCMC() {
 			res, err = o.measureUnpacked(ctx, s, m)
 		} else {
 			res, err = o.measureStream(ctx, s, m)

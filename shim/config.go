@@ -51,6 +51,10 @@ const MaxConfigSize = 1 << 20
 type Config struct {
 	// Scheme is the measurement scheme (bundle.SchemeV1 or SchemeCMC).
 	Scheme bundle.Scheme `toml:"scheme"`
+	// CMCVersion is the CMC dialect ("" is 0.7): the list format (0.9: an
+	// Artifact), the cmcd protocol (0.9: type 7) and the version of the
+	// "cmc" scheme (0.9: cmc-0.9). Validated when decoded.
+	CMCVersion manifest.CMCVersion `toml:"cmc_version"`
 	// Driver is where a new measurement goes besides the list: sw, tpm, cmcd.
 	Driver driver.Kind `toml:"driver"`
 	// PCR is the PCR the tpm driver extends (and the list entries name).
@@ -262,6 +266,16 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: scheme: %w", ErrConfig, err)
 	}
 	c.Scheme = scheme // "" is the default scheme: name it
+	if c.CMCVersion != "" {
+		v, err := manifest.ParseCMCVersion(string(c.CMCVersion))
+		if err != nil {
+			return fmt.Errorf("%w: cmc_version: %w", ErrConfig, err)
+		}
+		c.CMCVersion = v
+	}
+	if c.Scheme == bundle.SchemeCMC {
+		c.Scheme = c.CMC().Scheme()
+	}
 	if err := c.Driver.Validate(); err != nil {
 		return fmt.Errorf("%w: driver: %w", ErrConfig, err)
 	}

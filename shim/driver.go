@@ -26,7 +26,9 @@ func NewDriver(c *Config) (Driver, error) {
 	case driver.TPM:
 		return &tpm.Driver{Path: c.TPM, PCR: c.PCR}, nil
 	case driver.CMCD:
-		return &cmcd.Driver{Address: c.CMCDSocket}, nil
+		// CMC 0.9: requests in the list's encoding, so that cmcd's own list
+		// is in the encoding its sw driver reads (set list_format to it).
+		return &cmcd.Driver{Address: c.CMCDSocket, Version: c.CMC(), Index: int(c.PCR), Format: c.ListFormat}, nil
 	}
 	return nil, fmt.Errorf("%w: driver: %q", ErrConfig, c.Driver)
 }

@@ -41,7 +41,7 @@ var ErrRecord = errors.New("record measurement")
 
 // RecordFailure records measurelist.FailureMarker for container id.
 func (r *Recorder) RecordFailure(ctx context.Context, id string) (added bool, err error) {
-	added, err = measurelist.Append(r.Config.List, r.Config.ListFormat, measurelist.FailureMarker(id, r.pcr()), func(e measurelist.Entry) error {
+	added, err = measurelist.AppendCodec(r.Config.List, r.Config.ListCodec(), measurelist.FailureMarker(id, r.pcr()), func(e measurelist.Entry) error {
 		return r.Driver.Record(ctx, e)
 	})
 	if err != nil {
@@ -110,7 +110,10 @@ func (r *Recorder) Measure(ctx context.Context, bundleDir, id string) (*Measurem
 	}
 	measured := time.Since(start)
 	m.Entry = measurelist.NewEntry(id, r.pcr(), m.Result)
-	m.Added, err = measurelist.Append(r.Config.List, r.Config.ListFormat, m.Entry, func(e measurelist.Entry) error {
+	if r.Config.CMC() == manifest.CMC09 {
+		m.Entry = measurelist.NewEntry09(id, r.pcr(), m.Result)
+	}
+	m.Added, err = measurelist.AppendCodec(r.Config.List, r.Config.ListCodec(), m.Entry, func(e measurelist.Entry) error {
 		return r.Driver.Record(ctx, e)
 	})
 	if err != nil {
@@ -173,13 +176,21 @@ func (r *Recorder) generate(ctx context.Context, bundleDir, dir, id string, opts
 	if err != nil {
 		return nil, err
 	}
-	rv, err := r.referenceValue(id, res)
-	if err != nil {
-		return nil, fmt.Errorf("generate: %w", err)
+	var write func(io.Writer) error
+	if r.Config.CMC() == manifest.CMC09 {
+		c, err := manifest.ContainerComponent(id, string(r.Config.Driver.ReferenceKind()), int(r.Config.PCR), false, res)
+		if err != nil {
+			return nil, fmt.Errorf("generate: %w", err)
+		}
+		write = func(w io.Writer) error { return manifest.WriteComponents(w, []manifest.Component{c}) }
+	} else {
+		rv, err := r.referenceValue(id, res)
+		if err != nil {
+			return nil, fmt.Errorf("generate: %w", err)
+		}
+		write = func(w io.Writer) error { return manifest.WriteReferenceValues(w, []manifest.ReferenceValue{rv}) }
 	}
-	err = atomicfile.Write(filepath.Join(dir, RefsFile), 0o644, func(w io.Writer) error {
-		return manifest.WriteReferenceValues(w, []manifest.ReferenceValue{rv})
-	})
+	err = atomicfile.Write(filepath.Join(dir, RefsFile), 0o644, write)
 	if err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}

@@ -72,7 +72,7 @@ func SignJWS(payload []byte, signers ...Signer) ([]byte, error) {
 	}
 	var gen jwsGeneral
 	for i, s := range signers {
-		alg, err := AlgorithmFor(s.Public())
+		alg, err := algorithmOf(s)
 		if err != nil {
 			return nil, fmt.Errorf("signer %d: %w", i+1, err)
 		}
@@ -136,7 +136,7 @@ func hashOf(alg Algorithm) crypto.Hash {
 	switch alg {
 	case ES384, PS384:
 		return crypto.SHA384
-	case ES512, PS512:
+	case ES512, PS512, RS512:
 		return crypto.SHA512
 	case EdDSA:
 		return 0
@@ -154,6 +154,9 @@ func rawSign(s crypto.Signer, alg Algorithm, msg []byte, r io.Reader) ([]byte, e
 	digest := hh.Sum(nil)
 	switch pub := s.Public().(type) {
 	case *rsa.PublicKey:
+		if alg == RS256 || alg == RS512 {
+			return s.Sign(r, digest, h) // RSASSA-PKCS1-v1_5
+		}
 		return s.Sign(r, digest, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h})
 	case *ecdsa.PublicKey:
 		der, err := s.Sign(r, digest, h)
@@ -196,7 +199,7 @@ func SignCOSE(payload []byte, signers ...Signer) ([]byte, error) {
 	msg.Payload = payload
 	cs := make([]cose.Signer, len(signers))
 	for i, s := range signers {
-		alg, err := AlgorithmFor(s.Public())
+		alg, err := algorithmOf(s)
 		if err != nil {
 			return nil, fmt.Errorf("signer %d: %w", i+1, err)
 		}

@@ -37,6 +37,10 @@ const (
 	PS256 Algorithm = "PS256"
 	PS384 Algorithm = "PS384"
 	PS512 Algorithm = "PS512"
+	// RS256 and RS512 (RSASSA-PKCS1-v1_5) are only signed with when asked
+	// for (WithAlgorithm): CMC v0.9's JWS verifier accepts no PSS.
+	RS256 Algorithm = "RS256"
+	RS512 Algorithm = "RS512"
 )
 
 // Sentinel errors for signing.
@@ -83,7 +87,7 @@ func AlgorithmFor(pub crypto.PublicKey) (Algorithm, error) {
 // (the key size does not pin one).
 func fits(alg Algorithm, pub crypto.PublicKey) bool {
 	if _, ok := pub.(*rsa.PublicKey); ok {
-		return alg == PS256 || alg == PS384 || alg == PS512
+		return alg == PS256 || alg == PS384 || alg == PS512 || alg == RS256 || alg == RS512
 	}
 	want, err := AlgorithmFor(pub)
 	return err == nil && alg == want

@@ -281,7 +281,7 @@ func knownAlg(s string) (Algorithm, *Problem) {
 		return "", &Problem{CodeAlgNone, `alg "none" is never accepted`}
 	}
 	switch a := Algorithm(s); a {
-	case ES256, ES384, ES512, EdDSA, PS256, PS384, PS512:
+	case ES256, ES384, ES512, EdDSA, PS256, PS384, PS512, RS256, RS512:
 		return a, nil
 	}
 	if s == "" {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
+	"github.com/refval/refval/manifest"
 	"github.com/refval/refval/measurelist"
 )
 
@@ -58,6 +59,15 @@ type Driver struct {
 	Address string
 	// Timeout bounds the whole exchange (default 10 s).
 	Timeout time.Duration
+	// Version is the CMC dialect of the protocol ("" or 0.7: type 3 with
+	// name and hashes; 0.9: type 7 with the full event).
+	Version manifest.CMCVersion
+	// Index is the event index sent with CMC 0.9 (the PCR).
+	Index int
+	// Format is the encoding of CMC 0.9 requests ("" is CBOR): cmcd writes
+	// its list in it, and its sw driver reads the list in the encoding of
+	// cmcd's own configuration, so they must agree.
+	Format measurelist.Format
 }
 
 // Record sends e's measure request and waits for cmcd's answer.
@@ -81,18 +91,34 @@ func (d *Driver) Record(ctx context.Context, e measurelist.Entry) error {
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
-	req, err := cborEnc.Marshal(MeasureRequest{Name: e.Name, ConfigSha256: e.ConfigSha256[:], RootfsSha256: e.RootfsSha256[:]})
+	typ, req := uint32(TypeMeasure), []byte(nil)
+	if d.Version == manifest.CMC09 {
+		typ = TypeMeasure09
+		req, err = request09(e, d.Index, d.format())
+	} else {
+		req, err = cborEnc.Marshal(MeasureRequest{Name: e.Name, ConfigSha256: e.ConfigSha256[:], RootfsSha256: e.RootfsSha256[:]})
+	}
 	if err != nil {
 		return fmt.Errorf("%w: encode request: %w", ErrCMCD, err)
 	}
-	if err := WriteMessage(conn, TypeMeasure, req); err != nil {
+	if err := WriteMessage(conn, typ, req); err != nil {
 		return err
 	}
-	typ, payload, err := ReadMessage(conn)
+	rtyp, payload, err := ReadMessage(conn)
 	if err != nil {
 		return err
 	}
-	return parseMeasureReply(typ, payload)
+	if d.Version == manifest.CMC09 {
+		return parseMeasureReply09(rtyp, payload, d.format())
+	}
+	return parseMeasureReply(rtyp, payload)
+}
+
+func (d *Driver) format() measurelist.Format {
+	if d.Format == measurelist.JSON {
+		return measurelist.JSON
+	}
+	return measurelist.CBOR
 }
 
 func parseMeasureReply(typ uint32, payload []byte) error {

@@ -133,13 +133,15 @@ type measureFlags struct {
 	output     string
 	records    string
 	normalized string
+	cmcVersion string
+	cmc        manifest.CMCVersion // parsed by validate
 }
 
 func (f *measureFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	f.fs = fl
 	f.scheme = bundle.SchemeV1
-	fl.Var(&f.scheme, "scheme", "measurement scheme: refval-v1 or cmc")
+	fl.Var(&f.scheme, "scheme", "measurement scheme: refval-v1, cmc (CMC v0.7) or cmc-0.9")
 	fl.StringVar(&f.id, "id", "", "container ID to replace by <container-id> in the config")
 	fl.StringVar(&f.name, "name", "", "name of the reference value (default: derived from the input)")
 	fl.StringVar(&f.driver, "driver", manifest.DriverSW, "how the runtime records the measurement: tpm (PCR) or sw (list)")
@@ -148,10 +150,16 @@ func (f *measureFlags) register(cmd *cobra.Command) {
 	fl.StringVarP(&f.output, "output", "o", "json", "output format: json or text")
 	fl.StringVar(&f.records, "records", "", "write the rootfs records (JSON lines) to this file")
 	fl.StringVar(&f.normalized, "normalized-config", "", "write the normalized config (the bytes hashed) to this file")
+	addCMCVersionFlag(fl, &f.cmcVersion)
 }
 
 // validate checks the flag values and returns the bundle options they imply.
 func (f *measureFlags) validate() ([]bundle.Option, error) {
+	var err error
+	if f.cmc, err = cmcVersion(f.cmcVersion); err != nil {
+		return nil, err
+	}
+	f.scheme = schemeFor(f.scheme, f.cmc)
 	if f.driver != manifest.DriverSW && f.driver != manifest.DriverTPM {
 		return nil, UsageErrorf("--driver: %q is not tpm or sw", f.driver)
 	}
@@ -164,7 +172,7 @@ func (f *measureFlags) validate() ([]bundle.Option, error) {
 	if f.output != "json" && f.output != "text" {
 		return nil, UsageErrorf("--output: %q is not json or text", f.output)
 	}
-	if f.records != "" && f.scheme == bundle.SchemeCMC {
+	if f.records != "" && f.scheme.IsCMC() {
 		return nil, UsageErrorf("--records: the cmc scheme has no per-entry records")
 	}
 	return []bundle.Option{bundle.WithScheme(f.scheme), bundle.WithContainerID(f.id)}, nil

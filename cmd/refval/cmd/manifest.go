@@ -38,7 +38,7 @@ func (a *appDescFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&a.appName, "app-name", "", "name of the App Description (default: the manifest name)")
 	fl.StringVar(&a.appVersion, "app-version", "", "version of the App Description")
 	fl.StringArrayVar(&a.env, "env", nil, "KEY=VALUE environment of the run, recorded in the App Description (repeatable)")
-	fl.StringArrayVar(&a.connections, "external-connection", nil, "external connection of the App Description (repeatable)")
+	fl.StringArrayVar(&a.connections, "external-connection", nil, "external connection of the App Description as CMC's External Interface object: interface=IF,port=N[,endpoint=APP_ENDPOINT] (repeatable)")
 }
 
 // check reports a usage error in the App Description flags; call it
@@ -49,6 +49,9 @@ func (a *appDescFlags) check() error {
 	}
 	if _, err := manifest.ParseEnv(a.env); err != nil {
 		return UsageErrorf("--env: %v", err)
+	}
+	if _, err := manifest.ParseExternalConnections(a.connections); err != nil {
+		return UsageErrorf("--external-connection: %v", err)
 	}
 	return nil
 }
@@ -62,6 +65,7 @@ func (a *appDescFlags) prepare(w io.Writer, manifestName string) (write func() e
 		return nil, err
 	}
 	env, _ := manifest.ParseEnv(a.env)
+	conns, _ := manifest.ParseExternalConnections(a.connections)
 	name := a.appName
 	if name == "" {
 		name = manifestName
@@ -72,7 +76,7 @@ func (a *appDescFlags) prepare(w io.Writer, manifestName string) (write func() e
 	}
 	out, replaced, err := manifest.UpdateDeviceDescription(in, manifest.AppDescription{
 		Name: name, Version: a.appVersion, AppManifest: manifestName,
-		ExternalConnections: a.connections, Environment: env,
+		ExternalConnections: conns, Environment: env,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", a.file, err)
@@ -146,6 +150,7 @@ func newManifestCreateCmd() *cobra.Command {
 		scheme         bundle.Scheme
 		pcr            int
 		img            imageFlags
+		c09            create09
 	)
 	cmd := &cobra.Command{
 		Use:   "create --name NAME --version V [--refvals FILE|-] [flags]",
@@ -163,6 +168,16 @@ lasts --valid-for (default 365d) unless --not-after is given.`,
 			if o.Name == "" || o.Version == "" {
 				return UsageErrorf("--name and --version are required")
 			}
+			dialect, raw, err := c09.dialect(cmd, refvals)
+			if err != nil {
+				return err
+			}
+			if dialect == manifest.CMC09 && (fromImage != "" || ad.file != "" || len(ad.env) > 0 || len(ad.connections) > 0) {
+				return UsageErrorf("--cmc-version 0.9: --from-image and the App Description flags are CMC 0.7's (measure with \"refval measure --cmc-version 0.9\"; use --image-description)")
+			}
+			if dialect == manifest.CMC07 && (c09.imageDesc != "" || c09.ociRules != "") {
+				return UsageErrorf("--image-description and --oci-rules need --cmc-version 0.9")
+			}
 			if err := ad.check(); err != nil {
 				return err
 			}
@@ -172,6 +187,14 @@ lasts --valid-for (default 365d) unless --not-after is given.`,
 			}
 			if o.Validity, err = v.validity(); err != nil {
 				return err
+			}
+			if dialect == manifest.CMC09 {
+				return c09.run(cmd, o, raw, refvals, out, f)
+			}
+			if err := manifest.CheckVersion(o.Version); err != nil {
+				// CMC 0.7 ignores such a manifest too; kept as a warning so
+				// that existing 0.7 outputs stay as they were.
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v\n", err)
 			}
 			switch {
 			case fromImage != "" && refvals != "":
@@ -229,6 +252,7 @@ lasts --valid-for (default 365d) unless --not-after is given.`,
 	v.register(cmd, "365d")
 	ad.register(cmd)
 	img.register(cmd, false, true)
+	c09.register(fl)
 	return cmd
 }
 

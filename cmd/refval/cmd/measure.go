@@ -9,6 +9,7 @@ import (
 	"github.com/refval/refval"
 	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/internal/atomicfile"
+	"github.com/refval/refval/manifest"
 	"github.com/refval/refval/oci"
 )
 
@@ -97,7 +98,15 @@ func printImageMeasurement(w io.Writer, f *measureFlags, ref string, res *oci.Im
 		}
 	}
 	if f.output != "text" {
-		rvs, err := refval.ImageReferenceValues(ref, res, refval.ValueOptions{Name: f.name, Driver: f.driver, PCR: &f.pcr, Optional: f.optional})
+		vo := refval.ValueOptions{Name: f.name, Driver: f.driver, PCR: &f.pcr, Optional: f.optional}
+		if f.cmc == manifest.CMC09 {
+			cs, err := refval.ImageComponents(ref, res, vo)
+			if err != nil {
+				return err
+			}
+			return manifest.WriteComponents(w, cs)
+		}
+		rvs, err := refval.ImageReferenceValues(ref, res, vo)
 		if err != nil {
 			return err
 		}

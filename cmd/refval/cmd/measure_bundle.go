@@ -20,9 +20,20 @@ func (f *measureFlags) print(w io.Writer, name string, r *bundle.Result, extra .
 			return err
 		}
 	}
-	rv, err := manifest.ContainerReferenceValue(name, f.driver, f.pcr, f.optional, r)
-	if err != nil {
-		return err
+	var comps []manifest.Component
+	var rvs []manifest.ReferenceValue
+	if f.cmc == manifest.CMC09 {
+		c, err := manifest.ContainerComponent(name, f.driver, f.pcr, f.optional, r)
+		if err != nil {
+			return err
+		}
+		comps = []manifest.Component{c}
+	} else {
+		rv, err := manifest.ContainerReferenceValue(name, f.driver, f.pcr, f.optional, r)
+		if err != nil {
+			return err
+		}
+		rvs = []manifest.ReferenceValue{rv}
 	}
 	if f.output == "text" {
 		fmt.Fprintf(w, "name:           %s\nscheme:         %s\ntemplateSha256: %s\nconfigSha256:   %s\nrootfsSha256:   %s\nentries:        %d\n",
@@ -32,24 +43,34 @@ func (f *measureFlags) print(w io.Writer, name string, r *bundle.Result, extra .
 		}
 		return nil
 	}
-	return manifest.WriteReferenceValues(w, []manifest.ReferenceValue{rv})
+	if comps != nil {
+		return manifest.WriteComponents(w, comps)
+	}
+	return manifest.WriteReferenceValues(w, rvs)
 }
 
 func newMeasureBundleCmd() *cobra.Command {
 	var f measureFlags
 	var configPath, rootfsPath string
-	var runtimeOwners bool
+	var runtimeOwners, cmcTool bool
 	var lf *limitFlags // work bounds of the walk (limits.go)
 	cmd := &cobra.Command{
 		Use:   "measure-bundle [BUNDLE_DIR]",
 		Short: "Measure an OCI runtime bundle (config.json + rootfs) into a reference value",
 		Long: `Measure an OCI runtime bundle: the normalized config.json and the rootfs,
 combined into the template hash that containerd-shim-cmc-v1 records at runtime
-(docs/measurement.md). Prints a JSON array with one CMC reference value.
+(docs/measurement.md). Prints a JSON array with one CMC reference value;
+with --cmc-version 0.9 one CMC v0.9 component (hash: the rootfs hash,
+ctrData.ociSpec: the normalised config), the input of "metatool create
+manifest --components" and of "refval manifest create --refvals".
 
 The bundle is BUNDLE_DIR (config.json, and the rootfs that root.path names), or
 --config and --rootfs given explicitly. The original tool's form
-"measure-bundle -config C -rootfs R" is accepted unchanged.
+"measure-bundle -config C -rootfs R" (exactly that) prints exactly what CMC
+v0.7's tool printed: two optional TPM reference values "OCI Runtime Config"
+and "OCI Runtime Rootfs" (scheme cmc, container ID "mycontainer"). CMC cannot
+match a container against those; use the default output, one reference value
+with the template hash (add --id and --driver as needed).
 
 The walk of the rootfs is bounded by --max-entries and --max-depth (the
 limits of "refval measure" that apply on disk: names and paths there have
@@ -61,6 +82,9 @@ Exit codes: 0 measured, 1 measurement error, 2 usage error.`,
   refval measure-bundle ./bundle --records records.jsonl --normalized-config config.norm.json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmcTool {
+				return cmcToolOutput(cmd.Context(), cmd.OutOrStdout(), configPath, rootfsPath)
+			}
 			opts, err := f.validate()
 			if err != nil {
 				return err
@@ -100,6 +124,8 @@ Exit codes: 0 measured, 1 measurement error, 2 usage error.`,
 	f.register(cmd)
 	cmd.Flags().StringVar(&configPath, "config", "", "path of the bundle's config.json")
 	cmd.Flags().StringVar(&rootfsPath, "rootfs", "", "path of the rootfs directory")
+	cmd.Flags().BoolVar(&cmcTool, cmcToolFlag, false, "print what CMC v0.7's measure-bundle printed (set for its exact command line)")
+	_ = cmd.Flags().MarkHidden(cmcToolFlag)
 	cmd.Flags().BoolVar(&runtimeOwners, "runtime-owners", false, "ignore user.rootlesscontainers and measure on-disk owners, as the runtime shim does (for bundles a privileged engine wrote)")
 	lf = registerDiskLimitFlags(cmd.Flags())
 	return cmd

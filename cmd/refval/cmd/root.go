@@ -124,7 +124,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // execute runs root with args, prints its error and returns the exit code.
 func execute(root *cobra.Command, args []string, stderr io.Writer) int {
-	root.SetArgs(normalizeLegacyFlags(args))
+	root.SetArgs(normalizeLegacyFlags(markCMCToolForm(args)))
 	err := root.Execute()
 	if err == nil {
 		return ExitOK

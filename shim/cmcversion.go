@@ -1,0 +1,24 @@
+package shim
+
+import (
+	"github.com/refval/refval/manifest"
+	"github.com/refval/refval/measurelist"
+)
+
+// CMC returns the configured CMC dialect; "" is CMC 0.7, the shim's
+// behaviour before dialects existed.
+func (c *Config) CMC() manifest.CMCVersion {
+	if c.CMCVersion == "" {
+		return manifest.CMC07
+	}
+	return c.CMCVersion
+}
+
+// ListCodec is the wire format of the measurement list: the bare array of
+// CMC 0.7 in ListFormat, or CMC 0.9's Artifact (index: the PCR).
+func (c *Config) ListCodec() measurelist.Codec {
+	if c.CMC() == manifest.CMC09 {
+		return measurelist.Artifact{Format: c.ListFormat, Index: int(c.PCR)}
+	}
+	return c.ListFormat
+}
