@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/refval/refval/internal/staging"
@@ -176,6 +178,21 @@ func TestSignalDuringPull(t *testing.T) {
 				if m, _ := filepath.Glob(filepath.Join(store, ".pull-*")); len(m) != 0 {
 					t.Errorf("left in the store: %v", m)
 				}
+				// Only complete blobs, named by their digest, and the
+				// store's own files: no partial blob.
+				filepath.WalkDir(store, func(p string, d fs.DirEntry, err error) error {
+					if err != nil || d.IsDir() {
+						return err
+					}
+					rel, _ := filepath.Rel(store, p)
+					switch {
+					case rel == "index.json", rel == "oci-layout", rel == ".refval.lock":
+					case strings.HasPrefix(rel, "blobs/sha256/") && digest.Digest("sha256:"+d.Name()).Validate() == nil:
+					default:
+						t.Errorf("left in the store: %s", rel)
+					}
+					return nil
+				})
 				if idx, err := os.ReadFile(filepath.Join(store, "index.json")); err == nil && strings.Contains(string(idx), b.ManifestDesc.Digest.String()) {
 					t.Errorf("the interrupted pull is in the index: %s", idx)
 				}
