@@ -12,7 +12,7 @@ GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -tags "$(TAGS)" -ldflags "$(LDFL
 REFVAL_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/refval
 export REFVAL_CACHE
 
-.PHONY: all build test test-short deps demo bench fidelity install lint docs clean
+.PHONY: all build test test-short deps demo bench fidelity fuzz install lint docs clean
 
 all: build
 
@@ -38,6 +38,13 @@ demo: build
 
 bench: build
 	REFVAL_BIN=$(CURDIR)/$(OUT) $(GO) test -tags "$(TAGS)" -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+
+# fuzz runs every native fuzz target briefly (FUZZTIME each, all targets
+# found by go test -list); `make fuzz FUZZTIME=10m` for a long run. A
+# crasher fails the run and stays in testdata/fuzz/ for the commit.
+FUZZTIME ?= 3s
+fuzz:
+	GO=$(GO) TAGS="$(TAGS)" scripts/fuzz.sh $(FUZZTIME)
 
 fidelity: deps build
 	REFVAL_BIN=$(CURDIR)/$(OUT) FIDELITY=1 $(GO) test -tags "$(TAGS)" -run 'TestFidelity' -v -count=1 -timeout 60m ./...

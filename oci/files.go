@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/refval/refval/internal/staging"
 )
 
 // Every file of an image source or of the store is opened with
@@ -170,49 +172,16 @@ func checkSource(transport, within string) error {
 }
 
 // Staging directories of a pull (.pull-* in the store) hold a lock file
-// that the pulling process keeps flock'ed while it runs; the kernel
-// releases it when the process dies however it dies. A staging directory
-// whose lock can be taken is provably stale and removed at the next pull;
-// one without a lock file (an older refval) only after a day.
+// that the pulling process keeps flock'ed while it runs (internal/staging):
+// the kernel releases it when the process dies however it dies. A staging
+// directory whose lock can be taken is provably stale and removed at the
+// next pull; one without a lock file (an older refval) only after a day.
 const stagingLock = ".refval-pull.lock"
 
 // lockStaging creates and locks the lock file of the staging directory
 // dir; close the file to release it.
-func lockStaging(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, stagingLock), os.O_CREATE|os.O_EXCL|os.O_RDWR|unix.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
-}
-
-// stagingGrace covers the moment between creating a lock file and
-// locking it: a lock file younger than this is never taken for stale.
-const stagingGrace = 10 * time.Second
+func lockStaging(dir string) (*os.File, error) { return staging.Lock(dir, stagingLock) }
 
 // staleStaging reports whether the staging directory dir belongs to no
 // live pull.
-func staleStaging(dir string) bool {
-	fi, err := os.Lstat(dir)
-	if err != nil || !fi.IsDir() {
-		return false
-	}
-	lp := filepath.Join(dir, stagingLock)
-	f, err := os.OpenFile(lp, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return errors.Is(err, fs.ErrNotExist) && time.Since(fi.ModTime()) > 24*time.Hour
-	}
-	defer f.Close()
-	lfi, err := f.Stat()
-	if err != nil || !lfi.Mode().IsRegular() || time.Since(lfi.ModTime()) < stagingGrace {
-		return false
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		return false // a live pull holds it
-	}
-	return true
-}
+func staleStaging(dir string) bool { return staging.Stale(dir, stagingLock, 24*time.Hour) }

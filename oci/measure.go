@@ -9,6 +9,7 @@ import (
 	"github.com/opencontainers/umoci/oci/layer"
 
 	"github.com/refval/refval/bundle"
+	"github.com/refval/refval/internal/staging"
 	"github.com/refval/refval/oci/layerfs"
 )
 
@@ -121,10 +122,14 @@ func (o *options) measureStream(ctx context.Context, s *store, m *Manifest) (Mea
 // measureUnpacked unpacks m into a temporary bundle (rootless when not
 // root) and measures it from disk.
 func (o *options) measureUnpacked(ctx context.Context, s *store, m *Manifest) (Measurement, error) {
-	tmp, err := os.MkdirTemp(o.tmpDir, "refval-measure-")
+	// A staging directory (internal/staging): removed here, or by a later
+	// measure if this process dies first.
+	sd, err := staging.Create(o.tmpDir, "refval-measure-", removeStaged)
 	if err != nil {
 		return Measurement{}, err
 	}
+	defer sd.Close()
+	tmp := sd.Path
 	rootless := os.Geteuid() != 0
 	defer removeTree(tmp, rootless)
 	dir := tmp + "/bundle"

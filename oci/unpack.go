@@ -22,6 +22,7 @@ import (
 
 	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/internal/atomicfile"
+	"github.com/refval/refval/internal/staging"
 	"github.com/refval/refval/oci/layerfs"
 )
 
@@ -118,6 +119,10 @@ func mapOptions(rootless bool) layer.MapOptions {
 	}
 }
 
+// removeStaged removes a staging directory a killed run left: as root
+// with os.RemoveAll, else as a rootless unpack wrote it.
+func removeStaged(p string) error { return removeTree(p, os.Geteuid() != 0) }
+
 func removeTree(p string, rootless bool) error {
 	if rootless {
 		return fseval.Rootless.RemoveAll(p)
@@ -139,10 +144,16 @@ func unpackBundle(ctx context.Context, s *store, m *Manifest, dest string, rootl
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, fmt.Errorf("unpack: %w", err)
 	}
-	tmp, err := os.MkdirTemp(parent, ".refval-unpack-")
+	// The bundle is built in a staging directory that a later unpack into
+	// the same parent removes if this process dies without removing it
+	// (internal/staging); on an error or a cancelled context it is removed
+	// here.
+	sd, err := staging.Create(parent, ".refval-unpack-", removeStaged)
 	if err != nil {
 		return nil, fmt.Errorf("unpack: %w", err)
 	}
+	defer sd.Close()
+	tmp := sd.Path
 	defer func() {
 		if err != nil {
 			removeTree(tmp, rootless)
@@ -170,6 +181,9 @@ func unpackBundle(ctx context.Context, s *store, m *Manifest, dest string, rootl
 		return nil, err
 	}
 	if err := atomicfile.WriteFile(filepath.Join(tmp, "config.json"), cfg, 0o644); err != nil {
+		return nil, fmt.Errorf("unpack: %w", err)
+	}
+	if err := sd.Unlock(); err != nil { // the lock file is no part of the bundle
 		return nil, fmt.Errorf("unpack: %w", err)
 	}
 	if err := install(tmp, abs, rootless); err != nil {

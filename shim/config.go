@@ -88,8 +88,30 @@ type Config struct {
 	GenerateAll bool `toml:"generate_all"`
 	// GenerateDir receives the reference values in generate mode.
 	GenerateDir string `toml:"generate_dir"`
+	// Limits bound the walk of a container's rootfs (the [limits] table).
+	Limits DiskLimits `toml:"limits"`
 
 	path string // file the config came from, "" for defaults
+}
+
+// DiskLimits are the limits of bundle.Limits that apply to the walk of a
+// rootfs on disk, as `refval measure-bundle --max-entries --max-depth`
+// sets them: names and paths on disk have already passed the kernel, and
+// sizes are those of files that exist, read once each. A rootfs beyond a
+// limit fails its measurement (refused with enforce, unrecorded
+// otherwise). Zero (or absent) is bundle.DefaultLimits' value, -1 no
+// limit.
+type DiskLimits struct {
+	// Entries bounds the entries of the rootfs.
+	Entries int64 `toml:"entries"`
+	// Depth bounds the components of a path in the rootfs.
+	Depth int `toml:"depth"`
+}
+
+// bundleLimits returns l as bundle.Limits (its other fields do not apply
+// on disk and keep their defaults).
+func (l DiskLimits) bundleLimits() bundle.Limits {
+	return bundle.Limits{Entries: l.Entries, Depth: l.Depth}.Resolved()
 }
 
 // DefaultConfig returns the configuration used when no file exists.
@@ -289,6 +311,12 @@ func (c *Config) Validate() error {
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return fmt.Errorf("%w: log_level: %w", ErrConfig, err)
+	}
+	if c.Limits.Entries < -1 {
+		return fmt.Errorf("%w: limits.entries: %d is neither a count nor -1 (no limit)", ErrConfig, c.Limits.Entries)
+	}
+	if c.Limits.Depth < -1 {
+		return fmt.Errorf("%w: limits.depth: %d is neither a count nor -1 (no limit)", ErrConfig, c.Limits.Depth)
 	}
 	return nil
 }

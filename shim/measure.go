@@ -94,7 +94,8 @@ func (r *Recorder) Measure(ctx context.Context, bundleDir, id string) (*Measurem
 	// user.rootlesscontainers xattr from image layers verbatim and the
 	// kernel ignores it, so it must not override the owner here (the
 	// offline stream measurement drops it from layers too).
-	opts := []bundle.Option{bundle.WithContainerID(id), bundle.WithScheme(scheme), bundle.WithoutRootlessXattr()}
+	opts := []bundle.Option{bundle.WithContainerID(id), bundle.WithScheme(scheme), bundle.WithoutRootlessXattr(),
+		bundle.WithLimits(r.Config.Limits.bundleLimits())}
 	m := &Measurement{}
 	if id == GenerateID || r.Config.GenerateAll {
 		m.GenerateDir, err = r.generateDir(id)

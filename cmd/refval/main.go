@@ -9,5 +9,7 @@ import (
 )
 
 func main() {
-	os.Exit(cmd.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	// SIGINT and SIGTERM cancel the running command, which cleans up
+	// before refval exits (cmd.Run).
+	os.Exit(cmd.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

@@ -48,11 +48,29 @@ func registerLimitFlags(fs *pflag.FlagSet) *limitFlags {
 	fs.Var(sizeFlag{&f.l.ImageBytes}, "max-image-size", "refuse an image whose layers expand to more in all; -1 for no limit")
 	fs.Int64Var(&f.l.Expansion, "max-expansion", f.l.Expansion, "refuse a layer that expands beyond --expansion-floor by more than this ratio (decompression bombs, sparse files); -1 for no limit")
 	fs.Var(sizeFlag{&f.l.ExpansionFloor}, "expansion-floor", "what any layer may expand to whatever its ratio")
-	fs.Int64Var(&f.l.Entries, "max-entries", f.l.Entries, "refuse an image with more entries in all its layers; -1 for no limit")
-	fs.IntVar(&f.l.Depth, "max-depth", f.l.Depth, "refuse a path with more components; -1 for no limit")
+	f.registerTree(fs, "refuse an image with more entries in all its layers; -1 for no limit")
 	fs.IntVar(&f.l.NameBytes, "max-name-length", f.l.NameBytes, "refuse a file name longer than this many bytes (Linux's NAME_MAX is 255)")
 	fs.IntVar(&f.l.PathBytes, "max-path-length", f.l.PathBytes, "refuse a path inside the image longer than this many bytes (PATH_MAX 4096 less room for the bundle directory)")
 	return f
+}
+
+// registerDiskLimitFlags registers the limits of an on-disk walk
+// (measure-bundle): the entry count and the depth only. Sizes are not
+// bounded there (the files exist, and are read once each); names and
+// paths on disk have already passed the kernel (NAME_MAX), and a path
+// longer than PATH_MAX can exist on disk and is measured, bounded by the
+// depth (bundle.Limits; docs/images.md, "Limits").
+func registerDiskLimitFlags(fs *pflag.FlagSet) *limitFlags {
+	f := &limitFlags{l: bundle.DefaultLimits()}
+	f.registerTree(fs, "refuse a rootfs with more entries (files, directories, links, ...); -1 for no limit")
+	return f
+}
+
+// registerTree registers the limits on the shape of a tree, which apply
+// to layers and on disk alike.
+func (f *limitFlags) registerTree(fs *pflag.FlagSet, entriesUsage string) {
+	fs.Int64Var(&f.l.Entries, "max-entries", f.l.Entries, entriesUsage)
+	fs.IntVar(&f.l.Depth, "max-depth", f.l.Depth, "refuse a path with more components; -1 for no limit")
 }
 
 // limits returns the limits the flags set.

@@ -53,6 +53,7 @@ func newMeasureBundleCmd() *cobra.Command {
 	var f measureFlags
 	var configPath, rootfsPath string
 	var runtimeOwners, cmcTool bool
+	var lf *limitFlags // work bounds of the walk (limits.go)
 	cmd := &cobra.Command{
 		Use:   "measure-bundle [BUNDLE_DIR]",
 		Short: "Measure an OCI runtime bundle (config.json + rootfs) into a reference value",
@@ -70,6 +71,10 @@ v0.7's tool printed: two optional TPM reference values "OCI Runtime Config"
 and "OCI Runtime Rootfs" (scheme cmc, container ID "mycontainer"). CMC cannot
 match a container against those; use the default output, one reference value
 with the template hash (add --id and --driver as needed).
+
+The walk of the rootfs is bounded by --max-entries and --max-depth (the
+limits of "refval measure" that apply on disk: names and paths there have
+passed the kernel already, and file sizes are what is on disk).
 
 Exit codes: 0 measured, 1 measurement error, 2 usage error.`,
 		Example: `  refval measure-bundle ./bundle
@@ -100,6 +105,7 @@ Exit codes: 0 measured, 1 measurement error, 2 usage error.`,
 			if runtimeOwners {
 				opts = append(opts, bundle.WithoutRootlessXattr())
 			}
+			opts = append(opts, bundle.WithLimits(lf.limits()))
 			name := f.name
 			if name == "" {
 				name = defaultBundleName(dir, configPath, f.id)
@@ -121,6 +127,7 @@ Exit codes: 0 measured, 1 measurement error, 2 usage error.`,
 	cmd.Flags().BoolVar(&cmcTool, cmcToolFlag, false, "print what CMC v0.7's measure-bundle printed (set for its exact command line)")
 	_ = cmd.Flags().MarkHidden(cmcToolFlag)
 	cmd.Flags().BoolVar(&runtimeOwners, "runtime-owners", false, "ignore user.rootlesscontainers and measure on-disk owners, as the runtime shim does (for bundles a privileged engine wrote)")
+	lf = registerDiskLimitFlags(cmd.Flags())
 	return cmd
 }
 
