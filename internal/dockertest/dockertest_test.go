@@ -1,0 +1,87 @@
+package dockertest_test
+
+import (
+	_ "crypto/sha256"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/refval/refval/engine/diff"
+	"github.com/refval/refval/internal/dockertest"
+	"github.com/refval/refval/internal/testimage"
+)
+
+// busyboxArchive writes the busybox test image as a docker-archive.
+func busyboxArchive(t *testing.T, tag string) string {
+	t.Helper()
+	img, err := testimage.BusyboxImage()
+	if err != nil {
+		t.Fatalf("no busybox: %v", err)
+	}
+	p := filepath.Join(t.TempDir(), "busybox.tar")
+	if _, err := testimage.WriteDockerArchive(p, tag, img); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// runMeasured runs one container under the shim and returns its values.
+func runMeasured(t *testing.T, d *dockertest.Dockerd, s *dockertest.Shim, args ...string) dockertest.Values {
+	t.Helper()
+	r := d.Docker(append([]string{"run", "-d", "--runtime", "cmc"}, args...)...)
+	if r.ExitCode != 0 {
+		t.Fatalf("%s", r)
+	}
+	id := strings.TrimSpace(r.Stdout)
+	if w := d.Docker("wait", id); strings.TrimSpace(w.Stdout) != "0" {
+		t.Fatalf("container exit: %s\nlogs: %s", w, d.Docker("logs", id))
+	}
+	d.Docker("rm", id)
+	v, ok, err := s.Values(id)
+	if err != nil || !ok {
+		t.Fatalf("container %s not measured (%v); shim log: %s", id, err, s.Log)
+	}
+	return v
+}
+
+// TestHarnessFindsPerStartValues starts the same `docker run` twice and
+// once more after a daemon restart, measured by the shim under refval-v1
+// (which knows nothing about Docker), and checks the finding this harness
+// was built to make: the normalized configs differ in exactly the
+// HOSTNAME variable (the short container ID) and, off the host network,
+// in the libnetwork-setkey prestart hook's path (/proc/<dockerd pid>/exe)
+// and network-controller ID. Everything else is stable.
+func TestHarnessFindsPerStartValues(t *testing.T) {
+	shim := dockertest.NewShim(t, dockertest.ShimBinary(t), "refval-v1")
+	d := dockertest.New(t, dockertest.WithRuntime("cmc", shim.Bin), dockertest.WithEnv(shim.Env()))
+	d.Load(busyboxArchive(t, "refval-test/busybox:1"))
+	cmd := []string{"--network", "none", "refval-test/busybox:1", "sh", "-c", "echo hi"}
+	first := runMeasured(t, d, shim, cmd...)
+	second := runMeasured(t, d, shim, cmd...)
+	d.Restart()
+	third := runMeasured(t, d, shim, cmd...)
+	if first.RootfsSha256 != second.RootfsSha256 || first.RootfsSha256 != third.RootfsSha256 {
+		t.Errorf("rootfs differs between starts: %s %s %s", first.RootfsSha256, second.RootfsSha256, third.RootfsSha256)
+	}
+	paths := func(a, b dockertest.Values) []string {
+		ch, err := diff.Configs(a.NormalizedConfig, b.NormalizedConfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p []string
+		for _, c := range ch {
+			p = append(p, c.Path)
+		}
+		return p
+	}
+	// process.env is sorted: HOSTNAME= is its first entry here.
+	same := []string{"process.env[0]"}
+	restart := []string{"hooks.prestart[0].args[3]", "hooks.prestart[0].path", "process.env[0]"}
+	if got := paths(first, second); !slices.Equal(got, same) {
+		t.Errorf("two starts differ in %v, want %v", got, same)
+	}
+	if got := paths(first, third); !slices.Equal(got, restart) {
+		t.Errorf("starts across a daemon restart differ in %v, want %v", got, restart)
+	}
+}
