@@ -85,3 +85,35 @@ func TestHarnessFindsPerStartValues(t *testing.T) {
 		t.Errorf("starts across a daemon restart differ in %v, want %v", got, restart)
 	}
 }
+
+// TestV2StableAcrossStartsAndRestart: under refval-v2 the same docker run
+// records one value, twice and across a daemon restart, on the network
+// modes that run here (the default one, disabled by --bridge=none; none,
+// with the setkey hook; host); and a changed option records another.
+func TestV2StableAcrossStartsAndRestart(t *testing.T) {
+	shim := dockertest.NewShim(t, dockertest.ShimBinary(t), "refval-v2")
+	d := dockertest.New(t, dockertest.WithRuntime("cmc", shim.Bin), dockertest.WithEnv(shim.Env()))
+	d.Load(busyboxArchive(t, "refval-test/busybox:1"))
+	cases := map[string][]string{
+		"default": {"refval-test/busybox:1", "true"},
+		"none":    {"--network", "none", "refval-test/busybox:1", "true"},
+		"host":    {"--network", "host", "refval-test/busybox:1", "true"},
+	}
+	first := map[string]string{}
+	for name, args := range cases {
+		a, b := runMeasured(t, d, shim, args...), runMeasured(t, d, shim, args...)
+		if a.TemplateSha256 != b.TemplateSha256 {
+			t.Errorf("%s: two starts differ: %s / %s", name, a.NormalizedConfig, b.NormalizedConfig)
+		}
+		first[name] = a.TemplateSha256
+	}
+	d.Restart()
+	for name, args := range cases {
+		if c := runMeasured(t, d, shim, args...); c.TemplateSha256 != first[name] {
+			t.Errorf("%s: differs after a daemon restart: %s", name, c.NormalizedConfig)
+		}
+	}
+	if neg := runMeasured(t, d, shim, "--network", "none", "-e", "A=1", "refval-test/busybox:1", "true"); neg.TemplateSha256 == first["none"] {
+		t.Error("an added -e A=1 measures like the plain run")
+	}
+}
