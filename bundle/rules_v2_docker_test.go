@@ -58,19 +58,19 @@ func TestDockerStartsMeasureAlike(t *testing.T) {
 func TestDockerSetkeyHookOnlyExactForm(t *testing.T) {
 	real := normV2(t, dockerConfig(dstart1, ""), dstart1.id)
 	for name, hook := range map[string]string{
-		"env":            `{"path":"/proc/PID/exe","args":["libnetwork-setkey","-exec-root=/var/run/docker","CID","CTL"],"env":["LD_PRELOAD=/tmp/x.so"]}`,
-		"timeout":        `{"path":"/proc/PID/exe","args":["libnetwork-setkey","-exec-root=/var/run/docker","CID","CTL"],"timeout":5}`,
-		"other binary":   `{"path":"/tmp/evil","args":["libnetwork-setkey","-exec-root=/var/run/docker","CID","CTL"]}`,
-		"leading zero":   `{"path":"/proc/0PID/exe","args":["libnetwork-setkey","-exec-root=/var/run/docker","CID","CTL"]}`,
-		"pid sign":       `{"path":"/proc/+PID/exe","args":["libnetwork-setkey","-exec-root=/var/run/docker","CID","CTL"]}`,
-		"pid path":       `{"path":"/proc/PID/../1/exe","args":["libnetwork-setkey","-exec-root=/var/run/docker","CID","CTL"]}`,
-		"cwd":            `{"path":"/proc/PID/cwd","args":["libnetwork-setkey","-exec-root=/var/run/docker","CID","CTL"]}`,
-		"relative root":  `{"path":"/proc/PID/exe","args":["libnetwork-setkey","-exec-root=x","CID","CTL"]}`,
-		"other id":       `{"path":"/proc/PID/exe","args":["libnetwork-setkey","-exec-root=/var/run/docker","` + dstart2.id + `","CTL"]}`,
-		"long ctl":       `{"path":"/proc/PID/exe","args":["libnetwork-setkey","-exec-root=/var/run/docker","CID","CTL0"]}`,
-		"upper ctl":      `{"path":"/proc/PID/exe","args":["libnetwork-setkey","-exec-root=/var/run/docker","CID","B27E3DCE6C3C"]}`,
-		"extra arg":      `{"path":"/proc/PID/exe","args":["libnetwork-setkey","-exec-root=/var/run/docker","CID","CTL","x"]}`,
-		"other verb":     `{"path":"/proc/PID/exe","args":["libnetwork-setkeys","-exec-root=/var/run/docker","CID","CTL"]}`,
+		"env":           `{"path":"/proc/PID/exe","args":["libnetwork-setkey","-exec-root=/var/run/docker","CID","CTL"],"env":["LD_PRELOAD=/tmp/x.so"]}`,
+		"timeout":       `{"path":"/proc/PID/exe","args":["libnetwork-setkey","-exec-root=/var/run/docker","CID","CTL"],"timeout":5}`,
+		"other binary":  `{"path":"/tmp/evil","args":["libnetwork-setkey","-exec-root=/var/run/docker","CID","CTL"]}`,
+		"leading zero":  `{"path":"/proc/0PID/exe","args":["libnetwork-setkey","-exec-root=/var/run/docker","CID","CTL"]}`,
+		"pid sign":      `{"path":"/proc/+PID/exe","args":["libnetwork-setkey","-exec-root=/var/run/docker","CID","CTL"]}`,
+		"pid path":      `{"path":"/proc/PID/../1/exe","args":["libnetwork-setkey","-exec-root=/var/run/docker","CID","CTL"]}`,
+		"cwd":           `{"path":"/proc/PID/cwd","args":["libnetwork-setkey","-exec-root=/var/run/docker","CID","CTL"]}`,
+		"relative root": `{"path":"/proc/PID/exe","args":["libnetwork-setkey","-exec-root=x","CID","CTL"]}`,
+		"other id":      `{"path":"/proc/PID/exe","args":["libnetwork-setkey","-exec-root=/var/run/docker","` + dstart2.id + `","CTL"]}`,
+		"long ctl":      `{"path":"/proc/PID/exe","args":["libnetwork-setkey","-exec-root=/var/run/docker","CID","CTL0"]}`,
+		"upper ctl":     `{"path":"/proc/PID/exe","args":["libnetwork-setkey","-exec-root=/var/run/docker","CID","B27E3DCE6C3C"]}`,
+		"extra arg":     `{"path":"/proc/PID/exe","args":["libnetwork-setkey","-exec-root=/var/run/docker","CID","CTL","x"]}`,
+		"other verb":    `{"path":"/proc/PID/exe","args":["libnetwork-setkeys","-exec-root=/var/run/docker","CID","CTL"]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := dockerConfig(dstart1, hook)
