@@ -9,8 +9,40 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// Scheme names a versioned measurement scheme (docs/measurement.md).
+// Scheme names a versioned measurement scheme (docs/measurement.md). The
+// zero Scheme stands for the default, SchemeV1.
+//
+// A Scheme is validated once, where it enters: ParseScheme for a string,
+// UnmarshalText for JSON and TOML (shim configuration, batch files), Set
+// for a command-line flag (it is a pflag.Value). Code that holds a Scheme
+// from one of those passes it on without parsing it again; WithScheme
+// still checks, for a Scheme a Go caller made from an arbitrary string.
 type Scheme string
+
+// String returns the scheme's name ("" for the zero Scheme).
+func (s Scheme) String() string { return string(s) }
+
+// MarshalText returns the scheme's name.
+func (s Scheme) MarshalText() ([]byte, error) { return []byte(s), nil }
+
+// UnmarshalText sets s to the scheme named text, refusing unknown names
+// with ErrUnsupportedScheme; an empty text is the default, SchemeV1.
+func (s *Scheme) UnmarshalText(text []byte) error {
+	k, err := ParseScheme(string(text))
+	if err != nil {
+		return err
+	}
+	*s = k
+	return nil
+}
+
+// Set implements pflag.Value: a --scheme flag parses its value here, so a
+// bad name is a usage error before anything is measured.
+func (s *Scheme) Set(v string) error { return s.UnmarshalText([]byte(v)) }
+
+// Type implements pflag.Value; "string" keeps the flag's help text as it
+// was for a plain string flag.
+func (s *Scheme) Type() string { return "string" }
 
 const (
 	// SchemeV1 is refval's own scheme and the default: JCS over the

@@ -2,7 +2,10 @@
 // filesystem it names, reduced to three SHA-256 values (configSha256,
 // rootfsSha256 and the templateSha256 the CMC stack records). The offline
 // tools and the runtime shim both measure through this package, so the
-// same bundle gives the same bytes wherever it is measured.
+// same bundle gives the same bytes wherever it is measured. A rootfs is a
+// record Source: the directory walker (Measure, HashRootfs) and the
+// in-memory layer tree of package oci/layerfs (MeasureSource) are two, and
+// both reach the one digest (HashSource) and the one Result builder.
 //
 // What it guarantees (scheme refval-v1, the default; docs/measurement.md is
 // normative):

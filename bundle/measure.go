@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // Measure measures the bundle in bundleDir: its config.json (or the file
@@ -33,18 +35,28 @@ func Measure(ctx context.Context, bundleDir string, opts ...Option) (*Result, er
 	if err != nil {
 		return nil, err
 	}
-	cfgDigest, norm, err := HashConfig(raw, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfgPath, err)
-	}
+	return measure(o, cfgPath, raw, opts, func() (Digest, int, error) {
+		rootfs, ropts, err := o.rootfsOf(raw, bundleDir, cfgPath, opts)
+		if err != nil {
+			return Digest{}, 0, err
+		}
+		return HashRootfs(ctx, rootfs, ropts...)
+	})
+}
+
+// rootfsOf returns the rootfs directory of the bundle whose config is raw
+// (WithRootfsPath, else root.path relative to the bundle directory) and
+// the options to measure it with: those given, plus the config's
+// linux.uidMappings and gidMappings unless WithIDMappings was given.
+func (o *options) rootfsOf(raw []byte, bundleDir, cfgPath string, opts []Option) (string, []Option, error) {
 	loc, err := locate(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfgPath, err)
+		return "", nil, fmt.Errorf("%s: %w", cfgPath, err)
 	}
 	rootfs := o.rootfsPath
 	if rootfs == "" {
 		if loc.Root == nil || loc.Root.Path == "" {
-			return nil, fmt.Errorf("%s: %w", cfgPath, fieldErr("root.path", "is missing (give the rootfs explicitly)"))
+			return "", nil, fmt.Errorf("%s: %w", cfgPath, fieldErr("root.path", "is missing (give the rootfs explicitly)"))
 		}
 		rootfs = loc.Root.Path
 		if !filepath.IsAbs(rootfs) {
@@ -58,25 +70,14 @@ func Measure(ctx context.Context, bundleDir string, opts ...Option) (*Result, er
 	ropts := opts
 	if !o.idMapSet && loc.Linux != nil && (len(loc.Linux.UIDMappings) > 0 || len(loc.Linux.GIDMappings) > 0) {
 		if err := validateMappings("linux.uidMappings", loc.Linux.UIDMappings); err != nil {
-			return nil, fmt.Errorf("%s: %w", cfgPath, err)
+			return "", nil, fmt.Errorf("%s: %w", cfgPath, err)
 		}
 		if err := validateMappings("linux.gidMappings", loc.Linux.GIDMappings); err != nil {
-			return nil, fmt.Errorf("%s: %w", cfgPath, err)
+			return "", nil, fmt.Errorf("%s: %w", cfgPath, err)
 		}
 		ropts = append(ropts[:len(ropts):len(ropts)], WithIDMappings(loc.Linux.UIDMappings, loc.Linux.GIDMappings))
 	}
-	rootDigest, n, err := HashRootfs(ctx, rootfs, ropts...)
-	if err != nil {
-		return nil, err
-	}
-	return &Result{
-		Scheme:           o.scheme,
-		ConfigSha256:     cfgDigest,
-		RootfsSha256:     rootDigest,
-		TemplateSha256:   TemplateHash(cfgDigest, rootDigest),
-		NormalizedConfig: norm,
-		Entries:          n,
-	}, nil
+	return rootfs, ropts, nil
 }
 
 // HashRootfs measures the directory tree at dir with the selected scheme
@@ -98,16 +99,27 @@ func HashRootfs(ctx context.Context, dir string, opts ...Option) (Digest, int, e
 	if o.scheme == SchemeCMC {
 		return hashRootfsCMC(ctx, dir)
 	}
-	return hashRootfsV1(ctx, dir, o)
+	return hashSource(dirSource{ctx, dir, o}, o.recordFn)
 }
 
-// readConfig reads a config file of bounded size.
+// readConfig reads a config file of bounded size. It opens without
+// blocking and refuses anything but a regular file, so that a fifo (or a
+// device) in place of config.json is an error instead of a hang; symlinks
+// are followed, as runc follows them.
 func readConfig(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, fmt.Errorf("read config: %w", &fs.PathError{Op: "open", Path: path, Err: err})
 	}
+	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %w", path, &ConfigError{Err: fmt.Errorf("not a regular file (%s)", fileKind(fi.Mode()))})
+	}
 	raw, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read config %s: %w", path, err)
@@ -116,6 +128,23 @@ func readConfig(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", path, &ConfigError{Err: fmt.Errorf("larger than %d bytes", maxConfigSize)})
 	}
 	return raw, nil
+}
+
+// fileKind names the type of a non-regular file for an error message.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a fifo"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	}
+	return "mode " + m.Type().String()
 }
 
 // location is the part of a config that says where the rootfs is and how

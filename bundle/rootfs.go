@@ -62,17 +62,18 @@ type walker struct {
 	linkBuf []byte
 }
 
-// hashRootfsV1 measures the tree at root with scheme refval-v1: a
+// walkRecords calls fn with the refval-v1 records of the tree at root: a
 // sequential pre-order walk (children sorted bytewise) feeds an ordered
 // window; a pool of workers describes, reads and hashes regular files in
-// parallel; records leave the window in walk order into the RootfsHasher.
-func hashRootfsV1(ctx context.Context, root string, o *options) (Digest, int, error) {
+// parallel; records leave the window in walk order into fn (HashSource's
+// digest). Errors, fn's included, are prefixed by "hash rootfs:".
+func walkRecords(ctx context.Context, root string, o *options, fn func(*Record) error) error {
 	rootFD, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ENOENT) {
-			return Digest{}, 0, fmt.Errorf("%w: %s: %v", ErrInvalidRootfs, root, err)
+			return fmt.Errorf("%w: %s: %v", ErrInvalidRootfs, root, err)
 		}
-		return Digest{}, 0, fmt.Errorf("hash rootfs: open %s: %w", root, err)
+		return fmt.Errorf("hash rootfs: open %s: %w", root, err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -118,7 +119,6 @@ func hashRootfsV1(ctx context.Context, root string, o *options) (Digest, int, er
 		walkErr <- err
 	}()
 
-	h := NewRootfsHasher()
 	var first error
 	for b := range order {
 		if b.done != nil {
@@ -129,9 +129,7 @@ func hashRootfsV1(ctx context.Context, root string, o *options) (Digest, int, er
 		}
 		first = b.err
 		for i := 0; i < len(b.recs) && first == nil; i++ {
-			if first = h.Add(&b.recs[i]); first == nil && o.recordFn != nil {
-				first = o.recordFn(&b.recs[i])
-			}
+			first = fn(&b.recs[i])
 		}
 		if first != nil {
 			cancel()
@@ -142,9 +140,9 @@ func hashRootfsV1(ctx context.Context, root string, o *options) (Digest, int, er
 		first = err
 	}
 	if first != nil {
-		return Digest{}, 0, fmt.Errorf("hash rootfs: %w", first)
+		return fmt.Errorf("hash rootfs: %w", first)
 	}
-	return h.Sum(), h.Count(), nil
+	return nil
 }
 
 // describer turns a stat and the entry's xattrs into the record's type,

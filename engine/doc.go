@@ -5,7 +5,8 @@
 //
 // Two profiles exist. The runc profile is the bundle as an unpacker writes
 // it (umoci's image-config → runtime-spec conversion, what `runc run` on an
-// unpacked bundle uses). The containerd profile is what `ctr run [options]
+// unpacked bundle uses; RuncSpec, which package oci also unpacks and
+// measures with). The containerd profile is what `ctr run [options]
 // IMAGE ID [args]` writes, for the containerd versions in Versions: the
 // engine's default spec (what `ctr oci spec` prints, or a device's own
 // capture given with WithBaseSpec), then the spec functions `ctr run`

@@ -1,14 +1,15 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
+	"strings"
 
+	"github.com/moby/sys/user"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/umoci/oci/config/convert"
@@ -135,43 +136,102 @@ func PredictSpec(image ocispec.Image, rootfs fs.FS, ro RunOptions, opts ...Optio
 	return &s, nil
 }
 
-// predictRunc is umoci's conversion of the image config (what an unpack
-// as root writes). umoci resolves the user from files on disk, so the
-// image's passwd and group files are copied, resolved, into a temporary
-// rootfs that holds nothing else.
+// predictRunc is the runc profile: RuncSpec, for an image that may leave
+// its OS out (Predict takes such an image as linux).
 func predictRunc(image ocispec.Image, rootfs fs.FS) (*specs.Spec, error) {
-	tmp, err := os.MkdirTemp("", "refval-runc-profile-")
-	if err != nil {
-		return nil, fmt.Errorf("predict runc config: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	root := filepath.Join(tmp, "rootfs")
-	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o700); err != nil {
-		return nil, fmt.Errorf("predict runc config: %w", err)
-	}
-	c := &Container{Rootfs: rootfs, rules: knownRules[len(knownRules)-1]}
-	for _, name := range []string{"etc/passwd", "etc/group"} {
-		r, err := c.openUserFile(name)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("predict runc config: %w", err)
-		}
-		b, err := io.ReadAll(r)
-		if err != nil {
-			return nil, fmt.Errorf("predict runc config: %w", err)
-		}
-		if err := os.WriteFile(filepath.Join(root, name), b, 0o600); err != nil {
-			return nil, fmt.Errorf("predict runc config: %w", err)
-		}
-	}
 	if image.OS == "" {
 		image.OS = "linux"
 	}
-	s, err := convert.ToRuntimeSpec(root, image)
+	s, err := RuncSpec(image, rootfs)
 	if err != nil {
 		return nil, fmt.Errorf("predict runc config: %w", err)
 	}
+	return s, nil
+}
+
+// RuncSpec is umoci's image-config → runtime-spec conversion
+// (convert.ToRuntimeSpec of umoci v0.6.0): the config.json an unpack as
+// root writes, before umoci's user-namespace and rootless edits. It is
+// the one implementation: the runc profile predicts with it and package
+// oci writes and measures its bundles' configs with it.
+//
+// umoci resolves the image's user against the rootfs's /etc/passwd and
+// /etc/group opened by host path; here they are read from rootfs with
+// symlinks resolved inside it (OpenUserFile; a missing or non-regular file
+// is ignored, as umoci ignores one it cannot open, and more than 10 MiB
+// is an error when umoci would read it, as its reader's cap makes it),
+// and handed to the same parser (moby/sys/user.GetExecUser). umoci does
+// everything else; root.path is "rootfs", the rootfs's name in a bundle.
+func RuncSpec(image ocispec.Image, rootfs fs.FS) (*specs.Spec, error) {
+	passwd, err := umociUserFile(rootfs, "etc/passwd")
+	if err != nil {
+		return nil, err
+	}
+	group, err := umociUserFile(rootfs, "etc/group")
+	if err != nil {
+		return nil, err
+	}
+	userSpec := image.Config.User
+	// Without a rootfs and with no user, umoci's own lookup resolves
+	// nothing: process.user stays 0:0 with no HOME, and is set below.
+	image.Config.User = ""
+	s, err := convert.ToRuntimeSpec("", image)
+	if err != nil {
+		return nil, err
+	}
+	s.Root.Path = runcRootfs
+	u, err := user.GetExecUser(userSpec, nil, passwd, group)
+	if err != nil {
+		return nil, fmt.Errorf("cannot parse user spec: %q: %w", userSpec, err)
+	}
+	s.Process.User.UID = uint32(u.Uid)
+	s.Process.User.GID = uint32(u.Gid)
+	s.Process.User.AdditionalGids = []uint32{}
+	for _, g := range u.Sgids {
+		s.Process.User.AdditionalGids = append(s.Process.User.AdditionalGids, uint32(g))
+	}
+	if u.Home != "" {
+		setEnv(&s.Process.Env, "HOME", u.Home)
+	}
 	return &s, nil
 }
+
+// runcRootfs is root.path of an unpacked bundle (umoci's layer.RootfsName).
+const runcRootfs = "rootfs"
+
+// setEnv sets name in env as umoci does: in place when it is there, else
+// appended.
+func setEnv(env *[]string, name, value string) {
+	for i, kv := range *env {
+		if strings.HasPrefix(kv, name+"=") {
+			(*env)[i] = name + "=" + value
+			return
+		}
+	}
+	*env = append(*env, name+"="+value)
+}
+
+// umociUserFile returns a reader of the user file name for umoci's
+// parser: nil when there is none (OpenUserFile), and one that fails like
+// umoci's capped reader when the file holds more than maxUserFileBytes,
+// so that the error comes, as in umoci, only if the parser reads it.
+func umociUserFile(rootfs fs.FS, name string) (io.Reader, error) {
+	f, err := OpenUserFile(rootfs, name)
+	if err != nil || f == nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := readUserFile(f, name)
+	if errors.Is(err, errUserFileSize) {
+		return errReader{err}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return bytes.NewReader(b), nil
+}
+
+// errReader is a reader whose every read fails with err.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }

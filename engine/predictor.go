@@ -29,15 +29,11 @@ func (p *Predictor) ContainerID() string {
 	return p.ID
 }
 
-// Config predicts the config.json for image whose rootfs holds the given
-// /etc/passwd and /etc/group content (nil when the image has none; the
-// content of the resolved regular file when it is a symlink).
-func (p *Predictor) Config(image ocispec.Image, passwd, group []byte) ([]byte, error) {
-	return p.ConfigFS(image, UserFiles(passwd, group))
-}
-
-// ConfigFS is Config with the image's root filesystem as an fs.FS.
-func (p *Predictor) ConfigFS(image ocispec.Image, rootfs fs.FS) ([]byte, error) {
+// Config predicts the config.json for image whose root filesystem is
+// rootfs (only etc/passwd and etc/group are read, symlinks resolved inside
+// it: an unpacked rootfs, the layer tree's view of package oci/layerfs, or
+// UserFiles for callers that hold only the two files' content).
+func (p *Predictor) Config(image ocispec.Image, rootfs fs.FS) ([]byte, error) {
 	opts := []Option{WithProfile(p.Profile), WithHost(p.Host), WithContainerID(p.ContainerID())}
 	if p.BaseSpec != nil {
 		opts = append(opts, WithBaseSpec(p.BaseSpec))
@@ -47,7 +43,7 @@ func (p *Predictor) ConfigFS(image ocispec.Image, rootfs fs.FS) ([]byte, error) 
 
 // UserFiles returns a file system holding only etc/passwd and etc/group
 // with the given content (a nil slice leaves the file out), for callers
-// that read them from layer blobs instead of an unpacked rootfs.
+// that hold the two files' content instead of a root filesystem.
 func UserFiles(passwd, group []byte) fs.FS {
 	m := fstest.MapFS{}
 	if passwd != nil {

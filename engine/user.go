@@ -232,36 +232,84 @@ func (c *Container) openUserFile(name string) (io.Reader, error) {
 	if c.Rootfs == nil {
 		return nil, &fs.PathError{Op: "open", Path: "/" + name, Err: fs.ErrNotExist}
 	}
-	resolved := name
-	if rl, ok := c.Rootfs.(fs.ReadLinkFS); ok {
-		var err error
-		if resolved, err = ResolveInRoot(rl, name); err != nil {
-			return nil, err
-		}
+	resolved, info, err := statInRoot(c.Rootfs, name)
+	if err != nil {
+		return nil, err
+	}
+	// Whatever the version, a fifo, socket or device is not opened: the
+	// open of a fifo would block (containerd would hang as well).
+	if !info.Mode().IsRegular() && (c.rules.boundedUserFiles || !info.IsDir()) {
+		return nil, fmt.Errorf("/%s is not a regular file", name)
 	}
 	f, err := c.Rootfs.Open(resolved)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if c.rules.boundedUserFiles {
-		info, err := f.Stat()
-		if err != nil {
-			return nil, fmt.Errorf("stat /%s: %w", name, err)
-		}
-		if !info.Mode().IsRegular() {
-			return nil, fmt.Errorf("/%s is not a regular file", name)
-		}
+	// 1.x reads any size; refusing more is safer than a silent mismatch.
+	b, err := readUserFile(f, name)
+	if err != nil {
+		return nil, err
 	}
+	return strings.NewReader(string(b)), nil
+}
+
+// errUserFileSize: a user file holds more than maxUserFileBytes.
+var errUserFileSize = fmt.Errorf("exceeds %d bytes", maxUserFileBytes)
+
+// readUserFile reads the open user file name, at most maxUserFileBytes
+// (errUserFileSize when it holds more).
+func readUserFile(f fs.File, name string) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(f, maxUserFileBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("read /%s: %w", name, err)
 	}
 	if len(b) > maxUserFileBytes {
-		// 1.x reads any size; refusing is safer than a silent mismatch.
-		return nil, fmt.Errorf("/%s exceeds %d bytes", name, maxUserFileBytes)
+		return nil, fmt.Errorf("/%s %w", name, errUserFileSize)
 	}
-	return strings.NewReader(string(b)), nil
+	return b, nil
+}
+
+// statInRoot resolves name inside rootfs as ResolveInRoot does when
+// rootfs can read links (fs.ReadLinkFS, as os.DirFS, os.Root.FS and the
+// layer tree's view can), and describes what it resolves to without
+// opening it. A file system that cannot read links resolves them itself
+// (fs.Stat follows them).
+func statInRoot(rootfs fs.FS, name string) (string, fs.FileInfo, error) {
+	rl, ok := rootfs.(fs.ReadLinkFS)
+	if !ok {
+		info, err := fs.Stat(rootfs, name)
+		return name, info, err
+	}
+	resolved, err := ResolveInRoot(rl, name)
+	if err != nil {
+		return "", nil, err
+	}
+	info, err := rl.Lstat(resolved)
+	if err != nil {
+		return "", nil, err
+	}
+	return resolved, info, nil
+}
+
+// OpenUserFile opens the user database file name ("etc/passwd") of an
+// image's root filesystem the way umoci reads it for its user lookup:
+// symlinks resolved inside rootfs (statInRoot), and nil (no file, no
+// error) when name does not resolve to a regular file, as umoci ignores a
+// user file it cannot open. Neither fifos nor devices are ever opened.
+func OpenUserFile(rootfs fs.FS, name string) (fs.File, error) {
+	if rootfs == nil {
+		return nil, nil
+	}
+	resolved, info, err := statInRoot(rootfs, name)
+	if err != nil || !info.Mode().IsRegular() {
+		return nil, nil
+	}
+	f, err := rootfs.Open(resolved)
+	if err != nil {
+		return nil, nil
+	}
+	return f, nil
 }
 
 // ResolveInRoot resolves name (slash-separated, relative to the root of

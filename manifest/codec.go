@@ -37,15 +37,36 @@ func ParseFormat(s string) (Format, error) {
 // white space: a JSON document of the CMC format is an object ('{') or, for
 // lists of reference values, an array ('['). No CBOR map or array can start
 // with those bytes (0x7b and 0x5b are text and byte string heads).
+//
+// A UTF-8 byte order mark is refused, not skipped: JSON text must not begin
+// with one (RFC 8259 §8.1), CMC's JSON parser (Go's encoding/json) rejects
+// it, so a document refval accepted with one would fail on the device. It
+// can never start CBOR metadata either (0xef is a simple value), so it is
+// reported as what it is rather than as a CBOR error.
 func DetectFormat(b []byte) (Format, error) {
 	t := bytes.TrimLeft(b, " \t\r\n")
 	if len(t) == 0 {
 		return "", fmt.Errorf("%w: empty input", ErrFormat)
 	}
+	if err := checkBOM(t, ErrFormat); err != nil {
+		return "", err
+	}
 	if t[0] == '{' || t[0] == '[' {
 		return JSON, nil
 	}
 	return CBOR, nil
+}
+
+// utf8BOM is the UTF-8 encoding of U+FEFF, the byte order mark.
+var utf8BOM = []byte{0xef, 0xbb, 0xbf}
+
+// checkBOM refuses input that starts with a byte order mark, wrapping
+// sentinel (see DetectFormat for why it is refused, not skipped).
+func checkBOM(b []byte, sentinel error) error {
+	if bytes.HasPrefix(b, utf8BOM) {
+		return fmt.Errorf("%w: starts with a UTF-8 byte order mark (EF BB BF), which JSON must not have (RFC 8259 §8.1) and CMC refuses: remove those 3 bytes", sentinel)
+	}
+	return nil
 }
 
 // maxDepth bounds the nesting of JSON input, as fxamacker/cbor's default
@@ -97,6 +118,9 @@ func decodeJSON(b []byte) (any, error) {
 	// encoding/json would replace invalid UTF-8 by U+FFFD: a silent change.
 	if !utf8.Valid(b) {
 		return nil, fmt.Errorf("%w: JSON text is not valid UTF-8", ErrSyntax)
+	}
+	if err := checkBOM(bytes.TrimLeft(b, " \t\r\n"), ErrSyntax); err != nil {
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()

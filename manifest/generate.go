@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/refval/refval/bundle"
+	"github.com/refval/refval/engine"
 	"github.com/refval/refval/internal/atomicfile"
 )
 
@@ -21,8 +22,9 @@ import (
 type RunOptions struct {
 	// Name of the reference value and of the manifest.
 	Name string `json:"name,omitempty"`
-	// Scheme is the measurement scheme ("" is the default, refval-v1).
-	Scheme string `json:"scheme,omitempty"`
+	// Scheme is the measurement scheme (the zero Scheme is the default,
+	// refval-v1); a batch file's scheme is checked as it is decoded.
+	Scheme bundle.Scheme `json:"scheme,omitempty"`
 	// Driver is DriverTPM or DriverSW ("" is DriverSW).
 	Driver string `json:"driver,omitempty"`
 	// PCR of a TPM reference value (nil: DefaultPCR).
@@ -35,30 +37,69 @@ type RunOptions struct {
 	// Description; when Run selects an engine it is also part of the
 	// predicted config (as --env options, before Run's own).
 	Env []string `json:"env,omitempty"`
-	// Run holds the engine profile and run options that predict the
-	// runtime config, written as on the refval measure command line:
-	// ["--engine", "containerd", "--cwd", "/srv", "--", "/app", "serve"]
-	// (docs/engines.md). Empty: the config umoci writes (engine runc).
-	Run []string `json:"run,omitempty"`
+	// Run selects the engine whose runtime config is predicted and its
+	// run options (docs/engines.md). nil: the config umoci writes (engine
+	// runc).
+	Run *Run `json:"run,omitempty"`
 }
 
-// RunArgs returns Run with Env inserted as --env options, so that the
-// environment recorded in the App Description is the one measured.
-func (o RunOptions) RunArgs() []string {
-	if len(o.Run) == 0 {
+// Run is the engine profile and the run options that predict an image's
+// runtime config, as a batch file holds them:
+//
+//	"run": {"engine": "containerd", "engineVersion": "2.4", "cwd": "/srv",
+//	        "args": ["/app", "serve"]}
+//
+// The members after engineVersion, baseSpec and host are those of
+// engine.RunOptions (its JSON names: env, cwd, mounts, readOnly, ...).
+// The older form, a command line as `refval measure` takes it
+// (["--engine", "containerd", "--cwd", "/srv", "--", "/app", "serve"]),
+// is read into CommandLine; the command that reads the batch resolves it
+// into the fields, with its own flag parser, before anything is measured.
+type Run struct {
+	// Engine is the engine kind ("runc", the default, or "containerd").
+	Engine string `json:"engine,omitempty"`
+	// EngineVersion is the engine's version ("": engine.DefaultVersion).
+	EngineVersion string `json:"engineVersion,omitempty"`
+	// BaseSpec is a capture of "ctr oci spec" on the device, to start
+	// from instead of the version's default spec.
+	BaseSpec json.RawMessage `json:"baseSpec,omitempty"`
+	// Host is the device profile that --privileged and --net-host need.
+	Host *engine.Host `json:"host,omitempty"`
+	engine.RunOptions
+	// CommandLine is the legacy form of the run options, not yet resolved.
+	CommandLine []string `json:"-"`
+}
+
+// UnmarshalJSON reads both forms of "run": an object (unknown members are
+// errors, as everywhere in a batch file) or a legacy command line.
+func (r *Run) UnmarshalJSON(b []byte) error {
+	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+		*r = Run{}
+		if err := json.Unmarshal(b, &r.CommandLine); err != nil {
+			return err
+		}
+		if r.CommandLine == nil {
+			r.CommandLine = []string{}
+		}
 		return nil
 	}
-	args := make([]string, 0, len(o.Run)+2*len(o.Env))
-	for _, e := range o.Env {
-		args = append(args, "--env", e)
+	type plain Run // without this method
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var p plain
+	if err := dec.Decode(&p); err != nil {
+		return err
 	}
-	return append(args, o.Run...)
+	*r = Run(p)
+	return nil
 }
 
 // Validate checks the run options before anything is measured: a known
-// scheme and driver, a PCR in 0..23, KEY=VALUE environment entries.
+// scheme and driver, a PCR in 0..23, KEY=VALUE environment entries. A
+// scheme decoded from JSON or a flag is known already; the check is for
+// RunOptions built in Go.
 func (o RunOptions) Validate() error {
-	if _, err := bundle.ParseScheme(o.Scheme); err != nil {
+	if _, err := bundle.ParseScheme(string(o.Scheme)); err != nil {
 		return fmt.Errorf("%w: scheme: %v", ErrField, err)
 	}
 	switch o.Driver {

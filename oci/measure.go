@@ -1,7 +1,6 @@
 package oci
 
 import (
-	"archive/tar"
 	"context"
 	"fmt"
 	"io"
@@ -35,16 +34,19 @@ type Measurement struct {
 const retainMax = 1 << 20
 
 // maxUserFile bounds the /etc/passwd or /etc/group read into memory to
-// resolve the image's user; a larger one is refused rather than letting a
-// hostile image exhaust memory (engine profiles refuse more than 10 MiB,
-// as containerd 2.x does; real files are a few KiB).
+// resolve the image's user (boundedFS, for the layer tree's view and the
+// unpacked rootfs alike); a larger one is refused rather than letting a
+// hostile image exhaust memory (umoci's conversion and the engine
+// profiles refuse more than 10 MiB, as containerd 2.x does; real files
+// are a few KiB).
 var maxUserFile int64 = 64 << 20 // a variable for tests
 
 // MeasureImage pulls ref (see Pull; WithPullPolicy(PullNever) to stay
 // offline) and measures it without unpacking it: with bundle.SchemeV1 the
 // layers stream through layerfs into an in-memory tree, file contents are
-// hashed as they pass, and the records are hashed in measurement order by
-// bundle.RootfsHasher. The result equals Unpack (as root) followed by
+// hashed as they pass, and the tree is measured as a record source by
+// bundle.MeasureSource, the code bundle.Measure runs on a directory (same
+// config hashing, same digest of the records). The result equals Unpack (as root) followed by
 // bundle.Measure on the bundle, config included; it needs no privilege and
 // is exact for owners, capabilities and device nodes. WithAllPlatforms
 // measures every image of an index. With bundle.SchemeCMC, whose rootfs
@@ -105,78 +107,15 @@ func (o *options) measureStream(ctx context.Context, s *store, m *Manifest) (Mea
 	if err != nil {
 		return Measurement{}, err
 	}
-	passwd, err := s.treeFile(m, t, "/etc/passwd")
+	cfg, err := o.runtimeConfigFor(m.config, s.treeFS(m, t), layer.MapOptions{})
 	if err != nil {
 		return Measurement{}, err
 	}
-	group, err := s.treeFile(m, t, "/etc/group")
+	r, err := bundle.MeasureSource(ctx, cfg, t, o.bundleOptions()...)
 	if err != nil {
 		return Measurement{}, err
 	}
-	var cfg []byte
-	if o.configFn != nil {
-		cfg, err = o.configFn(m.config, passwd, group)
-	} else {
-		cfg, err = runtimeConfig(m.config, passwd, group, layer.MapOptions{})
-	}
-	if err != nil {
-		return Measurement{}, err
-	}
-	cfgDigest, norm, err := bundle.HashConfig(cfg, o.bundleOptions()...)
-	if err != nil {
-		return Measurement{}, fmt.Errorf("config: %w", err)
-	}
-	h := bundle.NewRootfsHasher()
-	add := h.Add
-	if o.recordFn != nil {
-		add = func(r *bundle.Record) error {
-			if err := o.recordFn(r); err != nil {
-				return err
-			}
-			return h.Add(r)
-		}
-	}
-	if err := t.Records(add); err != nil {
-		return Measurement{}, err
-	}
-	rootDigest := h.Sum()
-	return Measurement{Manifest: m, Config: cfg, Result: bundle.Result{
-		Scheme:           o.scheme,
-		ConfigSha256:     cfgDigest,
-		RootfsSha256:     rootDigest,
-		TemplateSha256:   bundle.TemplateHash(cfgDigest, rootDigest),
-		NormalizedConfig: norm,
-		Entries:          h.Count(),
-	}}, nil
-}
-
-// treeFile returns the content of the regular file p of the tree (nil when
-// there is none), reading its layer again when it was not retained.
-func (s *store) treeFile(m *Manifest, t *layerfs.Tree, p string) ([]byte, error) {
-	f, ok, err := t.LookupFile(p)
-	if err != nil || !ok {
-		return nil, err
-	}
-	if f.Size > maxUserFile {
-		return nil, fmt.Errorf("%w: %s is %d bytes, more than %d", ErrInvalidImage, p, f.Size, maxUserFile)
-	}
-	if f.Content != nil || f.Size == 0 {
-		return append([]byte{}, f.Content...), nil
-	}
-	var out []byte
-	err = s.withLayer(m.Layers[f.Loc.Layer], func(r io.Reader) error {
-		tr := tar.NewReader(r)
-		for i := 0; ; i++ {
-			if _, err := tr.Next(); err != nil {
-				return fmt.Errorf("reading %s again: %w", p, err)
-			}
-			if i == f.Loc.Entry {
-				out, err = io.ReadAll(tr)
-				return err
-			}
-		}
-	})
-	return out, err
+	return Measurement{Manifest: m, Config: cfg, Result: *r}, nil
 }
 
 // measureUnpacked unpacks m into a temporary bundle (rootless when not
@@ -189,7 +128,7 @@ func (o *options) measureUnpacked(ctx context.Context, s *store, m *Manifest) (M
 	rootless := os.Geteuid() != 0
 	defer removeTree(tmp, rootless)
 	dir := tmp + "/bundle"
-	inexact, err := unpackBundle(ctx, s, m, dir, rootless, false, o.configFn)
+	inexact, err := unpackBundle(ctx, s, m, dir, rootless, false, o.runtimeConfigFor)
 	if err != nil {
 		return Measurement{}, err
 	}

@@ -45,6 +45,7 @@ type options struct {
 	recordFn     func(*bundle.Record) error
 	tmpDir       string
 	configFn     ConfigFunc
+	configFS     RuntimeConfigFunc // WithRuntimeConfig (config.go)
 }
 
 // Option configures Pull, Unpack and MeasureImage.
@@ -215,7 +216,8 @@ func WithTempDir(dir string) Option {
 
 // ConfigFunc produces the runtime config.json for an image from its image
 // config and the content of its /etc/passwd and /etc/group (nil when
-// absent; symlinks resolved inside the image).
+// absent; symlinks resolved inside the image): RuntimeConfigFunc for
+// callers that need no more of the image than these two files' content.
 type ConfigFunc func(img ocispec.Image, passwd, group []byte) ([]byte, error)
 
 // WithConfigFunc replaces umoci's image-config conversion: Unpack writes,

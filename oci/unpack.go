@@ -69,7 +69,7 @@ func Unpack(ctx context.Context, ref, dest string, opts ...Option) (*UnpackResul
 	if o.rootless != nil {
 		rootless = *o.rootless
 	}
-	inexact, err := unpackBundle(ctx, s, &img.Manifests[0], dest, rootless, o.force, o.configFn)
+	inexact, err := unpackBundle(ctx, s, &img.Manifests[0], dest, rootless, o.force, o.runtimeConfigFor)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,7 @@ func removeTree(p string, rootless bool) error {
 
 // unpackBundle writes the bundle of m to dest (atomically) and returns what
 // a rootless unpack could not reproduce.
-func unpackBundle(ctx context.Context, s *store, m *Manifest, dest string, rootless, force bool, configFn ConfigFunc) (inexact []string, err error) {
+func unpackBundle(ctx context.Context, s *store, m *Manifest, dest string, rootless, force bool, runtimeConfig configFunc) (inexact []string, err error) {
 	if err := checkDest(dest, force); err != nil {
 		return nil, err
 	}
@@ -158,20 +158,14 @@ func unpackBundle(ctx context.Context, s *store, m *Manifest, dest string, rootl
 	if inexact, err = extract(ctx, s, m, rootfs, mo); err != nil {
 		return nil, fmt.Errorf("unpack %s: %w", m.Digest, err)
 	}
-	passwd, err := readScoped(rootfs, "/etc/passwd")
+	// The config is converted with the unpacked rootfs as the image's
+	// file system (symlinks resolved inside it, nothing outside reached).
+	root, err := os.OpenRoot(rootfs)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("unpack: %w", err)
 	}
-	group, err := readScoped(rootfs, "/etc/group")
-	if err != nil {
-		return nil, err
-	}
-	var cfg []byte
-	if configFn != nil {
-		cfg, err = configFn(m.config, passwd, group)
-	} else {
-		cfg, err = runtimeConfig(m.config, passwd, group, mo)
-	}
+	cfg, err := runtimeConfig(m.config, root.FS().(fs.ReadLinkFS), mo)
+	root.Close()
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -188,14 +187,9 @@ func (r *Recorder) generate(ctx context.Context, bundleDir, dir, id string, opts
 		return nil, fmt.Errorf("generate: %w", err)
 	}
 	var res *bundle.Result
-	err := atomicfile.Write(filepath.Join(dir, RecordsFile), 0o644, func(w io.Writer) error {
-		write, flush := bundle.RecordWriter(w)
-		var err error
-		res, err = bundle.Measure(ctx, bundleDir, append(opts, bundle.WithRecordFunc(write))...)
-		if err != nil {
-			return err
-		}
-		return flush()
+	err := bundle.WriteRecordsFile(filepath.Join(dir, RecordsFile), func(record func(*bundle.Record) error) (err error) {
+		res, err = bundle.Measure(ctx, bundleDir, append(opts, bundle.WithRecordFunc(record))...)
+		return err
 	})
 	if err != nil {
 		return nil, err

@@ -34,7 +34,7 @@ const (
 	CodeUntrusted        = "untrusted-chain"        // no chain to the given roots
 	CodeCertExpired      = "cert-expired"           // a chain certificate expired at the time
 	CodeCertNotYetValid  = "cert-not-yet-valid"     // a chain certificate not yet valid
-	CodeDuplicateSigner  = "duplicate-signer"       // same leaf signed twice, counted once
+	CodeDuplicateSigner  = "duplicate-signer"       // same public key signed twice, counted once
 	CodeBadPayload       = "bad-payload"            // payload is not a metadata document
 	CodeManifestExpired  = "manifest-expired"       // validity.notAfter before the time
 	CodeManifestNotYet   = "manifest-not-yet-valid" // validity.notBefore after the time
@@ -64,6 +64,10 @@ type SignatureResult struct {
 	// LeafSha256 is the SHA-256 of the leaf certificate's DER (hex).
 	LeafSha256 string `json:"leafSha256,omitempty"`
 	*Problem   `json:"error,omitempty"`
+
+	// keySha256 is the SHA-256 of the leaf's SubjectPublicKeyInfo: the
+	// signer's identity when counting distinct signers.
+	keySha256 string
 }
 
 // Result is the outcome of Verify.
@@ -96,8 +100,10 @@ func WithTime(t time.Time) VerifyOption {
 	return func(o *verifyOptions) error { o.at = t; return nil }
 }
 
-// WithMinSignatures requires n valid signatures from distinct leaf
-// certificates (default 1).
+// WithMinSignatures requires n valid signatures from distinct signers
+// (default 1). A signer is a public key (the leaf's SubjectPublicKeyInfo),
+// not a certificate: one key under two certificates, as after a routine
+// renewal, is one signer.
 func WithMinSignatures(n int) VerifyOption {
 	return func(o *verifyOptions) error {
 		if n < 1 {
@@ -162,21 +168,7 @@ func Verify(envelope []byte, roots *x509.CertPool, opts ...VerifyOption) (*Resul
 	if problem != nil {
 		return fail(problem.Code, "%s", problem.Reason)
 	}
-	// Count distinct signers: one key signing twice is one signature.
-	seen := map[string]bool{}
-	for i := range r.Signatures {
-		s := &r.Signatures[i]
-		if !s.Valid {
-			continue
-		}
-		if seen[s.LeafSha256] {
-			s.Valid = false
-			s.Problem = &Problem{CodeDuplicateSigner, "the same leaf certificate signed an earlier signature"}
-			continue
-		}
-		seen[s.LeafSha256] = true
-		r.ValidSignatures++
-	}
+	countSigners(r)
 	for _, s := range r.Signatures {
 		if !s.Valid && s.Problem.Code != CodeDuplicateSigner {
 			r.Errors = append(r.Errors, Problem{s.Code, fmt.Sprintf("signature %d: %s", s.Index, s.Reason)})
@@ -213,6 +205,32 @@ func Verify(envelope []byte, roots *x509.CertPool, opts ...VerifyOption) (*Resul
 	r.Valid = true
 	r.Payload = payload
 	return r, nil
+}
+
+// countSigners counts the valid signatures of distinct signers into
+// r.ValidSignatures. A signer is its public key (SubjectPublicKeyInfo): a
+// second signature by a key that already signed, under the same or another
+// certificate, is marked invalid with CodeDuplicateSigner, so that one key
+// holder can never satisfy an m-of-n policy alone.
+func countSigners(r *Result) {
+	first := map[string]int{} // key digest -> index of its first valid signature
+	for i := range r.Signatures {
+		s := &r.Signatures[i]
+		if !s.Valid {
+			continue
+		}
+		if j, dup := first[s.keySha256]; dup {
+			s.Valid = false
+			reason := fmt.Sprintf("the public key of signature %d signed again, counted once", r.Signatures[j].Index)
+			if s.LeafSha256 != r.Signatures[j].LeafSha256 {
+				reason = fmt.Sprintf("the public key of signature %d signed again under another certificate (%q), counted once", r.Signatures[j].Index, s.Subject)
+			}
+			s.Problem = &Problem{CodeDuplicateSigner, reason}
+			continue
+		}
+		first[s.keySha256] = i
+		r.ValidSignatures++
+	}
 }
 
 // checkChain verifies the chain to roots at time at and classifies failures.
@@ -253,6 +271,8 @@ func describeLeaf(s *SignatureResult, leaf *x509.Certificate) {
 	s.NotAfter = leaf.NotAfter.UTC().Format(time.RFC3339)
 	sum := sha256.Sum256(leaf.Raw)
 	s.LeafSha256 = hex.EncodeToString(sum[:])
+	sum = sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
+	s.keySha256 = hex.EncodeToString(sum[:])
 }
 
 // knownAlg returns the Algorithm named s, or a problem.

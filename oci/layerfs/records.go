@@ -52,16 +52,6 @@ func (t *Tree) Records(fn func(*bundle.Record) error) error {
 	return walk("/", t.root)
 }
 
-// Hash returns the refval-v1 rootfs digest of the tree and the number of
-// entries, through bundle.RootfsHasher (the one record encoder).
-func (t *Tree) Hash() (bundle.Digest, int, error) {
-	h := bundle.NewRootfsHasher()
-	if err := t.Records(h.Add); err != nil {
-		return bundle.Digest{}, 0, err
-	}
-	return h.Sum(), h.Count(), nil
-}
-
 // File is a regular file found by LookupFile.
 type File struct {
 	Sha256  bundle.Digest

@@ -153,7 +153,7 @@ func FuzzApply(f *testing.F) {
 		if err := tr.Apply(context.Background(), bytes.NewReader(data)); err != nil {
 			return
 		}
-		if _, _, err := tr.Hash(); err != nil {
+		if _, _, err := bundle.HashSource(tr); err != nil {
 			t.Fatalf("hash after a valid layer: %v", err)
 		}
 	})

@@ -10,8 +10,6 @@ import (
 	"github.com/refval/refval/manifest"
 )
 
-func init() { register(newConvertCmd) }
-
 func newConvertCmd() *cobra.Command {
 	var to, out string
 	cmd := &cobra.Command{

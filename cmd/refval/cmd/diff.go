@@ -9,8 +9,6 @@ import (
 	"github.com/refval/refval/engine/diff"
 )
 
-func init() { register(newDiffCmd) }
-
 // differentError makes refval exit 1 without an error message: the
 // differences were printed, they are the answer, not a failure.
 type differentError struct{}

@@ -1,82 +1,23 @@
 package cmd
 
 import (
-	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
-	"slices"
 
 	"github.com/spf13/cobra"
 
+	"github.com/refval/refval"
 	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/manifest"
 	"github.com/refval/refval/oci"
-	"github.com/refval/refval/signing"
 )
 
-func init() { register(newGenerateCmd) }
-
 // imageMeasurer returns the function that measures one image for generate
-// and manifest create --from-image: package oci's stream measurement with
-// the registry/store options of the command line. Tests replace it.
-var imageMeasurer = ociMeasureFunc
-
-// ociMeasureFunc adapts oci.MeasureImage to manifest.MeasureFunc: one
-// platform (the host's, or the run's --platform), its reference value
-// named after the run and described by the exact image it came from.
-func ociMeasureFunc(base []oci.Option) manifest.MeasureFunc {
-	return func(ctx context.Context, ref string, o manifest.RunOptions) (manifest.ReferenceValue, manifest.ImageInfo, error) {
-		var rv manifest.ReferenceValue
-		var info manifest.ImageInfo
-		scheme, err := bundle.ParseScheme(o.Scheme)
-		if err != nil {
-			return rv, info, err
-		}
-		opts := append(slices.Clone(base), oci.WithScheme(scheme))
-		pred, err := parseRunArgs(o.RunArgs())
-		if err != nil {
-			return rv, info, err
-		}
-		if pred != nil {
-			opts = append(opts, oci.WithConfigFunc(pred.Config), oci.WithContainerID(pred.ContainerID()))
-		}
-		if o.Platform != "" {
-			opts = append(opts, oci.WithPlatform(o.Platform))
-		}
-		res, err := oci.MeasureImage(ctx, ref, opts...)
-		if err != nil {
-			return rv, info, err
-		}
-		if len(res.Results) != 1 {
-			return rv, info, fmt.Errorf("%s: %d platforms measured, want one (select one with platform)", ref, len(res.Results))
-		}
-		r := &res.Results[0]
-		driver, pcr := o.Driver, manifest.DefaultPCR
-		if driver == "" {
-			driver = manifest.DriverSW
-		}
-		if o.PCR != nil {
-			pcr = *o.PCR
-		}
-		name := o.Name
-		if name == "" {
-			name = manifest.NameFromImage(ref)
-		}
-		if rv, err = manifest.ContainerReferenceValue(name, driver, pcr, o.Optional, &r.Result); err != nil {
-			return rv, info, err
-		}
-		rv.Description = imageDescription(res.Image, r.Manifest)
-		// The digest users know is the manifest's at the source; the store
-		// may hold a converted copy (r.Manifest.Digest, in the description).
-		d := r.Manifest.Digest
-		if r.Manifest.SourceDigest != "" {
-			d = r.Manifest.SourceDigest
-		}
-		info = manifest.ImageInfo{Reference: ref, Digest: d.String(), Platform: platformString(*r.Manifest)}
-		return rv, info, nil
-	}
-}
+// and manifest create --from-image: refval.MeasureImage with the
+// registry/store options of the command line. Tests replace it.
+var imageMeasurer = func(base []oci.Option) manifest.MeasureFunc { return refval.Measurer(base...) }
 
 func newGenerateCmd() *cobra.Command {
 	var (
@@ -85,7 +26,8 @@ func newGenerateCmd() *cobra.Command {
 		img                     imageFlags
 		template, batch, outDir string
 		deviceDesc              string
-		format, scheme, driver  string
+		format, driver          string
+		scheme                  bundle.Scheme
 		pcr                     int
 		env                     []string
 	)
@@ -139,11 +81,8 @@ and exits 1 if any image failed, after finishing the others.`,
 				if jobs, err = manifest.ParseBatch(b); err != nil {
 					return UsageErrorf("%s: %v", batch, err)
 				}
-				// Run options fail before anything is measured.
-				for i, j := range jobs {
-					if _, err := parseRunArgs(j.RunArgs()); err != nil {
-						return UsageErrorf("%s: images[%d].run: %v", batch, i, err)
-					}
+				if err := resolveRunCommandLines(batch, jobs); err != nil {
+					return err
 				}
 			}
 			var p *int
@@ -169,21 +108,24 @@ and exits 1 if any image failed, after finishing the others.`,
 					}
 				}
 			}
-			cfg := manifest.GenerateConfig{
-				Template: tb, Format: f, OutDir: outDir, DeviceDescription: deviceDesc,
-				Measure: imageMeasurer(base),
-				Sign: func(payload []byte, f manifest.Format) ([]byte, error) {
-					return signing.Sign(payload, f, signers...)
+			o := refval.GenerateOptions{
+				GenerateConfig: manifest.GenerateConfig{
+					Template: tb, Format: f, OutDir: outDir, DeviceDescription: deviceDesc,
+					Measure: imageMeasurer(base),
 				},
+				Signers: signers,
 			}
 			if v.changed(cmd) {
 				val, err := v.validity()
 				if err != nil {
 					return err
 				}
-				cfg.Validity = &val
+				o.Validity = &val
 			}
-			results, gerr := manifest.Generate(cmd.Context(), jobs, cfg)
+			results, gerr := refval.Generate(cmd.Context(), jobs, o)
+			if errors.Is(gerr, refval.ErrRunOptions) {
+				return UsageErrorf("%v", gerr)
+			}
 			if results != nil {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -200,7 +142,7 @@ and exits 1 if any image failed, after finishing the others.`,
 	fl.StringVar(&outDir, "out", "", "directory for the signed manifests")
 	fl.StringVar(&deviceDesc, "device-description", "", "add or update an App Description per image (with its env) in this Device Description")
 	fl.StringVar(&format, "format", "json", "manifest encoding: json (JWS) or cbor (COSE)")
-	fl.StringVar(&scheme, "scheme", "", "measurement scheme for images given as arguments")
+	fl.Var(&scheme, "scheme", "measurement scheme for images given as arguments")
 	fl.StringVar(&driver, "driver", "", "tpm or sw for images given as arguments (default sw)")
 	fl.IntVar(&pcr, "pcr", manifest.DefaultPCR, "PCR with --driver tpm")
 	fl.StringArrayVar(&env, "env", nil, "KEY=VALUE run environment for images given as arguments (repeatable)")

@@ -8,8 +8,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { register(newHostProfileCmd) }
-
 func newHostProfileCmd() *cobra.Command {
 	var out string
 	cmd := &cobra.Command{

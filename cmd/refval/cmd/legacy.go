@@ -4,20 +4,14 @@ import "strings"
 
 // legacyFlags are the single-dash long flags of the tools refval replaces
 // (CMC's measure-bundle and cmc-signing-tool use Go's flag package, which
-// accepts -name). pflag would read "-config" as a cluster of shorthands, so
-// these are rewritten to "--name" before cobra parses the command line.
-// Commands add their names from their own files.
-var legacyFlags = map[string]map[string]bool{}
-
-func registerLegacyFlags(command string, names ...string) {
-	m := legacyFlags[command]
-	if m == nil {
-		m = map[string]bool{}
-		legacyFlags[command] = m
-	}
-	for _, n := range names {
-		m[n] = true
-	}
+// accepts -name), per command. pflag would read "-config" as a cluster of
+// shorthands, so these are rewritten to "--name" before cobra parses the
+// command line.
+var legacyFlags = map[string]map[string]bool{
+	// CMC's measure-bundle: -config C -rootfs R.
+	"measure-bundle": {"config": true, "rootfs": true},
+	// CMC's cmc-signing-tool: -in F -out F -keys k1,k2 -x5cs leaf1,int1:leaf2,ca2.
+	"sign": {"in": true, "out": true, "keys": true, "x5cs": true},
 }
 
 // normalizeLegacyFlags rewrites "-name" and "-name=value" into their

@@ -4,15 +4,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/internal/atomicfile"
 	"github.com/refval/refval/manifest"
 )
-
-func init() { register(newManifestCmd) }
 
 func newManifestCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -25,59 +23,6 @@ See docs/manifests.md.`,
 	}
 	cmd.AddCommand(newManifestCreateCmd(), newManifestSetRefvalsCmd())
 	return cmd
-}
-
-// validityFlags are the flags that set a validity window.
-type validityFlags struct {
-	notBefore, notAfter, validFor string
-}
-
-func (v *validityFlags) register(cmd *cobra.Command, defaultValidFor string) {
-	fl := cmd.Flags()
-	fl.StringVar(&v.notBefore, "not-before", "", `validity start: RFC 3339, YYYY-MM-DD, @UNIXSECONDS or "now" (default: $SOURCE_DATE_EPOCH)`)
-	fl.StringVar(&v.notAfter, "not-after", "", "validity end (same forms as --not-before)")
-	fl.StringVar(&v.validFor, "valid-for", defaultValidFor, "validity length when --not-after is not given, e.g. 365d or 8760h")
-}
-
-// changed reports whether any validity flag was given.
-func (v *validityFlags) changed(cmd *cobra.Command) bool {
-	fl := cmd.Flags()
-	return fl.Changed("not-before") || fl.Changed("not-after") || fl.Changed("valid-for")
-}
-
-// validity resolves the flags into a window. The start is never taken from
-// the clock unless the user says "now".
-func (v *validityFlags) validity() (manifest.Validity, error) {
-	var nb, na time.Time
-	var err error
-	switch v.notBefore {
-	case "now":
-		nb = time.Now()
-	case "":
-		if nb, err = manifest.SourceDateEpoch(); err != nil {
-			return manifest.Validity{}, UsageErrorf("%v", err)
-		}
-		if nb.IsZero() {
-			return manifest.Validity{}, UsageErrorf(`no validity start: give --not-before (or "now") or set SOURCE_DATE_EPOCH`)
-		}
-	default:
-		if nb, err = manifest.ParseTime(v.notBefore); err != nil {
-			return manifest.Validity{}, UsageErrorf("--not-before: %v", err)
-		}
-	}
-	var d time.Duration
-	if v.notAfter != "" {
-		if na, err = manifest.ParseTime(v.notAfter); err != nil {
-			return manifest.Validity{}, UsageErrorf("--not-after: %v", err)
-		}
-	} else if d, err = manifest.ParseDuration(v.validFor); err != nil {
-		return manifest.Validity{}, UsageErrorf("--valid-for: %v", err)
-	}
-	val, err := manifest.NewValidity(nb, na, d)
-	if err != nil {
-		return manifest.Validity{}, UsageErrorf("%v", err)
-	}
-	return val, nil
 }
 
 // appDescFlags add or update the App Description of the manifest in a
@@ -197,8 +142,8 @@ func newManifestCreateCmd() *cobra.Command {
 		ad             appDescFlags
 		refvals, out   string
 		fromImage      string
-		format, scheme string
-		driver         string
+		format, driver string
+		scheme         bundle.Scheme
 		pcr            int
 		img            imageFlags
 	)
@@ -276,7 +221,7 @@ lasts --valid-for (default 365d) unless --not-after is given.`,
 	fl.IntVar(&o.CertificationLevel, "certification-level", 0, "certificationLevel (0: not given)")
 	fl.StringVar(&refvals, "refvals", "", `reference values file (JSON or CBOR; "-" for stdin)`)
 	fl.StringVar(&fromImage, "from-image", "", "measure this image for the reference value")
-	fl.StringVar(&scheme, "scheme", "", "measurement scheme with --from-image")
+	fl.Var(&scheme, "scheme", "measurement scheme with --from-image")
 	fl.StringVar(&driver, "driver", "", "tpm or sw with --from-image (default sw)")
 	fl.IntVar(&pcr, "pcr", manifest.DefaultPCR, "PCR with --from-image --driver tpm")
 	fl.StringVar(&format, "format", "json", "output encoding: json or cbor")

@@ -3,38 +3,14 @@ package cmd
 import (
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/refval/refval"
 	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/internal/atomicfile"
-	"github.com/refval/refval/manifest"
 	"github.com/refval/refval/oci"
 )
-
-func init() { register(newMeasureCmd) }
-
-// imageDescription says which exact image a reference value belongs to
-// (the CMC format's description field, so that the JSON stays CMC's).
-func imageDescription(img *oci.Image, m *oci.Manifest) string {
-	d := fmt.Sprintf("image %s manifest %s platform %s", img.Reference, m.Digest, platformString(*m))
-	if img.IndexDigest != "" {
-		d += " index " + img.IndexDigest.String()
-	}
-	return d
-}
-
-// defaultImageName names a reference value after the image: the
-// reference without its transport, and the platform when there are several.
-func defaultImageName(ref string, m *oci.Manifest, several bool) string {
-	_, name, _ := strings.Cut(ref, ":")
-	name = strings.TrimPrefix(name, "//")
-	if several {
-		name += " (" + platformString(*m) + ")"
-	}
-	return name
-}
 
 func newMeasureCmd() *cobra.Command {
 	var f measureFlags
@@ -73,15 +49,14 @@ platform and index digest in "description"; --output text adds them as lines.
 			if err != nil {
 				return err
 			}
-			scheme, _ := bundle.ParseScheme(f.scheme)
-			opts = append(opts, oci.WithScheme(scheme), oci.WithContainerID(f.id))
+			opts = append(opts, oci.WithScheme(f.scheme), oci.WithContainerID(f.id))
 			// --engine containerd: predict the config ctr run writes (runopts.go).
 			pred, err := rf.predictor(f.id, args[1:])
 			if err != nil {
 				return err
 			}
 			if pred != nil {
-				opts = append(opts, oci.WithConfigFunc(pred.Config), oci.WithContainerID(pred.ContainerID()))
+				opts = append(opts, oci.WithRuntimeConfig(pred.Config), oci.WithContainerID(pred.ContainerID()))
 			}
 			var res *oci.ImageMeasurement
 			measure := func(more ...oci.Option) (err error) {
@@ -91,12 +66,8 @@ platform and index digest in "description"; --output text adds them as lines.
 			if f.records == "" {
 				err = measure()
 			} else {
-				err = atomicfile.Write(f.records, 0o644, func(w io.Writer) error {
-					write, flush := bundle.RecordWriter(w)
-					if err := measure(oci.WithRecordFunc(write)); err != nil {
-						return err
-					}
-					return flush()
+				err = bundle.WriteRecordsFile(f.records, func(record func(*bundle.Record) error) error {
+					return measure(oci.WithRecordFunc(record))
 				})
 			}
 			if err != nil {
@@ -111,6 +82,8 @@ platform and index digest in "description"; --output text adds them as lines.
 	return cmd
 }
 
+// printImageMeasurement prints the reference values of res (one per
+// platform, refval.ImageReferenceValues), or their text form.
 func printImageMeasurement(w io.Writer, f *measureFlags, ref string, res *oci.ImageMeasurement) error {
 	several := len(res.Results) > 1
 	if f.normalized != "" {
@@ -121,36 +94,24 @@ func printImageMeasurement(w io.Writer, f *measureFlags, ref string, res *oci.Im
 			return err
 		}
 	}
-	var rvs []manifest.ReferenceValue
-	for i := range res.Results {
-		r := &res.Results[i]
-		name := f.name
-		if name == "" {
-			name = defaultImageName(ref, r.Manifest, several)
-		} else if several {
-			name += " (" + platformString(*r.Manifest) + ")"
-		}
-		if f.output == "text" {
-			if i > 0 {
-				fmt.Fprintln(w)
-			}
-			fmt.Fprintf(w, "name:           %s\nscheme:         %s\ntemplateSha256: %s\nconfigSha256:   %s\nrootfsSha256:   %s\nentries:        %d\n",
-				name, r.Result.Scheme, r.Result.TemplateSha256, r.Result.ConfigSha256, r.Result.RootfsSha256, r.Result.Entries)
-			fmt.Fprintf(w, "image:          %s\nmanifest:       %s\nplatform:       %s\nconfig:         %s\n", ref, r.Manifest.Digest, platformString(*r.Manifest), r.Manifest.ConfigDigest)
-			if res.Image.IndexDigest != "" {
-				fmt.Fprintf(w, "index:          %s\n", res.Image.IndexDigest)
-			}
-			continue
-		}
-		rv, err := manifest.ContainerReferenceValue(name, f.driver, f.pcr, f.optional, &r.Result)
+	if f.output != "text" {
+		rvs, err := refval.ImageReferenceValues(ref, res, refval.ValueOptions{Name: f.name, Driver: f.driver, PCR: &f.pcr, Optional: f.optional})
 		if err != nil {
 			return err
 		}
-		rv.Description = imageDescription(res.Image, r.Manifest)
-		rvs = append(rvs, rv)
+		return writeJSON(w, rvs)
 	}
-	if f.output == "text" {
-		return nil
+	for i := range res.Results {
+		r := &res.Results[i]
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "name:           %s\nscheme:         %s\ntemplateSha256: %s\nconfigSha256:   %s\nrootfsSha256:   %s\nentries:        %d\n",
+			refval.ImageValueName(ref, f.name, r.Manifest, several), r.Result.Scheme, r.Result.TemplateSha256, r.Result.ConfigSha256, r.Result.RootfsSha256, r.Result.Entries)
+		fmt.Fprintf(w, "image:          %s\nmanifest:       %s\nplatform:       %s\nconfig:         %s\n", ref, r.Manifest.Digest, refval.Platform(r.Manifest), r.Manifest.ConfigDigest)
+		if res.Image.IndexDigest != "" {
+			fmt.Fprintf(w, "index:          %s\n", res.Image.IndexDigest)
+		}
 	}
-	return writeJSON(w, rvs)
+	return nil
 }

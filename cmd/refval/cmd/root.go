@@ -81,20 +81,24 @@ measures containers with the same code, so offline and runtime values match.`,
 	return root
 }
 
-// subcommands lists every command constructor; each lives in its own file.
+// subcommands constructs every refval command, in one place (as ctr and
+// crane do): adding a command is one line here. Help lists them sorted.
 func subcommands() []*cobra.Command {
-	cmds := []*cobra.Command{}
-	for _, f := range registry {
-		cmds = append(cmds, f())
+	return []*cobra.Command{
+		newPullCmd(),
+		newUnpackCmd(),
+		newMeasureCmd(),
+		newMeasureBundleCmd(),
+		newDiffCmd(),
+		newManifestCmd(),
+		newSignCmd(),
+		newVerifyCmd(),
+		newConvertCmd(),
+		newGenerateCmd(),
+		newHostProfileCmd(),
+		newVersionCmd(),
 	}
-	return cmds
 }
-
-// registry is filled by the init function of each command file, so that
-// commands can be added in separate files without editing this one.
-var registry []func() *cobra.Command
-
-func register(f func() *cobra.Command) { registry = append(registry, f) }
 
 // markArgsErrors makes the argument-count errors of every command usage
 // errors, by type rather than by matching cobra's messages (an operation

@@ -3,7 +3,6 @@ package cmd
 import (
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -11,81 +10,6 @@ import (
 	"github.com/refval/refval/manifest"
 	"github.com/refval/refval/signing"
 )
-
-func init() {
-	register(newSignCmd)
-	// CMC's cmc-signing-tool: -in F -out F -keys k1,k2 -x5cs leaf1,int1:leaf2,ca2
-	registerLegacyFlags("sign", "in", "out", "keys", "x5cs")
-}
-
-// signerFlags name the signing identities: repeated --key/--cert pairs, or
-// the old tool's --keys/--x5cs lists.
-type signerFlags struct {
-	keys, certs []string
-	legacyKeys  string
-	legacyX5cs  string
-}
-
-func (s *signerFlags) register(cmd *cobra.Command) {
-	fl := cmd.Flags()
-	fl.StringArrayVar(&s.keys, "key", nil, "PEM private key of a signer (repeat with --cert per signer)")
-	fl.StringArrayVar(&s.certs, "cert", nil, "certificate chain of the signer, leaf first: a PEM bundle or comma-separated PEM files")
-	fl.StringVar(&s.legacyKeys, "keys", "", "cmc-signing-tool form: comma-separated keys")
-	fl.StringVar(&s.legacyX5cs, "x5cs", "", "cmc-signing-tool form: one chain per key, files comma-separated, chains colon-separated")
-	_ = fl.MarkHidden("keys")
-	_ = fl.MarkHidden("x5cs")
-}
-
-// pairs returns (key file, chain files) per signer.
-func (s *signerFlags) pairs() ([][]string, error) {
-	var out [][]string
-	if s.legacyKeys != "" || s.legacyX5cs != "" {
-		if len(s.keys) > 0 || len(s.certs) > 0 {
-			return nil, UsageErrorf("--keys/--x5cs and --key/--cert exclude each other")
-		}
-		keys := strings.Split(s.legacyKeys, ",")
-		chains := strings.Split(s.legacyX5cs, ":")
-		if s.legacyKeys == "" || s.legacyX5cs == "" || len(keys) != len(chains) {
-			return nil, UsageErrorf("-keys names %d key(s) but -x5cs %d chain(s)", len(keys), len(chains))
-		}
-		for i, k := range keys {
-			out = append(out, append([]string{strings.TrimSpace(k)}, splitFiles(chains[i])...))
-		}
-		return out, nil
-	}
-	if len(s.keys) == 0 || len(s.keys) != len(s.certs) {
-		return nil, UsageErrorf("give one --cert per --key (got %d key(s), %d chain(s))", len(s.keys), len(s.certs))
-	}
-	for i, k := range s.keys {
-		out = append(out, append([]string{k}, splitFiles(s.certs[i])...))
-	}
-	return out, nil
-}
-
-// splitFiles splits a comma-separated file list, ignoring blanks around names.
-func splitFiles(list string) []string {
-	var out []string
-	for _, f := range strings.Split(list, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-func (s *signerFlags) load() ([]signing.Signer, error) {
-	pairs, err := s.pairs()
-	if err != nil {
-		return nil, err
-	}
-	signers := make([]signing.Signer, len(pairs))
-	for i, p := range pairs {
-		if signers[i], err = signing.LoadSigner(p[0], p[1:]...); err != nil {
-			return nil, fmt.Errorf("signer %d: %w", i+1, err)
-		}
-	}
-	return signers, nil
-}
 
 func newSignCmd() *cobra.Command {
 	var (

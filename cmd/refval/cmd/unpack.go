@@ -8,8 +8,6 @@ import (
 	"github.com/refval/refval/oci"
 )
 
-func init() { register(newUnpackCmd) }
-
 func newUnpackCmd() *cobra.Command {
 	var f imageFlags
 	var output string
@@ -53,7 +51,7 @@ a warning and listed in the output ("exact": false).`,
 				return err
 			}
 			if pred != nil {
-				opts = append(opts, oci.WithConfigFunc(pred.Config))
+				opts = append(opts, oci.WithRuntimeConfig(pred.Config))
 			}
 			res, err := oci.Unpack(cmd.Context(), args[0], args[1], opts...)
 			if err != nil {

@@ -14,8 +14,6 @@ import (
 	"github.com/refval/refval/signing"
 )
 
-func init() { register(newVerifyCmd) }
-
 func newVerifyCmd() *cobra.Command {
 	var (
 		cas                []string

@@ -1,0 +1,93 @@
+package refval
+
+import (
+	"errors"
+	"fmt"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/refval/refval/engine"
+	"github.com/refval/refval/manifest"
+)
+
+// ErrRunOptions is wrapped by NewPredictor for run options that cannot
+// be predicted: an unknown engine or version, options the engine does not
+// take or that contradict each other, a missing host profile. They are
+// errors in the input, never of the image.
+var ErrRunOptions = errors.New("invalid run options")
+
+// RunOptionsError is the error of NewPredictor: Field names the member of
+// manifest.Run at fault ("engine", "baseSpec", "host"), or is empty when
+// Err, from package engine, names the option itself. It wraps Err and
+// ErrRunOptions.
+type RunOptionsError struct {
+	Field string
+	Err   error
+}
+
+func (e *RunOptionsError) Error() string {
+	if e.Field == "" {
+		return e.Err.Error()
+	}
+	return e.Field + ": " + e.Err.Error()
+}
+
+func (e *RunOptionsError) Unwrap() []error { return []error{e.Err, ErrRunOptions} }
+
+func runError(field string, err error) error { return &RunOptionsError{Field: field, Err: err} }
+
+// NewPredictor returns the prediction of the runtime config that run
+// describes, or nil for the runc engine (the config umoci writes stays).
+// env is the job's environment: with an engine that takes run options it
+// is applied first, as --env options before run's own, so that the
+// environment an App Description records is the one measured. id is the
+// container ID to predict for ("": engine.DefaultContainerID).
+//
+// Every check that needs no image is made here, so that a bad option
+// fails before anything is pulled.
+func NewPredictor(run *manifest.Run, env []string, id string) (*engine.Predictor, error) {
+	if run == nil {
+		return nil, nil
+	}
+	if run.CommandLine != nil {
+		return nil, runError("", fmt.Errorf("run options %q in command-line form: resolve them first", run.CommandLine))
+	}
+	kind := run.Engine
+	if kind == "" {
+		kind = string(engine.Runc)
+	}
+	p, err := engine.ParseProfile(kind, run.EngineVersion)
+	if err != nil {
+		return nil, runError("engine", err)
+	}
+	if p.Kind == engine.Runc {
+		if !run.RunOptions.IsZero() || run.BaseSpec != nil || run.Host != nil {
+			return nil, runError("engine", errors.New("only the containerd engine takes run options"))
+		}
+		return nil, nil
+	}
+	pr := &engine.Predictor{Profile: p, ID: id, Run: run.RunOptions, Host: run.Host}
+	if len(env) > 0 {
+		pr.Run.Env = append(append([]string(nil), env...), run.Env...)
+	}
+	if run.BaseSpec != nil {
+		pr.BaseSpec = []byte(run.BaseSpec)
+		if err := engine.CheckBaseSpec(pr.BaseSpec); err != nil {
+			return nil, runError("baseSpec", err)
+		}
+	}
+	// The options against the profile, with an empty image: what depends
+	// on the image is checked when it is measured.
+	if p.Kind == engine.Containerd {
+		if _, err := pr.Run.CtrOpts(p, ocispec.Image{}, pr.BaseSpec); err != nil {
+			if errors.Is(err, engine.ErrInvalidOption) || errors.Is(err, engine.ErrUnsupported) {
+				return nil, runError("", err)
+			}
+			return nil, err
+		}
+	}
+	if (pr.Run.Privileged || pr.Run.NetHost) && pr.Host == nil {
+		return nil, runError("host", errors.New("privileged and net-host depend on the device: give a host profile"))
+	}
+	return pr, nil
+}
