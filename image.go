@@ -108,6 +108,9 @@ func MeasureImage(ctx context.Context, ref string, o manifest.RunOptions, base .
 	}
 	if pred != nil {
 		opts = append(opts, oci.WithRuntimeConfig(pred.Config), oci.WithContainerID(pred.ContainerID()))
+		if pred.AddsLayer() { // Docker's init layer (engine.Predictor.TopLayer)
+			opts = append(opts, oci.WithTopLayer(pred.TopLayer))
+		}
 	}
 	if o.Platform != "" {
 		opts = append(opts, oci.WithPlatform(o.Platform))

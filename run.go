@@ -62,11 +62,23 @@ func NewPredictor(run *manifest.Run, env []string, id string) (*engine.Predictor
 	}
 	if p.Kind == engine.Runc {
 		if !run.RunOptions.IsZero() || run.BaseSpec != nil || run.Host != nil {
-			return nil, runError("engine", errors.New("only the containerd engine takes run options"))
+			return nil, runError("engine", errors.New("only the containerd and docker engines take run options"))
 		}
 		return nil, nil
 	}
 	pr := &engine.Predictor{Profile: p, ID: id, Run: run.RunOptions, Host: run.Host}
+	if p.Kind == engine.Docker {
+		d := engine.DockerRun{}
+		if pr.Run.Docker != nil {
+			d = *pr.Run.Docker
+		}
+		d.Env = append(append([]string(nil), env...), d.Env...)
+		pr.Run.Docker = &d
+		if err := engine.CheckDockerRun(&pr.Run, pr.Host); err != nil {
+			return nil, runError("", err)
+		}
+		return pr, nil
+	}
 	if len(env) > 0 {
 		pr.Run.Env = append(append([]string(nil), env...), run.Env...)
 	}

@@ -85,8 +85,9 @@ func (c ctxSource) Records(fn func(*Record) error) error {
 }
 
 // MeasureSource measures the bundle whose config.json holds config and
-// whose rootfs src yields (scheme refval-v1 only: scheme cmc hashes a tar
-// stream of an on-disk tree, not records). It is Measure without the
+// whose rootfs src yields (schemes refval-v1 and refval-v2, whose rootfs
+// digests are the same; scheme cmc hashes a tar stream of an on-disk tree,
+// not records). It is Measure without the
 // files: the same config hashing, the same digest of the records, the same
 // Result. package oci measures images through it, with the layer tree as
 // the source. Config errors are prefixed by "config:".
@@ -95,7 +96,7 @@ func MeasureSource(ctx context.Context, config []byte, src Source, opts ...Optio
 	if err != nil {
 		return nil, err
 	}
-	if o.scheme != SchemeV1 {
+	if o.scheme == SchemeCMC {
 		return nil, fmt.Errorf("%w: %s measures a directory, not records (use Measure)", ErrUnsupportedScheme, o.scheme)
 	}
 	return measure(o, "config", config, opts, func() (Digest, int, error) {

@@ -24,6 +24,9 @@ type Predictor struct {
 // with bundle.WithContainerID(p.ContainerID()).
 func (p *Predictor) ContainerID() string {
 	if p.ID == "" {
+		if p.Profile.Kind == Docker {
+			return DockerDefaultContainerID
+		}
 		return DefaultContainerID
 	}
 	return p.ID

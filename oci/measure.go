@@ -68,6 +68,9 @@ func MeasureImage(ctx context.Context, ref string, opts ...Option) (*ImageMeasur
 		m := &img.Manifests[i]
 		var res Measurement
 		if o.scheme == bundle.SchemeCMC {
+			if o.topLayer != nil {
+				return nil, fmt.Errorf("measure %s: %w", ref, errTopLayerUnpack)
+			}
 			res, err = o.measureUnpacked(ctx, s, m)
 		} else {
 			res, err = o.measureStream(ctx, s, m)
@@ -105,6 +108,9 @@ func (s *store) tree(ctx context.Context, m *Manifest) (*layerfs.Tree, error) {
 func (o *options) measureStream(ctx context.Context, s *store, m *Manifest) (Measurement, error) {
 	t, err := s.tree(ctx, m)
 	if err != nil {
+		return Measurement{}, err
+	}
+	if err := o.applyTopLayer(ctx, m, t, s.treeFS(m, t)); err != nil {
 		return Measurement{}, err
 	}
 	cfg, err := o.runtimeConfigFor(m.config, s.treeFS(m, t), layer.MapOptions{})

@@ -46,6 +46,7 @@ type options struct {
 	tmpDir       string
 	configFn     ConfigFunc
 	configFS     RuntimeConfigFunc // WithRuntimeConfig (config.go)
+	topLayer     TopLayerFunc      // WithTopLayer (toplayer.go)
 }
 
 // Option configures Pull, Unpack and MeasureImage.

@@ -59,6 +59,9 @@ func Unpack(ctx context.Context, ref, dest string, opts ...Option) (*UnpackResul
 	if o.allPlatforms {
 		return nil, errors.New("unpack: one platform only (WithPlatform), not all platforms")
 	}
+	if o.topLayer != nil {
+		return nil, fmt.Errorf("unpack: %w", errTopLayerUnpack)
+	}
 	img, err := o.pullImage(ctx, ref)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/refval/refval"
 	"github.com/refval/refval/bundle"
+	"github.com/refval/refval/engine"
 	"github.com/refval/refval/internal/atomicfile"
 	"github.com/refval/refval/oci"
 )
@@ -49,6 +50,11 @@ platform and index digest in "description"; --output text adds them as lines.
 			if err != nil {
 				return err
 			}
+			// A Docker container measures alike across starts only under
+			// refval-v2 (HOSTNAME, the libnetwork-setkey hook).
+			if rf.engine == string(engine.Docker) && !cmd.Flags().Changed("scheme") {
+				f.scheme = bundle.SchemeV2
+			}
 			opts = append(opts, oci.WithScheme(f.scheme), oci.WithContainerID(f.id))
 			// --engine containerd: predict the config ctr run writes (runopts.go).
 			pred, err := rf.predictor(f.id, args[1:])
@@ -57,6 +63,9 @@ platform and index digest in "description"; --output text adds them as lines.
 			}
 			if pred != nil {
 				opts = append(opts, oci.WithRuntimeConfig(pred.Config), oci.WithContainerID(pred.ContainerID()))
+				if pred.AddsLayer() { // Docker's init layer (engine.Predictor.TopLayer)
+					opts = append(opts, oci.WithTopLayer(pred.TopLayer))
+				}
 			}
 			var res *oci.ImageMeasurement
 			measure := func(more ...oci.Option) (err error) {

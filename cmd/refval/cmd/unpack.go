@@ -52,6 +52,9 @@ a warning and listed in the output ("exact": false).`,
 			}
 			if pred != nil {
 				opts = append(opts, oci.WithRuntimeConfig(pred.Config))
+				if pred.AddsLayer() {
+					opts = append(opts, oci.WithTopLayer(pred.TopLayer))
+				}
 			}
 			res, err := oci.Unpack(cmd.Context(), args[0], args[1], opts...)
 			if err != nil {
