@@ -1,0 +1,69 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/refval/refval/bundle"
+	"github.com/refval/refval/engine"
+	"github.com/refval/refval/internal/testimage"
+	"github.com/refval/refval/oci"
+)
+
+// TestMeasureDockerEngine: `refval measure IMAGE --engine docker
+// --host-profile F -- DOCKER-RUN-OPTIONS CMD` gives the value of the
+// library path that engine.TestDockerFidelity checks against a real
+// dockerd (the prediction's config and init layer, refval-v2), and docker
+// run's options are parsed under docker's names.
+func TestMeasureDockerEngine(t *testing.T) {
+	img, err := testimage.BusyboxImage()
+	if err != nil {
+		t.Skip(err)
+	}
+	layout := t.TempDir()
+	if _, err := testimage.WriteLayout(layout, "web", img); err != nil {
+		t.Fatal(err)
+	}
+	host := &engine.Host{Hostname: "node1", Docker: &engine.DockerDaemon{KernelVersion: "6.1.0"}}
+	hp := filepath.Join(t.TempDir(), "host.json")
+	b, _ := json.Marshal(host)
+	if err := os.WriteFile(hp, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ref := "oci:" + layout + ":web"
+	out, errs, code := runCLI(t, "measure", ref, "--layout", t.TempDir(), "--engine", "docker", "--host-profile", hp,
+		"--", "-e", "A=1", "--read-only", "--network", "none", "sh", "-c", "true")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	run, err := engine.ParseDockerRunArgs([]string{"-e", "A=1", "--read-only", "--network", "none", "sh", "-c", "true"}, os.ReadFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := &engine.Predictor{Profile: engine.Profile{Kind: engine.Docker, Version: engine.DockerVersion}, Run: engine.RunOptions{Docker: run}, Host: host}
+	res, err := oci.MeasureImage(context.Background(), ref, oci.WithLayout(t.TempDir()), oci.WithScheme(bundle.SchemeV2),
+		oci.WithRuntimeConfig(pr.Config), oci.WithTopLayer(pr.TopLayer), oci.WithContainerID(pr.ContainerID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := res.Results[0].Result.TemplateSha256.String(); !strings.Contains(out, want) {
+		t.Errorf("measure printed %s, want template %s", out, want)
+	}
+	for _, args := range [][]string{
+		{"--env", "A=1"},            // ctr's flag, not docker's
+		{"--", "-e", "A"},           // a value from the caller's environment
+		{"--", "--network", "mine"}, // a user network
+		{"--", "-v", "vol:/data"},   // a named volume
+		{"--", "--bogus"},           // not a docker run option
+		{"--", "--privileged"},      // no host profile
+	} {
+		full := append([]string{"measure", ref, "--layout", t.TempDir(), "--engine", "docker"}, args...)
+		if _, errs, code := runCLI(t, full...); code != ExitUsage {
+			t.Errorf("%q: exit %d, want %d (%s)", args, code, ExitUsage, errs)
+		}
+	}
+}
