@@ -1,4 +1,5 @@
-// Package dockertest starts private Docker daemons for tests: Debian's
+// Package dockertest starts private Docker daemons, and nerdctl on a
+// private containerd, for tests. Docker: Debian's
 // dockerd 20.10.24 (/usr/sbin/dockerd, package docker.io) with its own
 // --data-root, --exec-root, --pidfile, trust key and unix socket in a fresh
 // temporary directory, no bridge, no iptables and no IP masquerading, and
@@ -26,6 +27,12 @@
 // containerd removes with the task. Left out: networks other than none and
 // host (--bridge=none: the default network is disabled), registries,
 // swarm, rootless dockerd.
+//
+// nerdctl (NewNerdctl): nerdctl v2.2.1 built by scripts/deps.sh, on a
+// containerd started by ctrtest (its cleanup applies), with its own data
+// root, namespace and CNI directories, always run with the fixed
+// environment FixedEnv and working directory "/" (nerdctl copies its
+// environment into the hooks of every container it creates).
 //
 // Requirements: root, /usr/sbin/dockerd and /usr/bin/docker (Debian's
 // docker.io, installed by scripts/deps.sh), containerd and runc. When
