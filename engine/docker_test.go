@@ -228,3 +228,29 @@ func TestDockerDefaultEnv(t *testing.T) {
 		t.Errorf("env (-want +got):\n%s", diff)
 	}
 }
+
+// TestDockerDaemonConfig: daemon.json keys and dockerd flags (the command
+// line wins) become the profile.
+func TestDockerDaemonConfig(t *testing.T) {
+	var d DockerDaemon
+	if err := d.parseDaemonJSON([]byte(`{"data-root":"/srv/docker","bridge":"none","exec-opts":["native.cgroupdriver=systemd"],"log-driver":"local"}`)); err != nil {
+		t.Fatal(err)
+	}
+	d.applyDockerdArgs([]string{"-H", "fd://", "--exec-root=/run/d", "--data-root", "/data/docker"})
+	want := DockerDaemon{DataRoot: "/data/docker", ExecRoot: "/run/d", BridgeNone: true, CgroupDriver: "systemd"}
+	if diff := cmp.Diff(want, d); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if err := d.parseDaemonJSON([]byte(`{"data-root":1}`)); err == nil {
+		t.Error("a number as data-root accepted")
+	}
+}
+
+func FuzzDockerDaemonConfig(f *testing.F) {
+	f.Add([]byte(`{"data-root":"/x","exec-opts":["native.cgroupdriver=systemd"]}`), "--data-root\x00/y")
+	f.Fuzz(func(t *testing.T, raw []byte, args string) {
+		var d DockerDaemon
+		_ = d.parseDaemonJSON(raw)
+		d.applyDockerdArgs(strings.Split(args, "\x00"))
+	})
+}
