@@ -71,7 +71,9 @@ func NewNerdctl(t testing.TB, version string, opts ...ctrtest.Option) *Nerdctl {
 		t.Skip(err)
 	}
 	c := ctrtest.New(t, version, opts...)
-	n := &Nerdctl{t: t, Bin: bin, C: c, DataRoot: filepath.Join(c.Dir, "nerdctl"), Namespace: "refval",
+	// The namespace of the harness's containerd, unique per test: runc
+	// keeps per-namespace state under /run/containerd/runc.
+	n := &Nerdctl{t: t, Bin: bin, C: c, DataRoot: filepath.Join(c.Dir, "nerdctl"), Namespace: c.Namespace,
 		CNIPath: "/usr/lib/cni", CNIConf: filepath.Join(c.Dir, "cni-conf"), Env: FixedEnv, Dir: "/"}
 	n.GlobalArgs = []string{"--address", c.Address, "--namespace", n.Namespace, "--data-root", n.DataRoot,
 		"--cni-path", n.CNIPath, "--cni-netconfpath", n.CNIConf}
