@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/refval/refval/bundle"
+	"github.com/refval/refval/engine"
 	"github.com/refval/refval/manifest"
 	"github.com/refval/refval/oci"
 )
@@ -101,7 +103,13 @@ func Platform(m *oci.Manifest) string {
 func MeasureImage(ctx context.Context, ref string, o manifest.RunOptions, base ...oci.Option) (manifest.ReferenceValue, manifest.ImageInfo, error) {
 	var rv manifest.ReferenceValue
 	var info manifest.ImageInfo
-	opts := append(slices.Clone(base), oci.WithScheme(o.Scheme))
+	scheme := o.Scheme
+	if scheme == "" && o.Run != nil && o.Run.Engine == string(engine.Docker) {
+		// A Docker container measures alike across starts only under
+		// refval-v2 (HOSTNAME, the libnetwork-setkey hook).
+		scheme = bundle.SchemeV2
+	}
+	opts := append(slices.Clone(base), oci.WithScheme(scheme))
 	pred, err := NewPredictor(o.Run, o.Env, "")
 	if err != nil {
 		return rv, info, err
