@@ -35,6 +35,19 @@ const DockerVersion = "20.10.24"
 // require (a prediction measured for it equals a real container's).
 const DockerDefaultContainerID = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
+// isDockerID: 64 lowercase hex digits.
+func isDockerID(id string) bool {
+	if len(id) != 64 {
+		return false
+	}
+	for _, c := range id {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // dockerOCIVersion is specs.Version of the runtime-spec module moby
 // v20.10.24 vendors.
 const dockerOCIVersion = "1.0.2-dev"
@@ -151,6 +164,9 @@ func predictDocker(image ocispec.Image, rootfs fs.FS, run *DockerRun, host *Host
 	if run == nil {
 		run = &DockerRun{}
 	}
+	if !isDockerID(id) {
+		return nil, fmt.Errorf("%w: container ID %q: Docker's IDs are 64 lowercase hex digits, and refval-v2 normalises only those", ErrInvalidOption, id)
+	}
 	var daemon *DockerDaemon
 	if host != nil {
 		daemon = host.Docker
@@ -194,7 +210,7 @@ func CheckDockerRun(ro *RunOptions, host *Host) error {
 	if run == nil {
 		run = &DockerRun{}
 	}
-	d := &dockerSpec{c: &Container{ID: DefaultContainerID, Host: host}, run: run, image: ocispec.ImageConfig{Cmd: []string{"/"}}}
+	d := &dockerSpec{c: &Container{ID: DockerDefaultContainerID, Host: host}, run: run, image: ocispec.ImageConfig{Cmd: []string{"/"}}}
 	if host != nil {
 		d.daemon = host.Docker
 	}

@@ -254,3 +254,14 @@ func FuzzDockerDaemonConfig(f *testing.F) {
 		d.applyDockerdArgs(strings.Split(args, "\x00"))
 	})
 }
+
+// TestDockerContainerIDForm: a prediction for an ID that is not Docker's
+// form would not be normalised like a real container's; it is refused.
+func TestDockerContainerIDForm(t *testing.T) {
+	img := ocispec.Image{Config: ocispec.ImageConfig{Cmd: []string{"sh"}}}
+	_, err := PredictSpec(img, nil, RunOptions{Docker: &DockerRun{}}, WithProfile(Profile{Kind: Docker, Version: DockerVersion}),
+		WithHost(&Host{Docker: &DockerDaemon{KernelVersion: "6.1"}}), WithContainerID("web"))
+	if !errors.Is(err, ErrInvalidOption) {
+		t.Errorf("container ID web: %v, want ErrInvalidOption", err)
+	}
+}

@@ -46,10 +46,10 @@ type Profile struct {
 	rules   *rules
 }
 
-// String returns "runc" or "containerd VERSION".
+// String returns "runc", "containerd VERSION" or "docker VERSION".
 func (p Profile) String() string {
-	if p.Kind == Containerd {
-		return "containerd " + p.Version
+	if p.Kind == Containerd || p.Kind == Docker {
+		return string(p.Kind) + " " + p.Version
 	}
 	return string(p.Kind)
 }
