@@ -68,9 +68,6 @@ func MeasureImage(ctx context.Context, ref string, opts ...Option) (*ImageMeasur
 		m := &img.Manifests[i]
 		var res Measurement
 		if o.scheme == bundle.SchemeCMC {
-			if o.topLayer != nil {
-				return nil, fmt.Errorf("measure %s: %w", ref, errTopLayerUnpack)
-			}
 			res, err = o.measureUnpacked(ctx, s, m)
 		} else {
 			res, err = o.measureStream(ctx, s, m)
@@ -134,7 +131,7 @@ func (o *options) measureUnpacked(ctx context.Context, s *store, m *Manifest) (M
 	rootless := os.Geteuid() != 0
 	defer removeTree(tmp, rootless)
 	dir := tmp + "/bundle"
-	inexact, err := unpackBundle(ctx, s, m, dir, rootless, false, o.runtimeConfigFor)
+	inexact, err := unpackBundle(ctx, s, m, dir, rootless, false, o.runtimeConfigFor, o.topLayer)
 	if err != nil {
 		return Measurement{}, err
 	}

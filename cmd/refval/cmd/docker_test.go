@@ -53,6 +53,25 @@ func TestMeasureDockerEngine(t *testing.T) {
 	if want := res.Results[0].Result.TemplateSha256.String(); !strings.Contains(out, want) {
 		t.Errorf("measure printed %s, want template %s", out, want)
 	}
+	// unpack writes the same bundle: config and init layer (as root, so
+	// that owners are exact).
+	if os.Geteuid() == 0 {
+		b := filepath.Join(t.TempDir(), "bundle")
+		if _, errs, code := runCLI(t, "unpack", ref, b, "--layout", t.TempDir(), "--engine", "docker", "--host-profile", hp,
+			"--", "-e", "A=1", "--read-only", "--network", "none", "sh", "-c", "true"); code != 0 {
+			t.Fatalf("unpack: exit %d: %s", code, errs)
+		}
+		if _, err := os.Stat(filepath.Join(b, "rootfs", ".dockerenv")); err != nil {
+			t.Errorf("unpacked rootfs without Docker's init layer: %v", err)
+		}
+		mb, errs, code := runCLI(t, "measure-bundle", b, "--scheme", "refval-v2", "--id", engine.DockerDefaultContainerID)
+		if code != 0 {
+			t.Fatalf("measure-bundle: exit %d: %s", code, errs)
+		}
+		if want := res.Results[0].Result.TemplateSha256.String(); !strings.Contains(mb, want) {
+			t.Errorf("measure-bundle of the unpacked bundle printed %s, want template %s", mb, want)
+		}
+	}
 	for _, args := range [][]string{
 		{"--env", "A=1"},            // ctr's flag, not docker's
 		{"--", "-e", "A"},           // a value from the caller's environment
