@@ -265,3 +265,28 @@ func TestDockerContainerIDForm(t *testing.T) {
 		t.Errorf("container ID web: %v, want ErrInvalidOption", err)
 	}
 }
+
+// FuzzDockerRunArgs: any docker run command line (from a batch file) is
+// parsed, checked and predicted without a panic.
+func FuzzDockerRunArgs(f *testing.F) {
+	f.Add("-e\x00A=1\x00-v\x00/a:/b:ro\x00--tmpfs\x00/t:size=1m\x00sh")
+	f.Add("--mount\x00type=bind,src=/a,dst=/b,readonly\x00--cap-add\x00ALL\x00--cap-drop\x00chown")
+	f.Add("-w\x00/x/../y\x00-u\x00app:1\x00--security-opt\x00no-new-privileges\x00--cpus\x001.25")
+	host := &Host{Hostname: "h", Docker: &DockerDaemon{KernelVersion: "6.1"}}
+	img := ocispec.Image{Config: ocispec.ImageConfig{Cmd: []string{"sh"}, WorkingDir: "/w"}}
+	f.Fuzz(func(t *testing.T, line string) {
+		r, err := ParseDockerRunArgs(strings.Split(line, "\x00"), func(string) ([]byte, error) { return []byte("A=1\n"), nil })
+		if err != nil {
+			return
+		}
+		if err := CheckDockerRun(&RunOptions{Docker: r}, host); err != nil {
+			return
+		}
+		if _, err := PredictSpec(img, fstest.MapFS{}, RunOptions{Docker: r}, WithProfile(Profile{Kind: Docker, Version: DockerVersion}), WithHost(host), WithContainerID(DockerDefaultContainerID)); err != nil {
+			return
+		}
+		if _, err := dockerTopLayer(fstest.MapFS{}, r.Workdir); err != nil && r.Workdir == "" {
+			t.Fatalf("top layer without a workdir: %v", err)
+		}
+	})
+}
