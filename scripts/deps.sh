@@ -5,6 +5,9 @@
 #     images, htpasswd, openssl), with apt-get when running as root;
 #   - containerd 2.x (containerd, ctr, containerd-shim-runc-v2) built with
 #     `go install` from the Go module proxy into $REFVAL_CACHE;
+#   - Debian's docker.io (dockerd 20.10.24) and nerdctl v2.2.1 built from the
+#     Go module proxy into $REFVAL_CACHE, for the Docker and nerdctl tests
+#     (internal/dockertest);
 #   - the kubelet (for the Kubernetes fidelity test, internal/kubetest) built
 #     from the k8s.io/kubernetes module of the Go module proxy into
 #     $REFVAL_CACHE (about 8 minutes on 2 cores; cached).
