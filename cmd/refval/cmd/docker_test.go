@@ -11,6 +11,7 @@ import (
 	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/engine"
 	"github.com/refval/refval/internal/testimage"
+	"github.com/refval/refval/manifest"
 	"github.com/refval/refval/oci"
 )
 
@@ -83,6 +84,52 @@ func TestMeasureDockerEngine(t *testing.T) {
 		full := append([]string{"measure", ref, "--layout", t.TempDir(), "--engine", "docker"}, args...)
 		if _, errs, code := runCLI(t, full...); code != ExitUsage {
 			t.Errorf("%q: exit %d, want %d (%s)", args, code, ExitUsage, errs)
+		}
+	}
+}
+
+// TestGenerateDockerRun: a batch entry with the docker engine, in the
+// object form and the legacy command-line form, gives the value of
+// `refval measure --engine docker` with the entry's env as -e options.
+func TestGenerateDockerRun(t *testing.T) {
+	dir := t.TempDir()
+	_, signers := sigPKI(t, dir, "docker")
+	img, err := testimage.BusyboxImage()
+	if err != nil {
+		t.Skip(err)
+	}
+	layout := filepath.Join(dir, "layout")
+	if _, err := testimage.WriteLayout(layout, "web", img); err != nil {
+		t.Fatal(err)
+	}
+	ref, store := "oci:"+layout+":web", filepath.Join(dir, "store")
+	host := `{"hostname":"node1","docker":{"kernelVersion":"6.1.0"}}`
+	hp := filepath.Join(dir, "host.json")
+	os.WriteFile(hp, []byte(host), 0o644)
+	code, out, stderr := sigCLI(t, "", "measure", ref, "--layout", store, "--insecure-policy", "-q", "--engine", "docker", "--host-profile", hp,
+		"--", "-e", "MODE=prod", "--network", "none", "true")
+	var rv []manifest.ReferenceValue
+	if code != 0 || json.Unmarshal([]byte(out), &rv) != nil || len(rv) != 1 {
+		t.Fatalf("measure: exit %d %s %s", code, out, stderr)
+	}
+	tmpl := filepath.Join(dir, "app.manifest.json")
+	os.WriteFile(tmpl, []byte(`{"type":"App Manifest","name":"x","version":"1","referenceValues":[],"validity":{"notBefore":"2026-01-01T00:00:00Z","notAfter":"2036-01-01T00:00:00Z"}}`), 0o644)
+	batch := filepath.Join(dir, "images.json")
+	os.WriteFile(batch, []byte(`{"images":[
+ {"image":"`+ref+`","name":"object","env":["MODE=prod"],"run":{"engine":"docker","host":`+host+`,"docker":{"network":"none","args":["true"]}}},
+ {"image":"`+ref+`","name":"legacy","env":["MODE=prod"],"run":["--engine","docker","--host-profile","`+hp+`","--","--network","none","true"]}]}`), 0o644)
+	code, sumOut, stderr := sigCLI(t, "", "generate", "--batch", batch, "--template", tmpl, "--key", signers[0][0], "--cert", signers[0][1],
+		"--out", filepath.Join(dir, "out"), "--layout", store, "--insecure-policy", "-q")
+	if code != 0 {
+		t.Fatalf("generate: exit %d\n%s\n%s", code, sumOut, stderr)
+	}
+	var sum []manifest.GenerateResult
+	if err := json.Unmarshal([]byte(sumOut), &sum); err != nil || len(sum) != 2 {
+		t.Fatalf("summary %v: %s", err, sumOut)
+	}
+	for _, s := range sum {
+		if s.ReferenceValue == nil || s.ReferenceValue.Sha256.String() != rv[0].Sha256.String() {
+			t.Errorf("%s: %+v, want template hash %s", s.Name, s.ReferenceValue, rv[0].Sha256)
 		}
 	}
 }
