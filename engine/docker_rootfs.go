@@ -127,7 +127,23 @@ func initLayerPath(rootfs fs.ReadLinkFS, w *layerWriter, p, typ string) error {
 // inside the rootfs, is created with its missing parents as 0755
 // directories owned by root.
 func workdirPath(rootfs fs.ReadLinkFS, w *layerWriter, workdir string) error {
-	resolved, missing, err := resolveInScope(rootfs, path.Clean(workdir))
+	// dockerd creates it after the init layer, which may have replaced a
+	// non-directory on its way (a symlinked /etc): resolving it in the
+	// image alone would then be wrong.
+	clean := path.Clean(workdir)
+	for _, e := range dockerInitPaths {
+		comps := strings.Split(e.path, "/")
+		for i := range comps {
+			q := "/" + strings.Join(comps[:i+1], "/")
+			if clean != q && !strings.HasPrefix(clean, q+"/") {
+				continue
+			}
+			if fi, err := rootfs.Lstat(q[1:]); err == nil && !fi.IsDir() {
+				return fmt.Errorf("%w: working directory %s: Docker's init layer replaces %s, which is not a directory in the image", ErrUnsupported, workdir, q)
+			}
+		}
+	}
+	resolved, missing, err := resolveInScope(rootfs, clean)
 	if err != nil {
 		return fmt.Errorf("%w: working directory %s: %v", ErrInvalidOption, workdir, err)
 	}

@@ -211,6 +211,9 @@ func TestDockerInitLayer(t *testing.T) {
 	if _, err := dockerTopLayer(fstest.MapFS{"w": &fstest.MapFile{}}, "/w/x"); err == nil {
 		t.Error("a working directory below a file is accepted")
 	}
+	if _, err := dockerTopLayer(root, "/etc/app"); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("a working directory below the image's /etc symlink, which the init layer replaces: %v, want ErrUnsupported", err)
+	}
 }
 
 // TestDockerDefaultEnv: PATH and HOSTNAME first, the image's PATH replacing
