@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/refval/refval/engine"
 	"github.com/refval/refval/manifest"
 	"github.com/refval/refval/oci"
 )
@@ -74,6 +75,22 @@ func ImageComponents(ref string, m *oci.ImageMeasurement, v ValueOptions) ([]man
 	return cs, nil
 }
 
+// PredictionOptions are the oci options that make Unpack write, and
+// MeasureImage measure, the container pred predicts (none for nil, the
+// runc engine): its config, its container ID and, for an engine that adds
+// a layer of its own (Docker's init layer, engine.LayerAdder), that layer
+// on top of the image's.
+func PredictionOptions(pred engine.ConfigPredictor) []oci.Option {
+	if pred == nil {
+		return nil
+	}
+	opts := []oci.Option{oci.WithRuntimeConfig(pred.Config), oci.WithContainerID(pred.ContainerID())}
+	if la, ok := pred.(engine.LayerAdder); ok && la.AddsLayer() {
+		opts = append(opts, oci.WithTopLayer(la.TopLayer))
+	}
+	return opts
+}
+
 // ImageValueName is the name ImageReferenceValues gives the value of
 // manifest m: name, or else ref without its transport, with the platform
 // appended when the measurement covers several.
@@ -129,9 +146,7 @@ func MeasureImage(ctx context.Context, ref string, o manifest.RunOptions, base .
 		scheme = o.Scheme
 	}
 	opts := append(slices.Clone(base), oci.WithScheme(scheme))
-	if pred != nil {
-		opts = append(opts, oci.WithRuntimeConfig(pred.Config), oci.WithContainerID(pred.ContainerID()))
-	}
+	opts = append(opts, PredictionOptions(pred)...)
 	if o.Platform != "" {
 		opts = append(opts, oci.WithPlatform(o.Platform))
 	}

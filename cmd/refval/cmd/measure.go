@@ -51,9 +51,9 @@ platform and index digest in "description"; --output text adds them as lines.
 			if err != nil {
 				return err
 			}
-			// --engine containerd|kubernetes: predict the config the engine
-			// writes, measured with the prediction's scheme (refval-v2 for
-			// kubernetes) unless --scheme says otherwise.
+			// --engine containerd|docker|kubernetes: predict the config the
+			// engine writes, measured with the prediction's scheme (refval-v2
+			// for docker and kubernetes) unless --scheme says otherwise.
 			pred, scheme, err := rf.predictor(f.id, args[1:])
 			if err != nil {
 				return err
@@ -62,9 +62,7 @@ platform and index digest in "description"; --output text adds them as lines.
 				scheme = f.scheme
 			}
 			opts = append(opts, oci.WithScheme(scheme), oci.WithContainerID(f.id), oci.WithLimits(lf.limits()))
-			if pred != nil {
-				opts = append(opts, oci.WithRuntimeConfig(pred.Config), oci.WithContainerID(pred.ContainerID()))
-			}
+			opts = append(opts, refval.PredictionOptions(pred)...)
 			var res *oci.ImageMeasurement
 			measure := func(more ...oci.Option) (err error) {
 				res, err = oci.MeasureImage(cmd.Context(), args[0], append(opts, more...)...)

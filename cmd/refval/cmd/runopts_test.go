@@ -18,7 +18,7 @@ func TestRunFlagsUsage(t *testing.T) {
 	dir := t.TempDir()
 	for _, args := range [][]string{
 		{"measure", "oci:" + dir + ":x", "--env", "A=1"},                                           // run option without --engine containerd
-		{"measure", "oci:" + dir + ":x", "--engine", "docker"},                                     // unknown engine
+		{"measure", "oci:" + dir + ":x", "--engine", "podman"},                                     // unknown engine
 		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--engine-version", "9.9"},      // unknown version
 		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--user", "app"},                // 1.6 has no --user
 		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--privileged"},                 // needs a host profile
