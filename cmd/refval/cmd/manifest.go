@@ -15,9 +15,11 @@ import (
 func newManifestCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "manifest",
-		Short: "Create App Manifests and update their reference values",
-		Long: `Create and edit CMC App Manifests (JSON, or CBOR with integer keys) and the
-App Descriptions of a Device Description. Output is deterministic: the validity
+		Short: "Create Manifests and update their reference values",
+		Long: `Create CMC v0.9 Manifests and the Manifest Descriptions of an Image
+Description (the default), or, with --cmc-version 0.7, create and edit CMC
+v0.7 App Manifests and the App Descriptions of a Device Description (JSON, or
+CBOR with integer keys). Output is deterministic: the validity
 dates come from flags or SOURCE_DATE_EPOCH, never silently from the clock.
 See docs/manifests.md.`,
 	}
@@ -154,15 +156,21 @@ func newManifestCreateCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "create --name NAME --version V [--refvals FILE|-] [flags]",
-		Short: "Create an unsigned App Manifest",
-		Long: `Create an unsigned CMC App Manifest holding the given reference values (the
+		Short: "Create an unsigned Manifest (or App Manifest)",
+		Long: `Create an unsigned CMC v0.9 Manifest holding the given components (the
 output of measure-bundle or measure: a JSON array, or one object; "-" reads
-stdin). The validity window starts at --not-before or $SOURCE_DATE_EPOCH and
+stdin); its --version must be an RFC 3339 time, as CMC ignores any other.
+With --cmc-version 0.7: a CMC v0.7 App Manifest holding v0.7 reference values
+(measured with --cmc-version 0.7); --from-image and the App Description flags
+are 0.7's. Reference values of the other dialect are refused. The validity window starts at --not-before or $SOURCE_DATE_EPOCH and
 lasts --valid-for (default 365d) unless --not-after is given.`,
-		Example: `  refval measure-bundle ./bundle --driver tpm > refvals.json
+		Example: `  refval measure-bundle ./bundle --driver tpm > components.json
   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) \
-    refval manifest create --name web --version 1.2.0 --developer "ACME CI" \
-      --refvals refvals.json --out web.manifest.json`,
+    refval manifest create --name web --version 2026-01-02T15:04:05Z --developer "ACME CI" \
+      --refvals components.json --out web.manifest.json --image-description image.json
+  refval measure-bundle ./bundle --driver tpm --cmc-version 0.7 > refvals.json
+  refval manifest create --cmc-version 0.7 --name web --version 1.2.0 \
+      --refvals refvals.json --out web.app-manifest.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Name == "" || o.Version == "" {
@@ -173,7 +181,7 @@ lasts --valid-for (default 365d) unless --not-after is given.`,
 				return err
 			}
 			if dialect == manifest.CMC09 && (fromImage != "" || ad.file != "" || len(ad.env) > 0 || len(ad.connections) > 0) {
-				return UsageErrorf("--cmc-version 0.9: --from-image and the App Description flags are CMC 0.7's (measure with \"refval measure --cmc-version 0.9\"; use --image-description)")
+				return UsageErrorf("CMC 0.9 (the default): --from-image and the App Description flags are CMC 0.7's (give --cmc-version 0.7; or measure with \"refval measure\" and use --image-description)")
 			}
 			if dialect == manifest.CMC07 && (c09.imageDesc != "" || c09.ociRules != "") {
 				return UsageErrorf("--image-description and --oci-rules need --cmc-version 0.9")
