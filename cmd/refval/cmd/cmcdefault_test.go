@@ -177,3 +177,22 @@ func TestGenerateCMC09(t *testing.T) {
 		t.Errorf("Ed25519 COSE for CMC 0.9: exit %d %s", code, stderr)
 	}
 }
+
+// TestSetRefvalsNamesTheDialect: set-refvals edits CMC 0.7 App Manifests;
+// fed the default (0.9) measure-bundle output it says which flag measures
+// what it takes, and writes nothing.
+func TestSetRefvalsNamesTheDialect(t *testing.T) {
+	dir := writeBundle(t)
+	comps, _, _ := runCLI(t, "measure-bundle", dir)
+	tmpl := filepath.Join(t.TempDir(), "app.manifest.json")
+	os.WriteFile(tmpl, []byte(`{"type":"App Manifest","name":"x","version":"1","referenceValues":[]}`), 0o644)
+	out := filepath.Join(t.TempDir(), "out.json")
+	code, stdout, stderr := sigCLI(t, comps, "manifest", "set-refvals", tmpl, "--out", out)
+	if _, err := os.Stat(out); code != ExitUsage || stdout != "" || !strings.Contains(stderr, "--cmc-version 0.7") || !os.IsNotExist(err) {
+		t.Errorf("set-refvals with components: exit %d, stdout %q, stderr %q, output %v; want a usage error naming --cmc-version 0.7", code, stdout, stderr, err)
+	}
+	rvs, _, _ := runCLI(t, "measure-bundle", dir, "--cmc-version", "0.7")
+	if code, _, stderr := sigCLI(t, rvs, "manifest", "set-refvals", tmpl, "--out", out); code != 0 {
+		t.Errorf("set-refvals with 0.7 reference values: exit %d %s", code, stderr)
+	}
+}

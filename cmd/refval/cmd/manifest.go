@@ -126,6 +126,9 @@ func readRefvalFile(cmd *cobra.Command, file string) ([]manifest.ReferenceValue,
 		return nil, err
 	}
 	rvs, err := manifest.ReadReferenceValues(b)
+	if err != nil && manifest.IsComponentList(b) {
+		return nil, UsageErrorf("%s: CMC 0.9 components, not CMC 0.7 reference values (measure with --cmc-version 0.7)", file)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
@@ -272,9 +275,10 @@ func newManifestSetRefvalsCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "set-refvals TEMPLATE [--refvals FILE|-] [--out FILE]",
-		Short: "Replace the reference values of an existing App Manifest",
-		Long: `Replace the referenceValues of the App Manifest TEMPLATE (JSON or CBOR)
-with those of --refvals (default stdin), keeping every other member,
+		Short: "Replace the reference values of an existing App Manifest (CMC 0.7)",
+		Long: `Replace the referenceValues of the CMC v0.7 App Manifest TEMPLATE (JSON or
+CBOR) with the CMC v0.7 reference values of --refvals (default stdin; measure
+them with --cmc-version 0.7), keeping every other member,
 including ones refval does not know. --not-before/--not-after/--valid-for
 also replace the validity window. The result goes to --out (default stdout)
 in TEMPLATE's encoding, deterministically.`,
