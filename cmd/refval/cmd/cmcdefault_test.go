@@ -196,3 +196,31 @@ func TestSetRefvalsNamesTheDialect(t *testing.T) {
 		t.Errorf("set-refvals with 0.7 reference values: exit %d %s", code, stderr)
 	}
 }
+
+// TestManifestCreateFromImage: --from-image measures the image in the
+// dialect of the command: a component in a Manifest by default (scheme
+// cmc resolved to cmc-0.9), a reference value in an App Manifest with
+// --cmc-version 0.7; a version CMC 0.9 ignores fails before measuring.
+func TestManifestCreateFromImage(t *testing.T) {
+	measured := 0
+	oldC, oldM := componentMeasurer, imageMeasurer
+	t.Cleanup(func() { componentMeasurer, imageMeasurer = oldC, oldM })
+	componentMeasurer = func([]oci.Option) manifest.MeasureComponentFunc { return fakeComponent(&measured) }
+	imageMeasurer = func([]oci.Option) manifest.MeasureFunc { return fakeMeasure }
+	t.Setenv("SOURCE_DATE_EPOCH", fmtUnix(time.Now()))
+	code, out, stderr := sigCLI(t, "", "manifest", "create", "--from-image", "oci:/layout:web", "--scheme", "cmc", "--name", "web", "--version", "2026-01-02T15:04:05Z")
+	var m manifest.Manifest
+	if err := json.Unmarshal([]byte(out), &m); code != 0 || err != nil || m.Type != manifest.TypeManifest || m.Sbom == nil ||
+		len(m.Sbom.Components) != 1 || m.Sbom.Components[0].Name != "web/cmc-0.9" {
+		t.Errorf("default --from-image: exit %d %v %s\n%s", code, err, stderr, out)
+	}
+	code, out, stderr = sigCLI(t, "", "manifest", "create", "--cmc-version", "0.7", "--from-image", "oci:/layout:web", "--name", "web", "--version", "1")
+	var am manifest.AppManifest
+	if err := json.Unmarshal([]byte(out), &am); code != 0 || err != nil || am.Type != manifest.TypeAppManifest || len(am.ReferenceValues) != 1 {
+		t.Errorf("--cmc-version 0.7 --from-image: exit %d %v %s\n%s", code, err, stderr, out)
+	}
+	measured = 0
+	if code, _, stderr := sigCLI(t, "", "manifest", "create", "--from-image", "oci:/layout:web", "--name", "web", "--version", "1.0.0"); code != ExitUsage || measured != 0 || !strings.Contains(stderr, "RFC 3339") {
+		t.Errorf("version 1.0.0: exit %d, %d measured, %s; want a usage error before measuring", code, measured, stderr)
+	}
+}

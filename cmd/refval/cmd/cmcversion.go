@@ -47,6 +47,7 @@ func schemeFor(s bundle.Scheme, v manifest.CMCVersion) bundle.Scheme {
 
 // create09 holds what `manifest create` needs for the CMC v0.9 dialect.
 type create09 struct {
+	comps      []manifest.Component // measured by --from-image
 	cmcVersion string
 	imageDesc  string // Image Description to create or update
 	ociRules   string // JSON object file: the ociRules of the manifest's description
@@ -96,7 +97,7 @@ func (c *create09) dialect(cmd *cobra.Command, refvals string) (manifest.CMCVers
 // run writes a CMC v0.9 Manifest (and the Image Description) for
 // `manifest create`.
 func (c *create09) run(cmd *cobra.Command, o manifest.CreateOptions, raw []byte, refvalsName, out string, f manifest.Format) error {
-	var comps []manifest.Component
+	comps := c.comps
 	if raw != nil {
 		var err error
 		if comps, err = manifest.ReadComponents(raw); err != nil {

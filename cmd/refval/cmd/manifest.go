@@ -10,6 +10,7 @@ import (
 	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/internal/atomicfile"
 	"github.com/refval/refval/manifest"
+	"github.com/refval/refval/oci"
 )
 
 func newManifestCmd() *cobra.Command {
@@ -163,9 +164,10 @@ func newManifestCreateCmd() *cobra.Command {
 		Long: `Create an unsigned CMC v0.9 Manifest holding the given components (the
 output of measure-bundle or measure: a JSON array, or one object; "-" reads
 stdin); its --version must be an RFC 3339 time, as CMC ignores any other.
-With --cmc-version 0.7: a CMC v0.7 App Manifest holding v0.7 reference values
-(measured with --cmc-version 0.7); --from-image and the App Description flags
-are 0.7's. Reference values of the other dialect are refused. The validity window starts at --not-before or $SOURCE_DATE_EPOCH and
+--from-image measures the image instead (as "refval measure" would). With
+--cmc-version 0.7: a CMC v0.7 App Manifest holding v0.7 reference values
+(measured with --cmc-version 0.7); the App Description flags are 0.7's.
+Reference values of the other dialect are refused. The validity window starts at --not-before or $SOURCE_DATE_EPOCH and
 lasts --valid-for (default 365d) unless --not-after is given.`,
 		Example: `  refval measure-bundle ./bundle --driver tpm > components.json
   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) \
@@ -183,8 +185,11 @@ lasts --valid-for (default 365d) unless --not-after is given.`,
 			if err != nil {
 				return err
 			}
-			if dialect == manifest.CMC09 && (fromImage != "" || ad.file != "" || len(ad.env) > 0 || len(ad.connections) > 0) {
-				return UsageErrorf("CMC 0.9 (the default): --from-image and the App Description flags are CMC 0.7's (give --cmc-version 0.7; or measure with \"refval measure\" and use --image-description)")
+			if dialect == manifest.CMC09 && (ad.file != "" || len(ad.env) > 0 || len(ad.connections) > 0) {
+				return UsageErrorf("CMC 0.9 (the default): the App Description flags are CMC 0.7's (give --cmc-version 0.7, or use --image-description)")
+			}
+			if fromImage != "" && refvals != "" {
+				return UsageErrorf("--refvals and --from-image exclude each other")
 			}
 			if dialect == manifest.CMC07 && (c09.imageDesc != "" || c09.ociRules != "") {
 				return UsageErrorf("--image-description and --oci-rules need --cmc-version 0.9")
@@ -199,7 +204,35 @@ lasts --valid-for (default 365d) unless --not-after is given.`,
 			if o.Validity, err = v.validity(); err != nil {
 				return err
 			}
+			// --from-image: the run options of the one image measured.
+			var run manifest.RunOptions
+			var base []oci.Option
+			if fromImage != "" {
+				if err := checkImageArg(fromImage); err != nil {
+					return err
+				}
+				run = manifest.RunOptions{Name: o.Name, Scheme: schemeFor(scheme, dialect), Driver: driver}
+				if cmd.Flags().Changed("pcr") {
+					run.PCR = &pcr
+				}
+				if err := run.Validate(); err != nil {
+					return UsageErrorf("%v", err)
+				}
+				if base, err = img.options(cmd); err != nil {
+					return err
+				}
+			}
 			if dialect == manifest.CMC09 {
+				if err := manifest.CheckVersion(o.Version); err != nil {
+					return UsageErrorf("%v", err) // before measuring anything
+				}
+				if fromImage != "" {
+					c, _, err := componentMeasurer(base)(cmd.Context(), fromImage, run)
+					if err != nil {
+						return err
+					}
+					c09.comps = []manifest.Component{c}
+				}
 				return c09.run(cmd, o, raw, refvals, out, f)
 			}
 			if err := manifest.CheckVersion(o.Version); err != nil {
@@ -208,23 +241,7 @@ lasts --valid-for (default 365d) unless --not-after is given.`,
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v\n", err)
 			}
 			switch {
-			case fromImage != "" && refvals != "":
-				return UsageErrorf("--refvals and --from-image exclude each other")
 			case fromImage != "":
-				if err := checkImageArg(fromImage); err != nil {
-					return err
-				}
-				run := manifest.RunOptions{Name: o.Name, Scheme: scheme, Driver: driver}
-				if cmd.Flags().Changed("pcr") {
-					run.PCR = &pcr
-				}
-				if err := run.Validate(); err != nil {
-					return UsageErrorf("%v", err)
-				}
-				base, err := img.options(cmd)
-				if err != nil {
-					return err
-				}
 				rv, _, err := imageMeasurer(base)(cmd.Context(), fromImage, run)
 				if err != nil {
 					return err
