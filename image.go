@@ -137,10 +137,40 @@ func Platform(m *oci.Manifest) string {
 // it first (cmd/refval does, with its flag parser).
 func MeasureImage(ctx context.Context, ref string, o manifest.RunOptions, base ...oci.Option) (manifest.ReferenceValue, manifest.ImageInfo, error) {
 	var rv manifest.ReferenceValue
+	res, vo, info, err := measureJob(ctx, ref, o, base)
+	if err != nil {
+		return rv, info, err
+	}
+	rvs, err := ImageReferenceValues(ref, res, vo)
+	if err != nil {
+		return rv, info, err
+	}
+	return rvs[0], info, nil
+}
+
+// MeasureImageComponent is MeasureImage for the CMC v0.9 dialect: the
+// image's component (ImageComponents), ctrData.ociSpec being the config
+// the job's run options predict.
+func MeasureImageComponent(ctx context.Context, ref string, o manifest.RunOptions, base ...oci.Option) (manifest.Component, manifest.ImageInfo, error) {
+	var c manifest.Component
+	res, vo, info, err := measureJob(ctx, ref, o, base)
+	if err != nil {
+		return c, info, err
+	}
+	cs, err := ImageComponents(ref, res, vo)
+	if err != nil {
+		return c, info, err
+	}
+	return cs[0], info, nil
+}
+
+// measureJob measures the one platform of a job's image and returns it with
+// the value options and image identity MeasureImage gives it.
+func measureJob(ctx context.Context, ref string, o manifest.RunOptions, base []oci.Option) (*oci.ImageMeasurement, ValueOptions, manifest.ImageInfo, error) {
 	var info manifest.ImageInfo
 	pred, scheme, err := Prediction(o.Run, o.Env, "")
 	if err != nil {
-		return rv, info, err
+		return nil, ValueOptions{}, info, err
 	}
 	if o.Scheme != "" {
 		scheme = o.Scheme
@@ -152,18 +182,14 @@ func MeasureImage(ctx context.Context, ref string, o manifest.RunOptions, base .
 	}
 	res, err := oci.MeasureImage(ctx, ref, opts...)
 	if err != nil {
-		return rv, info, err
+		return nil, ValueOptions{}, info, err
 	}
 	if len(res.Results) != 1 {
-		return rv, info, fmt.Errorf("%s: %d platforms measured, want one (select one with platform)", ref, len(res.Results))
+		return nil, ValueOptions{}, info, fmt.Errorf("%s: %d platforms measured, want one (select one with platform)", ref, len(res.Results))
 	}
 	name := o.Name
 	if name == "" {
 		name = manifest.NameFromImage(ref)
-	}
-	rvs, err := ImageReferenceValues(ref, res, ValueOptions{Name: name, Driver: o.Driver, PCR: o.PCR, Optional: o.Optional})
-	if err != nil {
-		return rv, info, err
 	}
 	r := &res.Results[0]
 	// The digest users know is the manifest's at the source; the store
@@ -173,5 +199,5 @@ func MeasureImage(ctx context.Context, ref string, o manifest.RunOptions, base .
 		d = r.Manifest.SourceDigest
 	}
 	info = manifest.ImageInfo{Reference: ref, Digest: d.String(), Platform: Platform(r.Manifest)}
-	return rvs[0], info, nil
+	return res, ValueOptions{Name: name, Driver: o.Driver, PCR: o.PCR, Optional: o.Optional}, info, nil
 }

@@ -141,7 +141,7 @@ func (f *measureFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	f.fs = fl
 	f.scheme = bundle.SchemeV1
-	fl.Var(&f.scheme, "scheme", "measurement scheme: refval-v1, refval-v2, cmc (CMC v0.7) or cmc-0.9 (--engine kubernetes: default refval-v2)")
+	fl.Var(&f.scheme, "scheme", "measurement scheme: refval-v1, refval-v2 (default for --engine docker and kubernetes), cmc (the CMC version's: cmc-0.9, or CMC v0.7's with --cmc-version 0.7) or cmc-0.9")
 	fl.StringVar(&f.id, "id", "", "container ID to replace by <container-id> in the config")
 	fl.StringVar(&f.name, "name", "", "name of the reference value (default: derived from the input)")
 	fl.StringVar(&f.driver, "driver", manifest.DriverSW, "how the runtime records the measurement: tpm (PCR) or sw (list)")

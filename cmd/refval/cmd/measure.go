@@ -27,8 +27,9 @@ the layer blobs in memory. No rootfs is written and no privilege is needed;
 owners, file capabilities and device nodes come exactly from the layers.
 The config measured is the config.json unpack writes.
 
-Output as measure-bundle: a JSON array of CMC reference values (one per
-platform with --all-platforms), each naming its image, manifest digest,
+Output as measure-bundle: a JSON array of CMC v0.9 components (CMC v0.7
+reference values with --cmc-version 0.7), one per platform with
+--all-platforms, each naming its image, manifest digest,
 platform and index digest in "description"; --output text adds them as lines.
 --scheme cmc needs an on-disk tree, so it unpacks to a temporary bundle.`,
 		Example: `  refval measure docker://registry.example.com/app:1.2 --driver tpm --pcr 11
