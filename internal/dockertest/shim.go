@@ -55,7 +55,9 @@ func NewShim(t testing.TB, bin, scheme string) *Shim {
 		List:   filepath.Join(dir, "list.json"),
 		Log:    filepath.Join(dir, "shim.log"),
 	}
-	cfg := fmt.Sprintf("scheme = %q\nlist = %q\nlog_file = %q\ngenerate_all = true\ngenerate_dir = %q\nenforce = true\n",
+	// cmc_version 0.7: Values reads generate mode's CMC 0.7 reference
+	// value, whose sha256 is the template hash the tests compare.
+	cfg := fmt.Sprintf("scheme = %q\ncmc_version = \"0.7\"\nlist = %q\nlog_file = %q\ngenerate_all = true\ngenerate_dir = %q\nenforce = true\n",
 		scheme, s.List, s.Log, s.GenDir)
 	if err := os.WriteFile(s.Config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -91,8 +93,8 @@ func (s *Shim) Values(id string) (v Values, ok bool, err error) {
 			RootfsSha256 string `json:"rootfsSha256"`
 		} `json:"ctrData"`
 	}
-	if err := json.Unmarshal(raw, &refs); err != nil || len(refs) != 1 {
-		return v, false, fmt.Errorf("%s: want one reference value: %v", dir, err)
+	if err := json.Unmarshal(raw, &refs); err != nil || len(refs) != 1 || refs[0].Sha256 == "" {
+		return v, false, fmt.Errorf("%s: want one CMC 0.7 reference value with a template hash: %v", dir, err)
 	}
 	v.TemplateSha256 = refs[0].Sha256
 	v.ConfigSha256, v.RootfsSha256 = refs[0].CtrData.ConfigSha256, refs[0].CtrData.RootfsSha256

@@ -36,7 +36,7 @@ func TestMeasureDockerEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref := "oci:" + layout + ":web"
-	out, errs, code := runCLI(t, "measure", ref, "--layout", t.TempDir(), "--engine", "docker", "--host-profile", hp,
+	out, errs, code := runCLI(t, "measure", "--cmc-version", "0.7", ref, "--layout", t.TempDir(), "--engine", "docker", "--host-profile", hp,
 		"--", "-e", "A=1", "--read-only", "--network", "none", "sh", "-c", "true")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
@@ -65,7 +65,7 @@ func TestMeasureDockerEngine(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(b, "rootfs", ".dockerenv")); err != nil {
 			t.Errorf("unpacked rootfs without Docker's init layer: %v", err)
 		}
-		mb, errs, code := runCLI(t, "measure-bundle", b, "--scheme", "refval-v2", "--id", engine.DockerDefaultContainerID)
+		mb, errs, code := runCLI(t, "measure-bundle", "--cmc-version", "0.7", b, "--scheme", "refval-v2", "--id", engine.DockerDefaultContainerID)
 		if code != 0 {
 			t.Fatalf("measure-bundle: exit %d: %s", code, errs)
 		}
@@ -81,7 +81,7 @@ func TestMeasureDockerEngine(t *testing.T) {
 		{"--", "--bogus"},           // not a docker run option
 		{"--", "--privileged"},      // no host profile
 	} {
-		full := append([]string{"measure", ref, "--layout", t.TempDir(), "--engine", "docker"}, args...)
+		full := append([]string{"measure", "--cmc-version", "0.7", ref, "--layout", t.TempDir(), "--engine", "docker"}, args...)
 		if _, errs, code := runCLI(t, full...); code != ExitUsage {
 			t.Errorf("%q: exit %d, want %d (%s)", args, code, ExitUsage, errs)
 		}
@@ -106,7 +106,7 @@ func TestGenerateDockerRun(t *testing.T) {
 	host := `{"hostname":"node1","docker":{"kernelVersion":"6.1.0"}}`
 	hp := filepath.Join(dir, "host.json")
 	os.WriteFile(hp, []byte(host), 0o644)
-	code, out, stderr := sigCLI(t, "", "measure", ref, "--layout", store, "--insecure-policy", "-q", "--engine", "docker", "--host-profile", hp,
+	code, out, stderr := sigCLI(t, "", "measure", "--cmc-version", "0.7", ref, "--layout", store, "--insecure-policy", "-q", "--engine", "docker", "--host-profile", hp,
 		"--", "-e", "MODE=prod", "--network", "none", "true")
 	var rv []manifest.ReferenceValue
 	if code != 0 || json.Unmarshal([]byte(out), &rv) != nil || len(rv) != 1 {
@@ -118,7 +118,7 @@ func TestGenerateDockerRun(t *testing.T) {
 	os.WriteFile(batch, []byte(`{"images":[
  {"image":"`+ref+`","name":"object","env":["MODE=prod"],"run":{"engine":"docker","host":`+host+`,"docker":{"network":"none","args":["true"]}}},
  {"image":"`+ref+`","name":"legacy","env":["MODE=prod"],"run":["--engine","docker","--host-profile","`+hp+`","--","--network","none","true"]}]}`), 0o644)
-	code, sumOut, stderr := sigCLI(t, "", "generate", "--batch", batch, "--template", tmpl, "--key", signers[0][0], "--cert", signers[0][1],
+	code, sumOut, stderr := sigCLI(t, "", "generate", "--cmc-version", "0.7", "--batch", batch, "--template", tmpl, "--key", signers[0][0], "--cert", signers[0][1],
 		"--out", filepath.Join(dir, "out"), "--layout", store, "--insecure-policy", "-q")
 	if code != 0 {
 		t.Fatalf("generate: exit %d\n%s\n%s", code, sumOut, stderr)
