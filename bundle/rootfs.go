@@ -2,15 +2,10 @@ package bundle
 
 import (
 	"bytes"
-	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"hash"
-	"os"
 	"slices"
-	"strconv"
-	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,152 +13,6 @@ import (
 // CapabilityXattr holds file capabilities. It is measured because it grants
 // privilege without changing a file's content, mode or owner.
 const CapabilityXattr = "security.capability"
-
-// Bounds of the pipeline between the walk and the digest: at most
-// windowPerWorker batches per worker (and maxWindow in all) in flight, each
-// of at most batchFiles records, batchBytes of file content (a larger file
-// travels alone) and batchPathBytes of paths. Memory and open file
-// descriptors are therefore bounded whatever the tree. Batching saves the
-// per-file hand-offs between goroutines, which otherwise cost more than
-// hashing a 1 KiB file.
-const (
-	windowPerWorker = 16
-	maxWindow       = 64
-	batchFiles      = 32
-	batchBytes      = 512 << 10
-	batchPathBytes  = 64 << 10
-)
-
-// batch is a run of consecutive records on their way from the walk to the
-// digest. recs[i] is a regular file when files[i].fd >= 0: opened, with
-// its stat, for a worker to describe and hash before closing done; the
-// walk described every other record itself. The paths of recs share one
-// string, allocated per batch.
-type batch struct {
-	recs   []Record
-	files  []openFile
-	nfiles int
-	size   int64
-	arena  []byte // the paths, back to back, until the batch is sent
-	ends   []int  // where each record's path ends in arena
-	done   chan struct{}
-	err    error
-}
-
-type openFile struct {
-	fd int
-	st unix.Stat_t
-}
-
-// walker produces the records of a tree in measurement order (walk.go).
-type walker struct {
-	ctx     context.Context
-	root    string
-	order   chan<- *batch
-	jobs    chan<- *batch
-	cur     *batch // records collected but not yet sent
-	procFD  bool   // /proc/self/fd is usable for *at-style xattr calls
-	meta    describer
-	linkBuf []byte
-	path    []byte  // the current entry's path, shared by every level
-	frames  []frame // the directories from the root to the current one
-	dbuf    []byte  // getdents buffer
-}
-
-// hashRootfsV1 measures the tree at root with scheme refval-v1: a
-// sequential pre-order walk (children sorted bytewise) feeds an ordered
-// window; a pool of workers describes, reads and hashes regular files in
-// parallel; records leave the window in walk order into the RootfsHasher.
-func hashRootfsV1(ctx context.Context, root string, o *options) (Digest, int, error) {
-	rootFD, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ENOENT) {
-			return Digest{}, 0, fmt.Errorf("%w: %s: %v", ErrInvalidRootfs, root, err)
-		}
-		return Digest{}, 0, fmt.Errorf("hash rootfs: open %s: %w", root, err)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	ids := idMapper{uids: o.uidMap, gids: o.gidMap, noRootless: o.noRootless}
-	window := min(o.workers*windowPerWorker, maxWindow)
-	order := make(chan *batch, window)
-	jobs := make(chan *batch, window)
-	var wg sync.WaitGroup
-	for range o.workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			d := describer{ids: ids}
-			fh := &fileHasher{h: sha256.New(), buf: make([]byte, 256<<10)}
-			for b := range jobs {
-				for i := range b.files {
-					f := &b.files[i]
-					if f.fd < 0 {
-						continue
-					}
-					if b.err == nil {
-						if b.err = ctx.Err(); b.err == nil {
-							b.err = d.hashFile(&b.recs[i], f, fh)
-						}
-					}
-					unix.Close(f.fd)
-				}
-				close(b.done)
-			}
-		}()
-	}
-
-	w := &walker{ctx: ctx, root: root, order: order, jobs: jobs, meta: describer{ids: ids}}
-	_, perr := os.Stat("/proc/self/fd/" + strconv.Itoa(rootFD))
-	w.procFD = perr == nil
-	walkErr := make(chan error, 1)
-	go func() {
-		err := w.walk(rootFD)
-		if err == nil {
-			err = w.flush()
-		} else {
-			w.discard()
-		}
-		for _, f := range w.frames { // left open by an error
-			if f.fd >= 0 && f.fd != rootFD {
-				unix.Close(f.fd)
-			}
-		}
-		unix.Close(rootFD)
-		close(order)
-		close(jobs)
-		walkErr <- err
-	}()
-
-	h := NewRootfsHasher()
-	var first error
-	for b := range order {
-		if b.done != nil {
-			<-b.done
-		}
-		if first != nil {
-			continue // drain, so every worker and the walk finish
-		}
-		first = b.err
-		for i := 0; i < len(b.recs) && first == nil; i++ {
-			if first = h.Add(&b.recs[i]); first == nil && o.recordFn != nil {
-				first = o.recordFn(&b.recs[i])
-			}
-		}
-		if first != nil {
-			cancel()
-		}
-	}
-	wg.Wait()
-	if err := <-walkErr; first == nil && err != nil {
-		first = err
-	}
-	if first != nil {
-		return Digest{}, 0, fmt.Errorf("hash rootfs: %w", first)
-	}
-	return h.Sum(), h.Count(), nil
-}
 
 // describer turns a stat and the entry's xattrs into the record's type,
 // mode, owner, device numbers and capability. Each goroutine has its own
@@ -179,8 +28,8 @@ type fileHasher struct {
 	buf []byte
 }
 
-// hashFile describes and hashes a regular file the walk opened and
-// stat'ed, and checks that it did not change while being read: exactly
+// hashFile describes and hashes a regular file opened and stat'ed by the
+// caller, and checks that it did not change while being read: exactly
 // the stat's size read (a file that claims to be empty is read once to
 // be sure), and the same size, mtime, ctime, mode and owner after the
 // read as at the open. A file that grows after its last byte was read has
@@ -222,87 +71,6 @@ func (d *describer) hashFile(rec *Record, f *openFile, fh *fileHasher) error {
 	}
 	fh.h.Sum(rec.Sha256[:0])
 	return nil
-}
-
-// add appends a record for the entry at w.path to the current batch,
-// sending the batch first when it is full. f.fd < 0 for a record the walk
-// described itself.
-func (w *walker) add(rec Record, f openFile) error {
-	if b := w.cur; b != nil && (len(b.recs) == batchFiles || len(b.arena)+len(w.path) > batchPathBytes ||
-		(f.fd >= 0 && b.nfiles > 0 && b.size+f.st.Size > batchBytes)) {
-		if err := w.flush(); err != nil {
-			if f.fd >= 0 {
-				unix.Close(f.fd)
-			}
-			return err
-		}
-	}
-	b := w.cur
-	if b == nil {
-		b = &batch{recs: make([]Record, 0, batchFiles), files: make([]openFile, 0, batchFiles), ends: make([]int, 0, batchFiles),
-			arena: make([]byte, 0, min(batchPathBytes, max(4<<10, 2*len(w.path))))}
-		w.cur = b
-	}
-	b.arena = append(b.arena, w.path...)
-	b.ends = append(b.ends, len(b.arena))
-	b.recs = append(b.recs, rec)
-	b.files = append(b.files, f)
-	if f.fd >= 0 {
-		b.nfiles++
-		b.size += f.st.Size
-	}
-	return nil
-}
-
-// addFile queues an opened regular file at w.path.
-func (w *walker) addFile(f openFile) error { return w.add(Record{Type: TypeFile}, f) }
-
-// send queues a record the walk described itself.
-func (w *walker) send(rec Record) error { return w.add(rec, openFile{fd: -1}) }
-
-// flush sends the current batch, if any: to the workers too when it
-// holds files.
-func (w *walker) flush() error {
-	b := w.cur
-	if b == nil {
-		return nil
-	}
-	w.cur = nil
-	paths, start := string(b.arena), 0 // one string for all the batch's paths
-	for i, end := range b.ends {
-		b.recs[i].Path = paths[start:end]
-		start = end
-	}
-	b.arena = nil
-	if b.nfiles > 0 {
-		b.done = make(chan struct{})
-	}
-	select {
-	case w.order <- b:
-	case <-w.ctx.Done():
-		closeFiles(b)
-		return w.ctx.Err()
-	}
-	if b.nfiles > 0 {
-		w.jobs <- b // workers always drain jobs, so this cannot block forever
-	}
-	return nil
-}
-
-// discard closes the files of a batch that will never be sent.
-func (w *walker) discard() {
-	if w.cur != nil {
-		closeFiles(w.cur)
-		w.cur = nil
-	}
-}
-
-func closeFiles(b *batch) {
-	for _, f := range b.files {
-		if f.fd >= 0 {
-			unix.Close(f.fd)
-		}
-	}
 }
 
 // describe sets type, mode, owner, device numbers and capability of rec.

@@ -103,25 +103,7 @@ func (w *walker) entry(top *frame, e dirent) error {
 	}
 	switch typ {
 	case unix.DT_REG:
-		// O_NONBLOCK: if a fifo took the file's place, the open must not
-		// hang; the type check below then refuses it.
-		fd, err := openatZ(top.fd, top.nameZ(e), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK)
-		if err != nil {
-			if errors.Is(err, unix.ELOOP) {
-				err = fmt.Errorf("%w (became a symlink)", ErrFileChanged)
-			}
-			return w.pathErr(err)
-		}
-		f := openFile{fd: fd}
-		if err := unix.Fstat(fd, &f.st); err != nil {
-			unix.Close(fd)
-			return w.pathErr(err)
-		}
-		if f.st.Mode&unix.S_IFMT != unix.S_IFREG {
-			unix.Close(fd)
-			return w.pathErr(fmt.Errorf("%w (no longer a regular file)", ErrFileChanged))
-		}
-		return w.addFile(f)
+		return w.addFile(top.fd, top.nameZ(e))
 	case unix.DT_DIR:
 		return w.dir(top, e)
 	}
@@ -166,6 +148,7 @@ func (w *walker) push(fd int, st *unix.Stat_t) error {
 	} else {
 		w.frames = w.frames[:len(w.frames)+1]
 	}
+	w.dirSeq++
 	f := &w.frames[len(w.frames)-1]
 	f.fd, f.dev, f.ino, f.pathLen, f.next = fd, st.Dev, st.Ino, len(w.path), 0
 	if err := w.readDir(f); err != nil {
@@ -179,6 +162,7 @@ func (w *walker) push(fd int, st *unix.Stat_t) error {
 func (w *walker) pop() error {
 	top := &w.frames[len(w.frames)-1]
 	w.frames = w.frames[:len(w.frames)-1]
+	w.dirSeq++
 	if len(w.frames) == 0 {
 		return nil // the root's descriptor belongs to hashRootfsV1
 	}
