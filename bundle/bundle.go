@@ -78,6 +78,7 @@ type options struct {
 	idMapSet    bool
 	// noRootless ignores user.rootlesscontainers (WithoutRootlessXattr).
 	noRootless bool
+	limits     Limits // WithLimits; a zero field is its default (Limits.Resolved)
 }
 
 // Option configures a measurement.
