@@ -35,11 +35,14 @@ type Limits struct {
 	LayerBytes int64 `json:"layerBytes,omitempty"`
 	// ImageBytes bounds the expanded bytes of all layers of one image.
 	ImageBytes int64 `json:"imageBytes,omitempty"`
-	// Expansion bounds expanded bytes per stored byte beyond the first
-	// ExpansionFloor bytes of a layer: uncompressed per compressed byte of
-	// the blob (a decompression bomb), and file content per byte of the
-	// tar stream (sparse files whose holes read as zeros).
+	// Expansion bounds expanded bytes per stored byte once a layer has
+	// expanded to ExpansionFloor bytes: uncompressed per compressed byte
+	// of the blob (a decompression bomb), and file content per byte of the
+	// tar stream (sparse files, whose holes read as zeros).
 	Expansion int64 `json:"expansion,omitempty"`
+	// ExpansionFloor is what any layer may expand to whatever its ratio,
+	// so that small, highly compressible layers are never refused.
+	ExpansionFloor int64 `json:"expansionFloor,omitempty"`
 	// Entries bounds the number of entries (tar entries of all layers of
 	// an image; entries of an on-disk tree).
 	Entries int64 `json:"entries,omitempty"`
@@ -50,11 +53,6 @@ type Limits struct {
 	// PathBytes bounds a path inside the rootfs, leading "/" included.
 	PathBytes int `json:"pathBytes,omitempty"`
 }
-
-// ExpansionFloor is the number of expanded bytes of a layer that the
-// Expansion ratio does not apply to, so that small, highly compressible
-// layers (a few empty files, a zero-filled image) are never refused.
-const ExpansionFloor = 1 << 30
 
 // MaxNameBytes and MaxPathBytes are Linux's NAME_MAX and PATH_MAX less the
 // terminating NUL: a name or path beyond them cannot be created, so
@@ -72,13 +70,14 @@ const (
 // directory, so whatever measure accepts unpack can create).
 func DefaultLimits() Limits {
 	return Limits{
-		LayerBytes: 64 << 30,
-		ImageBytes: 256 << 30,
-		Expansion:  100,
-		Entries:    4 << 20,
-		Depth:      1024,
-		NameBytes:  MaxNameBytes,
-		PathBytes:  3072,
+		LayerBytes:     64 << 30,
+		ImageBytes:     256 << 30,
+		Expansion:      100,
+		ExpansionFloor: 1 << 30,
+		Entries:        4 << 20,
+		Depth:          1024,
+		NameBytes:      MaxNameBytes,
+		PathBytes:      3072,
 	}
 }
 
@@ -98,6 +97,7 @@ func (l Limits) Resolved() Limits {
 	set64(&l.LayerBytes, d.LayerBytes)
 	set64(&l.ImageBytes, d.ImageBytes)
 	set64(&l.Expansion, d.Expansion)
+	set64(&l.ExpansionFloor, d.ExpansionFloor)
 	set64(&l.Entries, d.Entries)
 	set(&l.Depth, d.Depth)
 	set(&l.NameBytes, d.NameBytes)
@@ -132,9 +132,9 @@ func (l Limit) Flag() string {
 	}[l]
 }
 
-// LimitError reports input beyond one of the Limits. Path and Layer are
-// set where known (Layer is the layer's digest); the message already
-// carries them when the error is wrapped by the code that knows them.
+// LimitError reports input beyond one of the Limits. Path (the entry) and
+// Layer (the layer's digest) are set where known; the message names Path,
+// and the layer through the wrapping of the code that reads layers.
 type LimitError struct {
 	Limit Limit
 	Value int64 // what the input asked for (at least; counting stops at the limit)
@@ -145,9 +145,6 @@ type LimitError struct {
 
 func (e *LimitError) Error() string {
 	var b strings.Builder
-	if e.Layer != "" {
-		fmt.Fprintf(&b, "layer %s: ", e.Layer)
-	}
 	if e.Path != "" {
 		fmt.Fprintf(&b, "%q: ", e.Path)
 	}
