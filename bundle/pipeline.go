@@ -76,6 +76,8 @@ type walker struct {
 	frames  []frame // the directories from the root to the current one
 	dbuf    []byte  // getdents buffer
 	dirSeq  uint64  // changes whenever the directory on top of frames does
+	limits  Limits  // resolved: Entries and Depth apply
+	entries int64   // records so far
 }
 
 // hashRootfsV1 measures the tree at root with scheme refval-v1: a
@@ -112,7 +114,7 @@ func hashRootfsV1(ctx context.Context, root string, o *options) (Digest, int, er
 		}()
 	}
 
-	w := &walker{ctx: ctx, root: root, order: order, jobs: jobs, meta: describer{ids: ids}}
+	w := &walker{ctx: ctx, root: root, order: order, jobs: jobs, meta: describer{ids: ids}, limits: o.limits.Resolved()}
 	_, perr := os.Stat("/proc/self/fd/" + strconv.Itoa(rootFD))
 	w.procFD = perr == nil
 	walkErr := make(chan error, 1)
@@ -233,6 +235,10 @@ func (wk *worker) file(b *batch, j *fileJob) (int64, error) {
 // add appends a record for the entry at w.path to the current batch,
 // sending the batch first when it is full.
 func (w *walker) add(rec Record) (*batch, error) {
+	w.entries++
+	if err := CheckLimit(LimitEntries, w.entries, w.limits.Entries, string(w.path)); err != nil {
+		return nil, err
+	}
 	if b := w.cur; b != nil && (len(b.recs) == batchFiles || len(b.arena)+len(w.path) > batchPathBytes) {
 		if err := w.flush(); err != nil {
 			return nil, err

@@ -78,6 +78,9 @@ func (w *walker) walk(rootFD int) error {
 		e := top.ents[top.next]
 		top.next++
 		w.path = append(append(w.path[:top.pathLen], '/'), top.name(e)...)
+		if err := CheckLimit(LimitDepth, int64(len(w.frames)), int64(w.limits.Depth), string(w.path)); err != nil {
+			return err
+		}
 		if err := w.entry(top, e); err != nil {
 			return err
 		}
@@ -152,6 +155,10 @@ func (w *walker) push(fd int, st *unix.Stat_t) error {
 	f := &w.frames[len(w.frames)-1]
 	f.fd, f.dev, f.ino, f.pathLen, f.next = fd, st.Dev, st.Ino, len(w.path), 0
 	if err := w.readDir(f); err != nil {
+		var le *LimitError
+		if errors.As(err, &le) {
+			return err
+		}
 		return fmt.Errorf("%s/: %w", w.path, err)
 	}
 	return nil
@@ -208,6 +215,10 @@ func (w *walker) readDir(f *frame) error {
 			break
 		}
 		if err := f.parseDirents(w.dbuf[:n]); err != nil {
+			return err
+		}
+		// Bound the listing itself, before a huge directory is in memory.
+		if err := CheckLimit(LimitEntries, w.entries+int64(len(f.ents)), w.limits.Entries, string(w.path)+"/"); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,7 +99,7 @@ func TestDeepTree(t *testing.T) {
 	}
 	withFDLimit(t, 256)
 	var got []Record
-	d, n, err := HashRootfs(context.Background(), root, WithRecordFunc(func(r *Record) error {
+	d, n, err := HashRootfs(context.Background(), root, WithLimits(Limits{Depth: -1}), WithRecordFunc(func(r *Record) error {
 		c := *r
 		c.Capability = nil
 		got = append(got, c)
@@ -129,7 +130,7 @@ func TestDeepTreeMoved(t *testing.T) {
 	makeDeepTree(t, root, 3000)
 	at := strings.Repeat("/d", keepOpenDepth+10)
 	moved := false
-	_, _, err := HashRootfs(context.Background(), root, WithRecordFunc(func(r *Record) error {
+	_, _, err := HashRootfs(context.Background(), root, WithLimits(Limits{Depth: -1}), WithRecordFunc(func(r *Record) error {
 		// The walk is at most one window of records ahead of this
 		// callback, still on its way down: the move happens before it
 		// comes back up.
@@ -143,5 +144,50 @@ func TestDeepTreeMoved(t *testing.T) {
 	}))
 	if !moved || !errors.Is(err, ErrFileChanged) || !strings.Contains(err.Error(), "moved during the measurement") {
 		t.Errorf("moved directory: %v; want ErrFileChanged (moved)", err)
+	}
+}
+
+// TestWalkLimits: the on-disk walk refuses a tree deeper than Limits.Depth
+// or with more entries than Limits.Entries, naming the entry, the limit
+// and the flag; at the limit it measures; by default Depth is 1024.
+func TestWalkLimits(t *testing.T) {
+	deep := t.TempDir()
+	makeDeepTree(t, deep, 5) // "/d/d/d/d/d/f" is at depth 6: 9 entries
+	ctx := context.Background()
+	if _, n, err := HashRootfs(ctx, deep, WithLimits(Limits{Depth: 6})); err != nil || n != 9 {
+		t.Errorf("depth 6 at limit 6: %d, %v", n, err)
+	}
+	_, _, err := HashRootfs(ctx, deep, WithLimits(Limits{Depth: 5}))
+	var le *LimitError
+	if !errors.As(err, &le) || !errors.Is(err, ErrLimitExceeded) || le.Limit != LimitDepth || le.Value != 6 ||
+		le.Path != "/d/d/d/d/d/f" || !strings.Contains(err.Error(), "--max-depth") {
+		t.Errorf("depth 6 at limit 5: %v; want a depth LimitError naming /d/d/d/d/d/f", err)
+	}
+	if _, n, err := HashRootfs(ctx, deep, WithLimits(Limits{Entries: 9})); err != nil || n != 9 {
+		t.Errorf("9 entries at limit 9: %d, %v", n, err)
+	}
+	_, _, err = HashRootfs(ctx, deep, WithLimits(Limits{Entries: 8}))
+	if !errors.As(err, &le) || le.Limit != LimitEntries || !strings.Contains(err.Error(), "--max-entries") {
+		t.Errorf("9 entries at limit 8: %v; want an entries LimitError", err)
+	}
+	// A single directory with more entries than the limit is refused
+	// while it is listed.
+	wide := t.TempDir()
+	for i := range 100 {
+		os.WriteFile(filepath.Join(wide, fmt.Sprintf("f%03d", i)), nil, 0o644)
+	}
+	_, _, err = HashRootfs(ctx, wide, WithLimits(Limits{Entries: 50}))
+	if !errors.As(err, &le) || le.Limit != LimitEntries || le.Value <= 50 {
+		t.Errorf("100 files at limit 50: %v; want an entries LimitError", err)
+	}
+	// The default depth limit (1024) applies without WithLimits.
+	def := t.TempDir()
+	makeDeepTree(t, def, DefaultLimits().Depth)
+	_, _, err = HashRootfs(ctx, def)
+	if !errors.As(err, &le) || le.Limit != LimitDepth || le.Max != int64(DefaultLimits().Depth) {
+		t.Errorf("depth %d by default: %v; want a depth LimitError", DefaultLimits().Depth+1, err)
+	}
+	if _, _, err := HashRootfs(ctx, def, WithLimits(Limits{Depth: -1})); err != nil {
+		t.Errorf("no depth limit: %v", err)
 	}
 }
