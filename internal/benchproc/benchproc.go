@@ -4,8 +4,15 @@
 // Peak memory is the child's VmHWM (/proc/self/status); rusage's maxrss
 // would include the parent's pages at fork time, which survive execve.
 //
-// A package's TestMain calls Child first; benchmarks call Run. Only for
-// benchmarks on Linux; it guarantees nothing about timing noise.
+// A package's TestMain calls Child first; benchmarks call Run. Exec runs
+// an external competitor (CMC's measure-bundle, skopeo, umoci) the same
+// way, timed from outside. Interleave runs the contenders of a benchmark
+// round after round in rotating order and summarises min and median, so
+// that noise from a shared machine hits every contender alike; HashLimit
+// measures the machine's SHA-256 ceiling in the same run; CMCMeasureBundle
+// builds the baseline from the shared CMC sources; TableRow collects the
+// rows make bench prints. Only for benchmarks on Linux: interleaving makes
+// ratios fair, it does not make absolute times quiet.
 package benchproc
 
 import (
