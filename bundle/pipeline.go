@@ -236,7 +236,7 @@ func (wk *worker) file(b *batch, j *fileJob) (int64, error) {
 // sending the batch first when it is full.
 func (w *walker) add(rec Record) (*batch, error) {
 	w.entries++
-	if err := CheckLimit(LimitEntries, w.entries, w.limits.Entries, string(w.path)); err != nil {
+	if err := w.check(LimitEntries, w.entries, w.limits.Entries, ""); err != nil {
 		return nil, err
 	}
 	if b := w.cur; b != nil && (len(b.recs) == batchFiles || len(b.arena)+len(w.path) > batchPathBytes) {

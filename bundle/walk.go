@@ -78,7 +78,7 @@ func (w *walker) walk(rootFD int) error {
 		e := top.ents[top.next]
 		top.next++
 		w.path = append(append(w.path[:top.pathLen], '/'), top.name(e)...)
-		if err := CheckLimit(LimitDepth, int64(len(w.frames)), int64(w.limits.Depth), string(w.path)); err != nil {
+		if err := w.check(LimitDepth, int64(len(w.frames)), int64(w.limits.Depth), ""); err != nil {
 			return err
 		}
 		if err := w.entry(top, e); err != nil {
@@ -218,7 +218,7 @@ func (w *walker) readDir(f *frame) error {
 			return err
 		}
 		// Bound the listing itself, before a huge directory is in memory.
-		if err := CheckLimit(LimitEntries, w.entries+int64(len(f.ents)), w.limits.Entries, string(w.path)+"/"); err != nil {
+		if err := w.check(LimitEntries, w.entries+int64(len(f.ents)), w.limits.Entries, "/"); err != nil {
 			return err
 		}
 	}
@@ -305,4 +305,13 @@ func (w *walker) readlink(dirFD int, name string) (string, error) {
 // pathErr returns err about the entry at w.path.
 func (w *walker) pathErr(err error) error {
 	return fmt.Errorf("%s: %w", w.path, err)
+}
+
+// check is CheckLimit for the entry at w.path (with suffix), whose path
+// string is only made when the limit is exceeded.
+func (w *walker) check(limit Limit, value, max int64, suffix string) error {
+	if max < 0 || value <= max {
+		return nil
+	}
+	return CheckLimit(limit, value, max, string(w.path)+suffix)
 }
