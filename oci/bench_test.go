@@ -205,13 +205,20 @@ func BenchmarkMeasureImage(b *testing.B) {
 	b.StopTimer()
 	rv, cm := st[0], st[1]
 	benchproc.TableRow(b, fmt.Sprintf("image, %d gzip layers: %d MB of files, %d MB of blobs; vs skopeo + umoci + CMC", layers, layers*layerBytes/1000000, total/1000000),
-		benchproc.Join(benchproc.Times(rv), benchproc.RSS(rv)),
-		benchproc.Join(benchproc.Times(cm), benchproc.RSS(cm)),
+		benchproc.Join(benchproc.Times(rv), benchproc.RSS(rv), cpuCell(rv)),
+		benchproc.Join(benchproc.Times(cm), benchproc.RSS(cm), cpuCell(cm)),
 		benchproc.Ratio(rv, cm), "—", "—", "—")
 	if rv.Rounds > 0 {
 		b.ReportMetric(rv.Median.Seconds(), "refval-s")
 	}
-	if rv.Rounds > 0 && cm.Rounds > 0 {
-		b.ReportMetric(cm.Median.Seconds()/rv.Median.Seconds(), "x-vs-skopeo+umoci+cmc")
+	if med, _, ok := benchproc.PairedRatio(cm, rv); ok {
+		b.ReportMetric(med, "x-vs-skopeo+umoci+cmc")
 	}
+}
+
+func cpuCell(s benchproc.Stats) string {
+	if s.Rounds == 0 || s.MedianCPU <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.2f CPU-s", s.MedianCPU.Seconds())
 }

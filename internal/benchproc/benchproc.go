@@ -35,6 +35,10 @@ const (
 type Result struct {
 	Time    time.Duration // the time fn took, process start-up excluded
 	PeakRSS int64         // bytes
+	// CPU is the user and system time the process used (start-up
+	// included), 0 when unknown. Unlike Time it hardly depends on how
+	// busy the shared machine is.
+	CPU time.Duration
 }
 
 // Child runs fn and exits when this test binary was started by Run;
@@ -74,7 +78,7 @@ func Run(tb testing.TB, mode string, args ...string) Result {
 	if _, err := fmt.Sscan(string(out), &ns, &rss); err != nil {
 		tb.Fatalf("bench child %s: output %q: %v", mode, out, err)
 	}
-	return Result{Time: time.Duration(ns), PeakRSS: rss}
+	return Result{Time: time.Duration(ns), PeakRSS: rss, CPU: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 }
 
 // peakRSS returns this process's VmHWM in bytes (-1 when unknown).

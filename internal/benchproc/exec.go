@@ -47,7 +47,8 @@ func Exec(tb testing.TB, argv ...string) (Result, error) {
 		}
 		return Result{}, fmt.Errorf("%s: %v: %s", filepath.Base(argv[0]), err, last)
 	}
-	r := Result{Time: d, PeakRSS: -1}
+	// wait4's times include the descendants GNU time reaped.
+	r := Result{Time: d, PeakRSS: -1, CPU: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 	if rssFile != "" {
 		b, _ := os.ReadFile(rssFile)
 		if kb, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil {

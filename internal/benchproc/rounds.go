@@ -18,10 +18,14 @@ type Contender struct {
 type Stats struct {
 	Name        string
 	Min, Median time.Duration
-	PeakRSS     int64 // the largest of the rounds, bytes (-1 unknown)
-	Rounds      int   // rounds that ran
-	Err         error // the first failure (the contender stops there)
-	all         []time.Duration
+	MedianCPU   time.Duration // median CPU time (0 unknown)
+	PeakRSS     int64         // the largest of the rounds, bytes (-1 unknown)
+	Rounds      int           // rounds that ran
+	Err         error         // the first failure (the contender stops there)
+	// PerRound holds each round's time, 0 where the contender did not run.
+	PerRound []time.Duration
+	all      []time.Duration
+	cpu      []time.Duration
 }
 
 // Interleave runs every contender once per round, rounds times, rotating
@@ -32,7 +36,7 @@ func Interleave(tb testing.TB, rounds int, cs []Contender) []Stats {
 	tb.Helper()
 	st := make([]Stats, len(cs))
 	for i, c := range cs {
-		st[i] = Stats{Name: c.Name, PeakRSS: -1}
+		st[i] = Stats{Name: c.Name, PeakRSS: -1, PerRound: make([]time.Duration, rounds)}
 	}
 	for r := range rounds {
 		for k := range cs {
@@ -46,6 +50,8 @@ func Interleave(tb testing.TB, rounds int, cs []Contender) []Stats {
 				continue
 			}
 			st[i].all = append(st[i].all, res.Time)
+			st[i].cpu = append(st[i].cpu, res.CPU)
+			st[i].PerRound[r] = res.Time
 			st[i].PeakRSS = max(st[i].PeakRSS, res.PeakRSS)
 		}
 	}
@@ -54,14 +60,10 @@ func Interleave(tb testing.TB, rounds int, cs []Contender) []Stats {
 		if len(s.all) == 0 {
 			continue
 		}
-		sorted := slices.Clone(s.all)
-		slices.Sort(sorted)
-		s.Rounds = len(sorted)
-		s.Min = sorted[0]
-		s.Median = sorted[len(sorted)/2]
-		if len(sorted)%2 == 0 {
-			s.Median = (sorted[len(sorted)/2-1] + sorted[len(sorted)/2]) / 2
-		}
+		s.Rounds = len(s.all)
+		s.Min = slices.Min(s.all)
+		s.Median = median(s.all)
+		s.MedianCPU = median(s.cpu)
 	}
 	return st
 }
@@ -77,7 +79,7 @@ func Rounds(def int) int {
 
 // TableHeader is the head of the table TableRow writes; every row has its
 // seven cells.
-const TableHeader = "| workload | refval: min / median time, best rate, peak RSS | CMC's last measure-bundle (" + CMCBaseline + ") | refval faster than CMC: median (min) | plain read, no hash | hash limit here: cores × one-core SHA-256 | refval's share of the limit: median (min) |\n" +
+const TableHeader = "| workload | refval: min / median time, best rate, peak RSS, rate per CPU-second | CMC's last measure-bundle (" + CMCBaseline + "), same | refval faster than CMC, per round: median (best) | plain read, no hash | hash limit here: cores × one-core SHA-256 (CPU time) | refval's share of the limit, per round: median (best); by CPU time |\n" +
 	"|---|---|---|---|---|---|---|"
 
 // TableRow appends one Markdown table row to the file REFVAL_BENCH_TABLE
@@ -108,4 +110,34 @@ func TableRow(tb testing.TB, cells ...string) {
 		fmt.Fprintln(f, TableHeader)
 	}
 	fmt.Fprintln(f, row)
+}
+
+func median(v []time.Duration) time.Duration {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 0 {
+		return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return s[len(s)/2]
+}
+
+// PairedRatio returns the median and the best over the rounds where both
+// ran of num's time divided by den's: each ratio compares two runs made
+// next to each other, so a busy phase of the machine cancels out.
+func PairedRatio(num, den Stats) (med, best float64, ok bool) {
+	var rs []float64
+	for r := range min(len(num.PerRound), len(den.PerRound)) {
+		if num.PerRound[r] > 0 && den.PerRound[r] > 0 {
+			rs = append(rs, num.PerRound[r].Seconds()/den.PerRound[r].Seconds())
+		}
+	}
+	if len(rs) == 0 {
+		return 0, 0, false
+	}
+	slices.Sort(rs)
+	med = rs[len(rs)/2]
+	if len(rs)%2 == 0 {
+		med = (rs[len(rs)/2-1] + rs[len(rs)/2]) / 2
+	}
+	return med, rs[len(rs)-1], true
 }

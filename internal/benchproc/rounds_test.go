@@ -38,7 +38,7 @@ func TestInterleave(t *testing.T) {
 	if c := st[2]; c.Err == nil || c.Rounds != 0 || Times(c) != "fails: boom" {
 		t.Errorf("c: %+v, %q", c, Times(c))
 	}
-	if r := Ratio(st[0], st[1]); r != "2.50× (4.00×)" {
+	if r := Ratio(st[0], st[1]); r != "3.00× (4.00×)" { // per round: 5/3, 4/1, 6/2
 		t.Errorf("Ratio = %q", r)
 	}
 }

@@ -39,13 +39,25 @@ func Rate(s Stats, bytes int64, files int) string {
 	return fmt.Sprintf("%.0f MB/s", float64(bytes)/s.Min.Seconds()/1e6)
 }
 
-// Ratio formats how many times faster a is than b: the ratio of the
-// medians, and of the minimums in parentheses ("2.7× (2.5×)").
+// Ratio formats how many times faster a is than b, round by round
+// (PairedRatio): the median, and the best in parentheses ("2.7× (3.1×)").
 func Ratio(a, b Stats) string {
-	if a.Rounds == 0 || b.Rounds == 0 {
+	med, best, ok := PairedRatio(b, a)
+	if !ok {
 		return "—"
 	}
-	return fmt.Sprintf("%.2f× (%.2f×)", b.Median.Seconds()/a.Median.Seconds(), b.Min.Seconds()/a.Min.Seconds())
+	return fmt.Sprintf("%.2f× (%.2f×)", med, best)
+}
+
+// CPURate formats the bytes (or files) per CPU-second of s's median CPU time.
+func CPURate(s Stats, bytes int64, files int) string {
+	if s.Rounds == 0 || s.MedianCPU <= 0 || (bytes == 0 && files == 0) {
+		return ""
+	}
+	if files > 0 {
+		return fmt.Sprintf("%.0f k files per CPU-s", float64(files)/s.MedianCPU.Seconds()/1e3)
+	}
+	return fmt.Sprintf("%.0f MB per CPU-s", float64(bytes)/s.MedianCPU.Seconds()/1e6)
 }
 
 // RSS formats a peak RSS in MiB.
