@@ -191,14 +191,7 @@ func (wk *worker) run(b *batch) {
 		}
 		j := &b.files[k]
 		if j.err = wk.ctx.Err(); j.err == nil {
-			var size int64
-			size, j.err = wk.file(b, j)
-			if size > helpBytes && int(b.next.Load()) < len(b.files) {
-				select { // let another worker take the next files meanwhile
-				case wk.jobs <- b:
-				default:
-				}
-			}
+			j.err = wk.file(b, j)
 		}
 		if b.left.Add(-1) == 0 {
 			closeDirs(b)
@@ -208,9 +201,10 @@ func (wk *worker) run(b *batch) {
 	}
 }
 
-// file opens, checks and hashes one regular file of b. It returns the
-// file's size (for run's decision to share the batch).
-func (wk *worker) file(b *batch, j *fileJob) (int64, error) {
+// file opens, checks and hashes one regular file of b. Before hashing a
+// large one it puts b back, so that another worker takes the next files
+// meanwhile.
+func (wk *worker) file(b *batch, j *fileJob) error {
 	rec := &b.recs[j.rec]
 	// O_NONBLOCK: if a fifo took the file's place, the open must not hang;
 	// the type check below then refuses it.
@@ -219,17 +213,23 @@ func (wk *worker) file(b *batch, j *fileJob) (int64, error) {
 		if errors.Is(err, unix.ELOOP) {
 			err = fmt.Errorf("%w (became a symlink)", ErrFileChanged)
 		}
-		return 0, fmt.Errorf("%s: %w", rec.Path, err)
+		return fmt.Errorf("%s: %w", rec.Path, err)
 	}
 	defer unix.Close(fd)
 	f := openFile{fd: fd}
 	if err := unix.Fstat(fd, &f.st); err != nil {
-		return 0, fmt.Errorf("%s: %w", rec.Path, err)
+		return fmt.Errorf("%s: %w", rec.Path, err)
 	}
 	if f.st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return 0, fmt.Errorf("%s: %w (no longer a regular file)", rec.Path, ErrFileChanged)
+		return fmt.Errorf("%s: %w (no longer a regular file)", rec.Path, ErrFileChanged)
 	}
-	return f.st.Size, wk.d.hashFile(rec, &f, wk.fh)
+	if f.st.Size > helpBytes && int(b.next.Load()) < len(b.files) {
+		select {
+		case wk.jobs <- b:
+		default: // the queue is full: the others have work
+		}
+	}
+	return wk.d.hashFile(rec, &f, wk.fh)
 }
 
 // add appends a record for the entry at w.path to the current batch,

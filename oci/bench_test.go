@@ -196,6 +196,7 @@ func BenchmarkMeasureImage(b *testing.B) {
 				return benchproc.Result{}, err
 			}
 			sum.Time += r.Time
+			sum.CPU += r.CPU
 			sum.PeakRSS = max(sum.PeakRSS, r.PeakRSS)
 		}
 		return sum, nil

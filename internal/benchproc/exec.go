@@ -42,8 +42,11 @@ func Exec(tb testing.TB, argv ...string) (Result, error) {
 		if i := strings.LastIndexByte(last, '\n'); i >= 0 {
 			last = last[i+1:]
 		}
-		if r := []rune(last); len(r) > 100 { // the end says why
-			last = "…" + string(r[len(r)-100:])
+		if _, msg, ok := strings.Cut(last, `msg="`); ok { // logrus
+			last, _, _ = strings.Cut(msg, `" `)
+		}
+		if r := []rune(last); len(r) > 80 { // the end says why
+			last = "…" + string(r[len(r)-80:])
 		}
 		return Result{}, fmt.Errorf("%s: %v: %s", filepath.Base(argv[0]), err, last)
 	}
