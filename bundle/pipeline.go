@@ -77,7 +77,7 @@ type walker struct {
 	dbuf    []byte  // getdents buffer
 	dirSeq  uint64  // changes whenever the directory on top of frames does
 	limits  Limits  // resolved: Entries and Depth apply
-	entries int64   // records so far
+	listed  int64   // entries listed so far: each becomes a record
 }
 
 // hashRootfsV1 measures the tree at root with scheme refval-v1: a
@@ -235,10 +235,6 @@ func (wk *worker) file(b *batch, j *fileJob) error {
 // add appends a record for the entry at w.path to the current batch,
 // sending the batch first when it is full.
 func (w *walker) add(rec Record) (*batch, error) {
-	w.entries++
-	if err := w.check(LimitEntries, w.entries, w.limits.Entries, ""); err != nil {
-		return nil, err
-	}
 	if b := w.cur; b != nil && (len(b.recs) == batchFiles || len(b.arena)+len(w.path) > batchPathBytes) {
 		if err := w.flush(); err != nil {
 			return nil, err

@@ -214,11 +214,15 @@ func (w *walker) readDir(f *frame) error {
 		if n <= 0 {
 			break
 		}
+		before := len(f.ents)
 		if err := f.parseDirents(w.dbuf[:n]); err != nil {
 			return err
 		}
-		// Bound the listing itself, before a huge directory is in memory.
-		if err := w.check(LimitEntries, w.entries+int64(len(f.ents)), w.limits.Entries, "/"); err != nil {
+		// Every entry listed becomes a record (the root is one more): the
+		// limit applies while listing, so that the names waiting on the
+		// stack are bounded too, however the tree is shaped.
+		w.listed += int64(len(f.ents) - before)
+		if err := w.check(LimitEntries, w.listed+1, w.limits.Entries, "/"); err != nil {
 			return err
 		}
 	}
