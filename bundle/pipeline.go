@@ -15,16 +15,17 @@ import (
 
 // Bounds of the pipeline between the walk and the digest: at most
 // windowPerWorker batches per worker (and maxWindow in all) in flight, each
-// of at most batchFiles records and batchPathBytes of paths. Memory and
-// open file descriptors are therefore bounded whatever the tree: a worker
-// holds one file open at a time, a batch one duplicated descriptor per
-// directory its files are in. Batching saves the per-file hand-offs
+// of at most batchFiles records, batchPathBytes of paths and files from
+// batchDirs directories. Memory and open file descriptors are therefore
+// bounded whatever the tree: a worker holds one file open at a time, a
+// batch one duplicated descriptor per directory its files are in. Batching saves the per-file hand-offs
 // between goroutines, which otherwise cost more than hashing a 1 KiB file.
 const (
 	windowPerWorker = 16
 	maxWindow       = 64
 	batchFiles      = 32
 	batchPathBytes  = 64 << 10
+	batchDirs       = 8 // directory descriptors per batch
 	// helpBytes: a worker that meets a file larger than this puts the
 	// batch back for another worker to take the batch's next files.
 	helpBytes = 1 << 20
@@ -256,6 +257,11 @@ func (w *walker) add(rec Record) (*batch, error) {
 // addFile queues the regular file named name (NUL-terminated) in the
 // directory dirFD, whose path is w.path, for a worker.
 func (w *walker) addFile(dirFD int, name []byte) error {
+	if b := w.cur; b != nil && len(b.dirs) == batchDirs && b.dirSeq != w.dirSeq {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
 	b, err := w.add(Record{Type: TypeFile})
 	if err != nil {
 		return err
