@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
@@ -8,6 +10,7 @@ import (
 
 	"github.com/refval/refval"
 	"github.com/refval/refval/bundle"
+	"github.com/refval/refval/engine"
 	"github.com/refval/refval/internal/atomicfile"
 	"github.com/refval/refval/manifest"
 	"github.com/refval/refval/oci"
@@ -18,6 +21,7 @@ func newMeasureCmd() *cobra.Command {
 	var img imageFlags
 	var rf *runFlags   // engine profile and run options (flags.go)
 	var lf *limitFlags // work bounds (limits.go)
+	var rulesOut string
 	cmd := &cobra.Command{
 		Use:   "measure IMAGE [-- ARGS...]",
 		Short: "Measure an image into a reference value, without unpacking it",
@@ -62,6 +66,12 @@ platform and index digest in "description"; --output text adds them as lines.
 			if cmd.Flags().Changed("scheme") {
 				scheme = f.scheme
 			}
+			var ruler engine.OCIRuler
+			if rulesOut != "" {
+				if ruler, err = ociRulesFor(&f, img.allPlatforms, pred, scheme); err != nil {
+					return err
+				}
+			}
 			opts = append(opts, oci.WithScheme(scheme), oci.WithContainerID(f.id), oci.WithLimits(lf.limits()))
 			opts = append(opts, refval.PredictionOptions(pred)...)
 			var res *oci.ImageMeasurement
@@ -79,10 +89,16 @@ platform and index digest in "description"; --output text adds them as lines.
 			if err != nil {
 				return err
 			}
+			if ruler != nil {
+				if err := writeOCIRules(rulesOut, ruler, &res.Results[0].Result); err != nil {
+					return err
+				}
+			}
 			return printImageMeasurement(cmd.OutOrStdout(), &f, args[0], res)
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().StringVar(&rulesOut, "oci-rules-out", "", "CMC 0.9, --engine kubernetes|docker, --scheme cmc: write the ociRules that accept every start of the container (for manifest create --oci-rules)")
 	img.register(cmd, true, true)
 	rf = registerRunFlags(cmd.Flags())
 	lf = registerLimitFlags(cmd.Flags())
@@ -129,4 +145,36 @@ func printImageMeasurement(w io.Writer, f *measureFlags, ref string, res *oci.Im
 		}
 	}
 	return nil
+}
+
+// ociRulesFor checks the flags --oci-rules-out needs and returns what
+// states the prediction's ociRules.
+func ociRulesFor(f *measureFlags, all bool, pred engine.ConfigPredictor, scheme bundle.Scheme) (engine.OCIRuler, error) {
+	if f.cmc != manifest.CMC09 {
+		return nil, UsageErrorf("--oci-rules-out needs --cmc-version 0.9 (ociRules are CMC v0.9's)")
+	}
+	if all {
+		return nil, UsageErrorf("--oci-rules-out describes one platform: select it with --platform instead of --all-platforms")
+	}
+	ruler, err := refval.OCIRules(pred, scheme)
+	if errors.Is(err, refval.ErrNoOCIRules) {
+		return nil, UsageErrorf("--oci-rules-out needs --engine kubernetes or docker: %v (CMC matches this config by its hash)", err)
+	}
+	if err != nil {
+		return nil, UsageErrorf("--oci-rules-out needs --scheme cmc: %v", err)
+	}
+	return ruler, nil
+}
+
+// writeOCIRules writes the ociRules of the measured config r to file.
+func writeOCIRules(file string, ruler engine.OCIRuler, r *bundle.Result) error {
+	rules, err := ruler.OCIRules(r.NormalizedConfig)
+	if err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(rules, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(file, append(b, '\n'), 0o644)
 }

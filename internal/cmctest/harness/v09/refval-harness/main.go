@@ -10,6 +10,8 @@
 //	measure --id ID --config F --rootfs D  CMC's measure functions
 //	attest --socket S --ca CA.pem     cmcd's report (socket API), judged by CMC's verifier
 //	parse-list FILE                   CMC's Artifact decoding of a list (JSON or CBOR)
+//	validate-config --reference C --rules R --config F --id ID
+//	                                  CMC's rule comparison of F's ociSpec with C's (ocirules.go)
 package main
 
 import (
@@ -54,6 +56,8 @@ func main() {
 		out, err = cmdParseList(os.Args[2:])
 	case "attest":
 		out, err = cmdAttest(os.Args[2:])
+	case "validate-config":
+		out, err = cmdValidateConfig(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
