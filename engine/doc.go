@@ -32,6 +32,12 @@
 // spec on nodes of a NodeProfile, checked against a real kubelet
 // (TestFidelityKubernetes); what it does not model is an error.
 //
+// OCIRules (ocirules.go, OCIRuler) states, for the kubernetes and docker
+// predictions, the CMC v0.9 ociRules that mark exactly the fields those
+// engines vary per start, at their positions in the prediction's
+// cmc-0.9-normalised config; checked with CMC's own verifier
+// (internal/cmctest).
+//
 // Left out: --seccomp with containerd's
 // built-in default profile (its syscall list depends on the exact version
 // and architecture; pass --seccomp-profile FILE instead); --gpus, --device,

@@ -17,7 +17,9 @@
 // encoding and algorithm; the SW verifier on lists; CMC's measure
 // functions against the cmc schemes; metatool's and measure-bundle's output
 // against refval's; the real cmcd fed by the shim; a full v0.9 attestation
-// (cmcd's report, CMC's verifier); the shim under real containerd 2.4.
+// (cmcd's report, CMC's verifier); the shim under real containerd 2.4;
+// CMC's rule comparison (ociRules) of recorded kubelet and Docker configs
+// against refval's predictions under refval's rules.
 //
 // Left out: CMC's estserver (so no cmcd v0.7, whose sw driver needs one),
 // TPM-backed attestation.
