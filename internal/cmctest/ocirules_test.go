@@ -17,6 +17,7 @@ import (
 	"github.com/refval/refval/engine"
 	"github.com/refval/refval/internal/cmctest"
 	"github.com/refval/refval/internal/testimage"
+	"github.com/refval/refval/manifest"
 )
 
 // ociCase is one measured config judged by CMC against a reference.
@@ -97,10 +98,10 @@ func judge(t *testing.T, tools *cmctest.Tools, ref, rules, id string, base []byt
 	}
 }
 
-// reference writes refval's component of the predicted config (measured
-// with cmc-0.9 for the prediction's container ID) and the ociRules
-// refval states for it, and returns both file names.
-func reference(t *testing.T, pred engine.ConfigPredictor, cfg []byte) (ref, rules string) {
+// referenceOf returns refval's component of the predicted config cfg
+// (measured with cmc-0.9 for the prediction's container ID, rootfs digest
+// rootfs) and the ociRules refval states for it.
+func referenceOf(t *testing.T, pred engine.ConfigPredictor, cfg []byte, rootfs bundle.Digest) (manifest.Component, map[string]any) {
 	t.Helper()
 	d, norm, err := bundle.HashConfig(cfg, bundle.WithScheme(bundle.SchemeCMC09), bundle.WithContainerID(pred.ContainerID()))
 	if err != nil {
@@ -114,7 +115,14 @@ func reference(t *testing.T, pred engine.ConfigPredictor, cfg []byte) (ref, rule
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := component09(t, &bundle.Result{Scheme: bundle.SchemeCMC09, ConfigSha256: d, NormalizedConfig: norm})
+	return component09(t, &bundle.Result{Scheme: bundle.SchemeCMC09, ConfigSha256: d, RootfsSha256: rootfs, NormalizedConfig: norm}), rs
+}
+
+// reference writes referenceOf's component and rules and returns both
+// file names.
+func reference(t *testing.T, pred engine.ConfigPredictor, cfg []byte) (ref, rules string) {
+	t.Helper()
+	c, rs := referenceOf(t, pred, cfg, bundle.Digest{})
 	dir := t.TempDir()
 	ref, rules = filepath.Join(dir, "component.json"), filepath.Join(dir, "rules.json")
 	cb, _ := json.Marshal(c)
@@ -129,30 +137,6 @@ func reference(t *testing.T, pred engine.ConfigPredictor, cfg []byte) (ref, rule
 	return ref, rules
 }
 
-// sourceOf returns the source of the mount at destination dst.
-func sourceOf(c map[string]any, dst string) string {
-	for _, m := range c["mounts"].([]any) {
-		if m := m.(map[string]any); m["destination"] == dst {
-			return m["source"].(string)
-		}
-	}
-	return ""
-}
-
-// setSource sets the source of the mount at destination dst.
-func setSource(c map[string]any, dst, src string) {
-	for _, m := range c["mounts"].([]any) {
-		if m := m.(map[string]any); m["destination"] == dst {
-			m["source"] = src
-		}
-	}
-}
-
-// replaceAll replaces every pair in the raw config text.
-func replaceAll(b []byte, pairs ...string) []byte {
-	return []byte(strings.NewReplacer(pairs...).Replace(string(b)))
-}
-
 // TestCMC09AcceptsKubeletStartsUnderRefvalRules: for the pod the kubelet
 // started on real containerd (engine/testdata/kube-recorded.json, two
 // nodes), refval predicts the container's config and states its ociRules;
@@ -162,37 +146,9 @@ func replaceAll(b []byte, pairs ...string) []byte {
 // controls with them.
 func TestCMC09AcceptsKubeletStartsUnderRefvalRules(t *testing.T) {
 	tools := cmctest.Require(t, cmctest.V09)
-	raw, err := os.ReadFile("../../engine/testdata/kube-recorded.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var recs []struct {
-		Case        string             `json:"case"`
-		Profile     engine.NodeProfile `json:"profile"`
-		Manifest    string             `json:"manifest"`
-		Container   string             `json:"container"`
-		ContainerID string             `json:"containerID"`
-		Config      json.RawMessage    `json:"config"`
-	}
-	if err := json.Unmarshal(raw, &recs); err != nil {
-		t.Fatal(err)
-	}
-	if len(recs) < 2 {
-		t.Fatalf("%d recorded configs, want 2", len(recs))
-	}
-	imgCfg, userFS := busyboxImage(t)
-	for _, r := range recs {
+	for _, r := range kubeRecords(t) {
 		t.Run(r.Case, func(t *testing.T) {
-			pod, err := engine.ParseKubeObject("manifest", []byte(r.Manifest))
-			if err != nil {
-				t.Fatal(err)
-			}
-			pred := &engine.KubePredictor{Pod: pod, Container: r.Container, Node: &r.Profile}
-			cfg, err := pred.Config(imgCfg, userFS)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ref, rules := reference(t, pred, cfg)
+			ref, rules := reference(t, r.pred, r.predicted)
 
 			var rc struct {
 				Annotations map[string]string `json:"annotations"`
@@ -246,6 +202,100 @@ func TestCMC09AcceptsKubeletStartsUnderRefvalRules(t *testing.T) {
 			judge(t, tools, ref, rules, r.ContainerID, r.Config, cases)
 			judge(t, tools, ref, rules, newID, restart, []ociCase{{name: "another start (sandbox, pod UID, termination log, pause PID, container ID)", accept: true}})
 		})
+	}
+}
+
+// kubeRecord is a config the kubelet wrote (engine/testdata) with
+// refval's prediction of it.
+type kubeRecord struct {
+	Case        string             `json:"case"`
+	Profile     engine.NodeProfile `json:"profile"`
+	Manifest    string             `json:"manifest"`
+	Container   string             `json:"container"`
+	ContainerID string             `json:"containerID"`
+	Config      json.RawMessage    `json:"config"`
+	pred        *engine.KubePredictor
+	predicted   []byte
+}
+
+// kubeRecords reads the two recorded starts of the pod and predicts each
+// for its node.
+func kubeRecords(t *testing.T) []kubeRecord {
+	t.Helper()
+	raw, err := os.ReadFile("../../engine/testdata/kube-recorded.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []kubeRecord
+	if err := json.Unmarshal(raw, &recs); err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) < 2 {
+		t.Fatalf("%d recorded configs, want 2", len(recs))
+	}
+	imgCfg, userFS := busyboxImage(t)
+	for i := range recs {
+		r := &recs[i]
+		pod, err := engine.ParseKubeObject("manifest", []byte(r.Manifest))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.pred = &engine.KubePredictor{Pod: pod, Container: r.Container, Node: &r.Profile}
+		if r.predicted, err = r.pred.Config(imgCfg, userFS); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return recs
+}
+
+// TestCMC09SWVerifierAppliesRefvalRules: through CMC's SW verifier, the
+// whole path — refval's Manifest, the Image Description whose Manifest
+// Description carries refval's ociRules, and a measurement list of the
+// kubelet's recorded start — is accepted; without the Image Description
+// (no rules) it is refused.
+func TestCMC09SWVerifierAppliesRefvalRules(t *testing.T) {
+	tools := cmctest.Require(t, cmctest.V09)
+	dir := t.TempDir()
+	rootfs := bundle.Digest{1, 2, 3}
+	for i, r := range kubeRecords(t) {
+		c, rules := referenceOf(t, r.pred, r.predicted, rootfs)
+		m := filepath.Join(dir, fmt.Sprintf("manifest-%d.json", i))
+		if err := os.WriteFile(m, manifest09(t, manifest.JSON, c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		d, err := manifest.CreateImageDescription(manifest.ImageDescriptionOptions{Name: "node", Version: "2025-01-01T00:00:00Z", Validity: validity(t),
+			Descriptions: []manifest.ManifestDescription{{Name: "de.refval.app", Manifest: "de.refval.app", OciRules: rules}}}, manifest.JSON)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := d.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		desc := filepath.Join(dir, fmt.Sprintf("image-%d.json", i))
+		if err := os.WriteFile(desc, db, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, norm, err := bundle.HashConfig(r.Config, bundle.WithScheme(bundle.SchemeCMC09), bundle.WithContainerID(r.ContainerID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		list := writeList09(t, filepath.Join(dir, fmt.Sprintf("list-%d.json", i)), &bundle.Result{Scheme: bundle.SchemeCMC09,
+			ConfigSha256: cfg, RootfsSha256: rootfs, TemplateSha256: bundle.TemplateHash(cfg, rootfs), NormalizedConfig: norm})
+		res, err := tools.Match(list, m, desc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.OK || res.References != 1 {
+			t.Errorf("%s: CMC's SW verifier refused the start under refval's rules: %s", r.Case, res.Result)
+		}
+		res, err = tools.Match(list, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.OK {
+			t.Errorf("%s: CMC's SW verifier accepted the start without rules", r.Case)
+		}
 	}
 }
 
@@ -335,4 +385,29 @@ func dockerReference(t *testing.T, pred *engine.Predictor, cfg []byte, id string
 	p := *pred
 	p.ID = id
 	return reference(t, &p, cfg)
+}
+
+// sourceOf returns the source of the mount at destination dst.
+func sourceOf(c map[string]any, dst string) string {
+	for _, m := range c["mounts"].([]any) {
+		if m := m.(map[string]any); m["destination"] == dst {
+			return m["source"].(string)
+		}
+	}
+	return ""
+}
+
+// setSource sets the source of the mount at destination dst.
+func setSource(c map[string]any, dst, src string) {
+	for _, m := range c["mounts"].([]any) {
+		if m := m.(map[string]any); m["destination"] == dst {
+			m["source"] = src
+		}
+	}
+}
+
+// replaceAll replaces every pair (old, new, ...) in the raw config text,
+// earlier pairs first where two match at one position.
+func replaceAll(b []byte, pairs ...string) []byte {
+	return []byte(strings.NewReplacer(pairs...).Replace(string(b)))
 }
