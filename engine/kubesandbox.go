@@ -56,6 +56,9 @@ func PredictKubeSandboxSpec(pod *KubePod, pause ocispec.Image, rootfs fs.FS, np 
 	if err != nil {
 		return nil, err
 	}
+	if _, ok := seccompReleases[r.version]; !ok {
+		return nil, fmt.Errorf("%w: the sandbox container of containerd %s (the sandbox and its default seccomp profile are modelled for containerd 1.6.20 and 2.4.2)", ErrUnsupported, r.version)
+	}
 	if pause.OS != "" && pause.OS != "linux" {
 		return nil, fmt.Errorf("%w: image OS %q (only linux images)", ErrUnsupported, pause.OS)
 	}
