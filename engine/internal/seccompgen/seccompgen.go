@@ -172,6 +172,7 @@ func generate(r release, out string) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", " ")
+	enc.SetEscapeHTML(false)
 	if err := enc.Encode(p); err != nil {
 		return err
 	}
