@@ -127,7 +127,9 @@ func (k *kubeContainer) sandboxOpts(pause ocispec.Image) ([]SpecOpts, error) {
 		k.withSandboxAnnotations(),
 	)
 	if k.sandboxPrivileged() {
-		opts = append(opts, kubeWithRWSysfs)
+		if strings.HasPrefix(k.ctr.rules.version, "2.") {
+			opts = append(opts, kubeWithRWSysfs)
+		}
 	} else {
 		opts = append(opts, withDefaultSeccomp(k.ctr.rules.version, arch))
 	}
@@ -272,7 +274,8 @@ func (k *kubeContainer) withSandboxAnnotations() SpecOpts {
 	}
 }
 
-// kubeWithRWSysfs: a privileged pod's sandbox mounts /sys read-write.
+// kubeWithRWSysfs: a privileged pod's sandbox mounts /sys read-write
+// (containerd 2.x; 1.6 keeps it read-only).
 func kubeWithRWSysfs(_ *Container, s *specs.Spec) error {
 	for i, m := range s.Mounts {
 		if path.Clean(m.Destination) == "/sys" {

@@ -101,6 +101,9 @@ func TestKubeSandbox(t *testing.T) {
 		t.Errorf("user %+v: want the pod's groups, sorted", u)
 	}
 
+	if priv16 := predictSandbox(t, kubePlain+"    securityContext: {privileged: true}\n", "1.6"); priv16.Linux.Seccomp != nil || !slices.Contains(mountOf(priv16, "/sys").Options, "ro") {
+		t.Error("privileged pod on 1.6: want no seccomp and /sys still read-only")
+	}
 	old := predictSandbox(t, kubePlain, "1.6")
 	if m := mountOf(old, "/dev/shm"); m == nil || m.Type != "tmpfs" {
 		t.Error("containerd 1.6 keeps the default /dev/shm tmpfs before the sandbox's bind")
