@@ -36,8 +36,15 @@ test-short:
 demo: build
 	@scripts/demo.sh $(OUT)
 
+# bench: every benchmark once (-benchtime 1x), one package at a time (-p 1);
+# the rootfs and image benchmarks interleave their own rounds against CMC's
+# last measure-bundle (built from ../shared/cmc into $(REFVAL_CACHE)), plain
+# read and the hash limit, and add rows to the table printed at the end.
+# REFVAL_BENCH_ROUNDS overrides their number of rounds.
 bench: build
-	REFVAL_BIN=$(CURDIR)/$(OUT) $(GO) test -tags "$(TAGS)" -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+	@rm -f $(OUT)/bench.md
+	REFVAL_BIN=$(CURDIR)/$(OUT) REFVAL_BENCH_TABLE=$(CURDIR)/$(OUT)/bench.md $(GO) test -p 1 -tags "$(TAGS)" -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+	@echo; uptime; echo; cat $(OUT)/bench.md
 
 # fuzz runs every native fuzz target briefly (FUZZTIME each, all targets
 # found by go test -list); `make fuzz FUZZTIME=10m` for a long run. A

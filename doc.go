@@ -10,7 +10,9 @@
 // measurement gives (driver and PCR defaults, its name and the description
 // naming the exact image, one per platform), how a job's run options
 // become an engine prediction, and how a batch of jobs becomes signed
-// manifests (MeasureImage, ImageReferenceValues, NewPredictor, Generate).
+// manifests (MeasureImage, ImageReferenceValues, NewPredictor, Generate),
+// for either CMC dialect (MeasureImageComponent and ImageComponents for CMC
+// 0.9, the default; Generate sets the signers up for the dialect).
 //
 // It leaves out everything that belongs to a command line: flags, output
 // formats, exit codes, files named by flags (callers pass contents). It

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/refval/refval/engine"
 	"github.com/refval/refval/manifest"
 	"github.com/refval/refval/oci"
 )
@@ -74,6 +75,22 @@ func ImageComponents(ref string, m *oci.ImageMeasurement, v ValueOptions) ([]man
 	return cs, nil
 }
 
+// PredictionOptions are the oci options that make Unpack write, and
+// MeasureImage measure, the container pred predicts (none for nil, the
+// runc engine): its config, its container ID and, for an engine that adds
+// a layer of its own (Docker's init layer, engine.LayerAdder), that layer
+// on top of the image's.
+func PredictionOptions(pred engine.ConfigPredictor) []oci.Option {
+	if pred == nil {
+		return nil
+	}
+	opts := []oci.Option{oci.WithRuntimeConfig(pred.Config), oci.WithContainerID(pred.ContainerID())}
+	if la, ok := pred.(engine.LayerAdder); ok && la.AddsLayer() {
+		opts = append(opts, oci.WithTopLayer(la.TopLayer))
+	}
+	return opts
+}
+
 // ImageValueName is the name ImageReferenceValues gives the value of
 // manifest m: name, or else ref without its transport, with the platform
 // appended when the measurement covers several.
@@ -120,35 +137,59 @@ func Platform(m *oci.Manifest) string {
 // it first (cmd/refval does, with its flag parser).
 func MeasureImage(ctx context.Context, ref string, o manifest.RunOptions, base ...oci.Option) (manifest.ReferenceValue, manifest.ImageInfo, error) {
 	var rv manifest.ReferenceValue
+	res, vo, info, err := measureJob(ctx, ref, o, base)
+	if err != nil {
+		return rv, info, err
+	}
+	rvs, err := ImageReferenceValues(ref, res, vo)
+	if err != nil {
+		return rv, info, err
+	}
+	return rvs[0], info, nil
+}
+
+// MeasureImageComponent is MeasureImage for the CMC v0.9 dialect: the
+// image's component (ImageComponents), ctrData.ociSpec being the config
+// the job's run options predict.
+func MeasureImageComponent(ctx context.Context, ref string, o manifest.RunOptions, base ...oci.Option) (manifest.Component, manifest.ImageInfo, error) {
+	var c manifest.Component
+	res, vo, info, err := measureJob(ctx, ref, o, base)
+	if err != nil {
+		return c, info, err
+	}
+	cs, err := ImageComponents(ref, res, vo)
+	if err != nil {
+		return c, info, err
+	}
+	return cs[0], info, nil
+}
+
+// measureJob measures the one platform of a job's image and returns it with
+// the value options and image identity MeasureImage gives it.
+func measureJob(ctx context.Context, ref string, o manifest.RunOptions, base []oci.Option) (*oci.ImageMeasurement, ValueOptions, manifest.ImageInfo, error) {
 	var info manifest.ImageInfo
 	pred, scheme, err := Prediction(o.Run, o.Env, "")
 	if err != nil {
-		return rv, info, err
+		return nil, ValueOptions{}, info, err
 	}
 	if o.Scheme != "" {
 		scheme = o.Scheme
 	}
 	opts := append(slices.Clone(base), oci.WithScheme(scheme))
-	if pred != nil {
-		opts = append(opts, oci.WithRuntimeConfig(pred.Config), oci.WithContainerID(pred.ContainerID()))
-	}
+	opts = append(opts, PredictionOptions(pred)...)
 	if o.Platform != "" {
 		opts = append(opts, oci.WithPlatform(o.Platform))
 	}
 	res, err := oci.MeasureImage(ctx, ref, opts...)
 	if err != nil {
-		return rv, info, err
+		return nil, ValueOptions{}, info, err
 	}
 	if len(res.Results) != 1 {
-		return rv, info, fmt.Errorf("%s: %d platforms measured, want one (select one with platform)", ref, len(res.Results))
+		return nil, ValueOptions{}, info, fmt.Errorf("%s: %d platforms measured, want one (select one with platform)", ref, len(res.Results))
 	}
 	name := o.Name
 	if name == "" {
 		name = manifest.NameFromImage(ref)
-	}
-	rvs, err := ImageReferenceValues(ref, res, ValueOptions{Name: name, Driver: o.Driver, PCR: o.PCR, Optional: o.Optional})
-	if err != nil {
-		return rv, info, err
 	}
 	r := &res.Results[0]
 	// The digest users know is the manifest's at the source; the store
@@ -158,5 +199,5 @@ func MeasureImage(ctx context.Context, ref string, o manifest.RunOptions, base .
 		d = r.Manifest.SourceDigest
 	}
 	info = manifest.ImageInfo{Reference: ref, Digest: d.String(), Platform: Platform(r.Manifest)}
-	return rvs[0], info, nil
+	return res, ValueOptions{Name: name, Driver: o.Driver, PCR: o.PCR, Optional: o.Optional}, info, nil
 }

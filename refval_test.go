@@ -103,7 +103,7 @@ func TestNewPredictor(t *testing.T) {
 	}
 	for name, bad := range map[string]*manifest.Run{
 		"runc with options":   {RunOptions: engine.RunOptions{Cwd: "/srv"}},
-		"unknown engine":      {Engine: "docker"},
+		"unknown engine":      {Engine: "podman"},
 		"unknown version":     {Engine: "containerd", EngineVersion: "9.9"},
 		"privileged, no host": {Engine: "containerd", RunOptions: engine.RunOptions{Privileged: true}},
 		"no CAP_ prefix":      {Engine: "containerd", RunOptions: engine.RunOptions{CapAdd: []string{"SYS_ADMIN"}}},
@@ -120,7 +120,7 @@ func TestNewPredictor(t *testing.T) {
 // predicted fails Generate before any image is measured.
 func TestGenerateChecksRunOptionsFirst(t *testing.T) {
 	measured := 0
-	jobs := []manifest.Job{{Image: "oci:/l:a"}, {Image: "oci:/l:b", RunOptions: manifest.RunOptions{Run: &manifest.Run{Engine: "docker"}}}}
+	jobs := []manifest.Job{{Image: "oci:/l:a"}, {Image: "oci:/l:b", RunOptions: manifest.RunOptions{Run: &manifest.Run{Engine: "podman"}}}}
 	_, err := Generate(context.Background(), jobs, GenerateOptions{GenerateConfig: manifest.GenerateConfig{
 		Template: []byte(`{"type":"App Manifest","name":"t","version":"1","validity":{"notBefore":"2026-01-01T00:00:00Z","notAfter":"2027-01-01T00:00:00Z"}}`),
 		OutDir:   t.TempDir(),
@@ -138,7 +138,7 @@ func TestGenerateChecksRunOptionsFirst(t *testing.T) {
 // fault, so that the CLI can name its flag and a batch its member.
 func TestRunOptionsErrorField(t *testing.T) {
 	for want, run := range map[string]*manifest.Run{
-		"engine":   {Engine: "docker"},
+		"engine":   {Engine: "podman"},
 		"baseSpec": {Engine: "containerd", BaseSpec: []byte(`[]`)},
 		"host":     {Engine: "containerd", RunOptions: engine.RunOptions{NetHost: true}},
 		"":         {Engine: "containerd", RunOptions: engine.RunOptions{Seccomp: true}},

@@ -69,11 +69,23 @@ func NewPredictor(run *manifest.Run, env []string, id string) (*engine.Predictor
 	}
 	if p.Kind == engine.Runc {
 		if !run.RunOptions.IsZero() || run.BaseSpec != nil || run.Host != nil {
-			return nil, runError("engine", errors.New("only the containerd engine takes run options"))
+			return nil, runError("engine", errors.New("only the containerd and docker engines take run options"))
 		}
 		return nil, nil
 	}
 	pr := &engine.Predictor{Profile: p, ID: id, Run: run.RunOptions, Host: run.Host}
+	if p.Kind == engine.Docker {
+		d := engine.DockerRun{}
+		if pr.Run.Docker != nil {
+			d = *pr.Run.Docker
+		}
+		d.Env = append(append([]string(nil), env...), d.Env...)
+		pr.Run.Docker = &d
+		if err := engine.CheckDockerRun(&pr.Run, pr.Host); err != nil {
+			return nil, runError("", err)
+		}
+		return pr, nil
+	}
 	if len(env) > 0 {
 		pr.Run.Env = append(append([]string(nil), env...), run.Env...)
 	}
@@ -102,7 +114,7 @@ func NewPredictor(run *manifest.Run, env []string, id string) (*engine.Predictor
 // Prediction returns the config prediction that run describes and the
 // scheme its values are measured with unless the job names one: nil and
 // bundle.SchemeV1 for the runc engine (the config umoci writes stays),
-// NewPredictor's for containerd, and for kubernetes an
+// NewPredictor's for containerd (refval-v1) and docker (refval-v2), and for kubernetes an
 // engine.KubePredictor of run.Pod's container run.Container, measured with
 // bundle.SchemeV2 (the scheme whose rules remove what the kubelet and
 // containerd CRI vary per start). The kubernetes engine takes its options
@@ -113,6 +125,11 @@ func Prediction(run *manifest.Run, env []string, id string) (engine.ConfigPredic
 		p, err := NewPredictor(run, env, id)
 		if p == nil || err != nil {
 			return nil, bundle.SchemeV1, err
+		}
+		if p.Profile.Kind == engine.Docker {
+			// A Docker container measures alike across starts only under
+			// refval-v2 (HOSTNAME, the libnetwork-setkey hook).
+			return p, bundle.SchemeV2, nil
 		}
 		return p, bundle.SchemeV1, nil
 	}

@@ -57,8 +57,9 @@ var rulesV1 = []ConfigRule{
 // with the engine rules inserted before drop-annotations, because they take
 // the per-start values they replace from the annotations the engine wrote.
 // Each engine rule is a no-op unless the engine's annotations are present
-// and well-formed, so a config no engine rule recognises normalises exactly
-// as under refval-v1. The first rule refuses configs that already contain
+// and well-formed (the Docker and nerdctl rules: unless the container ID
+// has those engines' 64-hex form and the value the engine's exact form), so
+// a config no engine rule recognises normalises exactly as under refval-v1. The first rule refuses configs that already contain
 // one of the placeholders, so no config can pose as a normalised one.
 var rulesV2 = []ConfigRule{
 	{"refuse-placeholders", refusePlaceholders},
@@ -69,6 +70,9 @@ var rulesV2 = []ConfigRule{
 	{"kubelet-api-access", kubeletAPIAccess},
 	{"cri-pod-uid", criPodUID},
 	{"cri-pod-hostname", criPodHostname},
+	// Docker and nerdctl (docs/measurement.md, refval-v2; rules_v2_docker.go).
+	{"engine-hostname-env", engineHostnameEnv},
+	{"docker-setkey-hook", dockerSetkeyHook},
 	{"drop-annotations", dropAnnotations},
 	{"drop-terminal", dropTerminal},
 	{"namespace-paths", namespacePaths},

@@ -20,10 +20,15 @@
 //     rootfs; paths longer than PATH_MAX work (every access is *at-relative).
 //   - Honesty: a file that changes while it is read makes the measurement
 //     fail (ErrFileChanged) instead of describing a state that never was.
-//   - Streaming: file contents are hashed by a bounded pool of workers
-//     (GOMAXPROCS by default) while the walk goes on; memory does not depend
-//     on file sizes, and on the tree size only through the bounded window of
-//     records in flight and the names of the directory being listed.
+//   - Streaming: file contents are opened, read and hashed by a bounded
+//     pool of workers (GOMAXPROCS by default) while the walk goes on; memory
+//     does not depend on file sizes, and on the tree only through the
+//     bounded window of records in flight and the names of the directories
+//     from the root to the current one. The walk is iterative over one path
+//     buffer and keeps no descriptor per level below the 64th (it comes
+//     back through "..", checked against the inode it left).
+//   - Bounded: Limits.Entries and Limits.Depth (WithLimits; the defaults
+//     apply without it) refuse a tree beyond them with a *LimitError.
 //
 // What it leaves out: ACLs and xattrs other than security.capability (and
 // user.rootlesscontainers, which only sets the owner, and not even that

@@ -45,6 +45,7 @@ const (
 var placeholders = []string{
 	ContainerIDPlaceholder, NamespacePathPlaceholder, SandboxIDPlaceholder,
 	PodUIDPlaceholder, TerminationLogPlaceholder, apiAccessPrefix + APIAccessPlaceholder, PodHostnamePlaceholder,
+	DockerdPIDPlaceholder, NetworkControllerPlaceholder,
 }
 
 // refusePlaceholders rejects a config in which any string value outside

@@ -335,7 +335,7 @@ func TestRulesV2List(t *testing.T) {
 		names = append(names, r.Name)
 	}
 	want := []string{"refuse-placeholders", "drop-root-path", "cri-sandbox-id", "kubelet-termination-log", "kubelet-api-access",
-		"cri-pod-uid", "cri-pod-hostname", "drop-annotations", "drop-terminal", "namespace-paths", "container-id", "sort-env"}
+		"cri-pod-uid", "cri-pod-hostname", "engine-hostname-env", "docker-setkey-hook", "drop-annotations", "drop-terminal", "namespace-paths", "container-id", "sort-env"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("RulesV2 (-want +got):\n%s", diff)
 	}

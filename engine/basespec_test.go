@@ -169,7 +169,10 @@ func TestParseProfile(t *testing.T) {
 		{"containerd", "1.6.x", "", false},
 		{"runc", "", "", true},
 		{"runc", "1.1", "", false},
-		{"docker", "", "", false},
+		{"docker", "", "20.10.24", true},
+		{"docker", "20.10", "20.10.24", true},
+		{"docker", "23.0", "", false},
+		{"podman", "", "", false},
 	}
 	for _, tc := range tests {
 		p, err := ParseProfile(tc.kind, tc.version)

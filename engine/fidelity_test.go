@@ -464,7 +464,7 @@ func shimStateDir(t *testing.T) string {
 // container) and returns the environment that points the shim at it.
 func engineShimEnv(t *testing.T) []string {
 	d := shimStateDir(t)
-	cfg := fmt.Sprintf("list = %q\nlog_file = %q\nlog_level = \"debug\"\ngenerate_all = true\ngenerate_dir = %q\n",
+	cfg := fmt.Sprintf("cmc_version = \"0.7\"\nlist = %q\nlog_file = %q\nlog_level = \"debug\"\ngenerate_all = true\ngenerate_dir = %q\n",
 		filepath.Join(d, "list.json"), filepath.Join(d, "shim.log"), filepath.Join(d, "gen"))
 	p := filepath.Join(d, "shim.toml")
 	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {

@@ -27,6 +27,9 @@ type Host struct {
 	// Devices are the device nodes under the device's /dev as containerd's
 	// HostDevices lists them; --privileged adds them to linux.devices.
 	Devices []specs.LinuxDevice `json:"devices"`
+	// Docker is the Docker daemon's configuration on the device, for the
+	// docker engine (nil: dockerd's defaults, kernel unknown).
+	Docker *DockerDaemon `json:"docker,omitempty"`
 }
 
 // capNames is the capability list of containerd's pkg/cap (kernel 5.9:

@@ -116,6 +116,11 @@ func PredictSpec(image ocispec.Image, rootfs fs.FS, ro RunOptions, opts ...Optio
 			return nil, fmt.Errorf("%w: the runc profile is the unpacked bundle and takes no run options or base spec", ErrUnsupported)
 		}
 		return predictRunc(image, rootfs)
+	case Docker:
+		if err := CheckDockerRun(&ro, o.host); err != nil {
+			return nil, err
+		}
+		return predictDocker(image, rootfs, ro.Docker, o.host, o.id)
 	case Containerd:
 	default:
 		return nil, fmt.Errorf("%w: %q", ErrUnknownEngine, o.profile.Kind)

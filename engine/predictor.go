@@ -16,7 +16,17 @@ type ConfigPredictor interface {
 	ContainerID() string
 }
 
+// LayerAdder is a ConfigPredictor whose engine adds a layer of its own on
+// top of the image's when it creates the container (Docker's init layer):
+// TopLayer returns it as a tar stream for the image's rootfs, when
+// AddsLayer says the prediction has one.
+type LayerAdder interface {
+	AddsLayer() bool
+	TopLayer(image ocispec.Image, rootfs fs.ReadLinkFS) ([]byte, error)
+}
+
 var (
+	_ LayerAdder      = (*Predictor)(nil)
 	_ ConfigPredictor = (*Predictor)(nil)
 	_ ConfigPredictor = (*KubePredictor)(nil)
 )
@@ -38,6 +48,9 @@ type Predictor struct {
 // with bundle.WithContainerID(p.ContainerID()).
 func (p *Predictor) ContainerID() string {
 	if p.ID == "" {
+		if p.Profile.Kind == Docker {
+			return DockerDefaultContainerID
+		}
 		return DefaultContainerID
 	}
 	return p.ID

@@ -46,10 +46,10 @@ type Profile struct {
 	rules   *rules
 }
 
-// String returns "runc" or "containerd VERSION".
+// String returns "runc", "containerd VERSION" or "docker VERSION".
 func (p Profile) String() string {
-	if p.Kind == Containerd {
-		return "containerd " + p.Version
+	if p.Kind == Containerd || p.Kind == Docker {
+		return string(p.Kind) + " " + p.Version
 	}
 	return string(p.Kind)
 }
@@ -126,9 +126,11 @@ func ParseProfile(kind, version string) (Profile, error) {
 			return Profile{}, fmt.Errorf("%w: runc takes no --engine-version", ErrUnknownEngine)
 		}
 		return Profile{Kind: Runc}, nil
+	case Docker:
+		return dockerProfile(version)
 	case Containerd:
 	default:
-		return Profile{}, fmt.Errorf("%w: %q (want runc or containerd)", ErrUnknownEngine, kind)
+		return Profile{}, fmt.Errorf("%w: %q (want runc, containerd or docker)", ErrUnknownEngine, kind)
 	}
 	if version == "" {
 		version = DefaultVersion

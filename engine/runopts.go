@@ -49,6 +49,9 @@ type RunOptions struct {
 	// Namespace is ctr's global --namespace; empty means "default". It
 	// names the cgroup parent: linux.cgroupsPath is /NAMESPACE/ID.
 	Namespace string `json:"namespace,omitempty"`
+	// Docker holds the `docker run` options, under docker's names, of the
+	// docker engine (docker.go); the ctr options above are then unset.
+	Docker *DockerRun `json:"docker,omitempty"`
 }
 
 // IsZero reports whether o holds no option at all.
@@ -56,7 +59,7 @@ func (o *RunOptions) IsZero() bool {
 	return len(o.Args) == 0 && len(o.Env) == 0 && len(o.EnvFile) == 0 && o.Cwd == "" &&
 		len(o.Mounts) == 0 && !o.ReadOnly && !o.Privileged && !o.TTY && !o.NetHost &&
 		len(o.CapAdd) == 0 && len(o.CapDrop) == 0 && !o.AllowNewPrivs && !o.Seccomp &&
-		len(o.SeccompProfile) == 0 && o.User == "" && o.Hostname == "" && o.CPUShares == 0 && o.Namespace == ""
+		len(o.SeccompProfile) == 0 && o.User == "" && o.Hostname == "" && o.CPUShares == 0 && o.Namespace == "" && o.Docker == nil
 }
 
 // ParseMount parses a ctr --mount value, a CSV record of key=value fields:

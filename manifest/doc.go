@@ -15,7 +15,13 @@
 //   - Parsing rejects malformed input, duplicate keys, trailing data and
 //     wrong member types, naming the member path; it never panics (fuzzed).
 //
+// The CMC v0.9 documents (Manifest, Image and Manifest Description,
+// components) are modelled too; CMCVersion selects the dialect, and every
+// function taking none, Generate and ParseCMCVersion("") included, speaks
+// DefaultCMCVersion (0.9). Generate refuses a template of the other
+// dialect, and for 0.9 one whose version CMC would ignore, before measuring.
+//
 // Left out: signatures (package signing), measuring images (package oci;
-// Generate takes a MeasureFunc), and the CBOR key maps of CMC document types
-// other than the three above.
+// Generate takes a MeasureFunc or MeasureComponentFunc), and the CBOR key
+// maps of CMC document types other than those above.
 package manifest

@@ -162,16 +162,22 @@ func (d *Document) SetReferenceValues(rvs []ReferenceValue) error {
 	return nil
 }
 
-// SetValidity replaces the validity window of an App Manifest.
+// SetValidity replaces the validity window of an App Manifest or of a
+// CMC v0.9 Manifest.
 func (d *Document) SetValidity(v Validity) error {
-	if t := d.Type(); t != TypeAppManifest {
-		return fmt.Errorf("%w: set validity: document is %q, want %q", ErrUnknownType, t, TypeAppManifest)
+	key := uint64(7)
+	switch t := d.Type(); t {
+	case TypeAppManifest:
+	case TypeManifest:
+		key = 3
+	default:
+		return fmt.Errorf("%w: set validity: document is %q, want %q or %q", ErrUnknownType, t, TypeAppManifest, TypeManifest)
 	}
 	g, err := toGeneric(v, d.format)
 	if err != nil {
 		return err
 	}
-	d.set(d.root, "validity", 7, g)
+	d.set(d.root, "validity", key, g)
 	return nil
 }
 

@@ -148,39 +148,51 @@ type Job struct {
 }
 
 // Batch is the file format of `refval generate --batch`: a list of images
-// with their names and run options (or, equally, a bare JSON array of jobs).
+// with their names and run options (or, equally, a bare JSON array of jobs),
+// and the CMC dialect of the manifests (the key the shim's configuration
+// uses too; absent: DefaultCMCVersion).
 type Batch struct {
-	Images []Job `json:"images"`
+	Images     []Job      `json:"images"`
+	CMCVersion CMCVersion `json:"cmc_version,omitempty"`
 }
 
 // ErrGenerate is wrapped by Generate when at least one image failed.
 var ErrGenerate = errors.New("some images failed")
 
-// ParseBatch reads a batch file. Unknown members are errors (a misspelt
-// run option must not be ignored), as are trailing data and jobs without
-// an image.
+// ParseBatch reads the jobs of a batch file (ParseBatchFile).
 func ParseBatch(b []byte) ([]Job, error) {
+	bt, err := ParseBatchFile(b)
+	if err != nil {
+		return nil, err
+	}
+	return bt.Images, nil
+}
+
+// ParseBatchFile reads a batch file: its jobs and its cmc_version ("" when
+// absent, or in the bare-array form). Unknown members are errors (a
+// misspelt run option must not be ignored), as are an unknown CMC version,
+// trailing data and jobs without an image.
+func ParseBatchFile(b []byte) (*Batch, error) {
 	if err := ValidateJSON(b); err != nil {
 		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	var jobs []Job
+	var bt Batch
 	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] == '[' {
-		if err := dec.Decode(&jobs); err != nil {
+		if err := dec.Decode(&bt.Images); err != nil {
 			return nil, fieldError(err)
 		}
-	} else {
-		var bt Batch
-		if err := dec.Decode(&bt); err != nil {
-			return nil, fieldError(err)
+	} else if err := dec.Decode(&bt); err != nil {
+		if errors.Is(err, ErrCMCVersion) {
+			return nil, fmt.Errorf("%w: cmc_version: %v", ErrField, err)
 		}
-		jobs = bt.Images
+		return nil, fieldError(err)
 	}
-	if len(jobs) == 0 {
+	if len(bt.Images) == 0 {
 		return nil, fmt.Errorf("%w: no images", ErrField)
 	}
-	for i, j := range jobs {
+	for i, j := range bt.Images {
 		if j.Image == "" {
 			return nil, fmt.Errorf("%w: images[%d].image: missing", ErrField, i)
 		}
@@ -188,7 +200,7 @@ func ParseBatch(b []byte) ([]Job, error) {
 			return nil, fmt.Errorf("images[%d]: %w", i, err)
 		}
 	}
-	return jobs, nil
+	return &bt, nil
 }
 
 // NameFromImage derives a manifest name from an image reference: the last
@@ -226,8 +238,15 @@ func NameFromImage(ref string) string {
 
 // GenerateConfig configures Generate.
 type GenerateConfig struct {
-	// Template is an App Manifest (JSON or CBOR) whose members every
-	// generated manifest keeps; name and referenceValues are replaced.
+	// CMCVersion is the dialect of the manifests ("": DefaultCMCVersion).
+	// It decides the template's type, what is measured (Measure or
+	// MeasureComponent), the description file, and the version of the
+	// scheme "cmc" of the jobs.
+	CMCVersion CMCVersion
+	// Template is the document (JSON or CBOR) whose members every
+	// generated manifest keeps: an App Manifest for CMC 0.7 (name and
+	// referenceValues are replaced), a Manifest for CMC 0.9 (name and
+	// sbom.components are replaced; its version must be RFC 3339).
 	Template []byte
 	// Validity, when set, replaces the template's validity window.
 	Validity *Validity
@@ -237,10 +256,17 @@ type GenerateConfig struct {
 	OutDir string
 	// DeviceDescription, when set, is a Device Description file (JSON or
 	// CBOR) that receives one App Description per successful image, with
-	// the run's environment; it is rewritten atomically at the end.
+	// the run's environment; it is rewritten atomically at the end. CMC
+	// 0.7 only.
 	DeviceDescription string
-	Measure           MeasureFunc
-	Sign              SignFunc
+	// ImageDescription is DeviceDescription for CMC 0.9: an Image
+	// Description file that receives one Manifest Description per
+	// successful image.
+	ImageDescription string
+	// Measure measures an image for CMC 0.7, MeasureComponent for 0.9.
+	Measure          MeasureFunc
+	MeasureComponent MeasureComponentFunc
+	Sign             SignFunc
 }
 
 // GenerateResult is the summary line of one image.
@@ -250,6 +276,7 @@ type GenerateResult struct {
 	ImageDigest    string          `json:"imageDigest,omitempty"`
 	Platform       string          `json:"platform,omitempty"`
 	ReferenceValue *ReferenceValue `json:"referenceValue,omitempty"`
+	Component      *Component      `json:"component,omitempty"`
 	Output         string          `json:"output,omitempty"`
 	Error          string          `json:"error,omitempty"`
 }
@@ -259,8 +286,9 @@ type GenerateResult struct {
 // others; the error then wraps ErrGenerate. Configuration errors (bad
 // template, duplicate or unsafe names) fail before anything is measured.
 func Generate(ctx context.Context, jobs []Job, cfg GenerateConfig) ([]GenerateResult, error) {
-	if cfg.Measure == nil || cfg.Sign == nil {
-		return nil, errors.New("generate: no measure or sign function")
+	v, err := cfg.dialect()
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Format == "" {
 		cfg.Format = JSON
@@ -272,8 +300,8 @@ func Generate(ctx context.Context, jobs []Job, cfg GenerateConfig) ([]GenerateRe
 	if err != nil {
 		return nil, fmt.Errorf("template: %w", err)
 	}
-	if tmpl.Type() != TypeAppManifest {
-		return nil, fmt.Errorf("template: %w: %q, want %q", ErrUnknownType, tmpl.Type(), TypeAppManifest)
+	if err := checkTemplate(tmpl, v); err != nil {
+		return nil, fmt.Errorf("template: %w", err)
 	}
 	// Every manifest needs a validity window (Verify rejects one without):
 	// without cfg.Validity it comes from the template, so check it before
@@ -298,18 +326,26 @@ func Generate(ctx context.Context, jobs []Job, cfg GenerateConfig) ([]GenerateRe
 			return nil, fmt.Errorf("%w: images %s and %s both named %q", ErrField, jobs[j].Image, jobs[i].Image, n)
 		}
 		seen[n] = i
+		// The scheme "cmc" is the CMC version's own measurement.
+		if jobs[i].Scheme == bundle.SchemeCMC {
+			jobs[i].Scheme = v.Scheme()
+		}
+	}
+	descFile, descType := cfg.DeviceDescription, TypeDeviceDescription
+	if v == CMC09 {
+		descFile, descType = cfg.ImageDescription, TypeImageDescription
 	}
 	var dd *Document
-	if cfg.DeviceDescription != "" {
-		b, err := os.ReadFile(cfg.DeviceDescription)
+	if descFile != "" {
+		b, err := os.ReadFile(descFile)
 		if err != nil {
 			return nil, err
 		}
 		if dd, err = Parse(b, ""); err != nil {
-			return nil, fmt.Errorf("%s: %w", cfg.DeviceDescription, err)
+			return nil, fmt.Errorf("%s: %w", descFile, err)
 		}
-		if dd.Type() != TypeDeviceDescription {
-			return nil, fmt.Errorf("%s: %w: %q, want %q", cfg.DeviceDescription, ErrUnknownType, dd.Type(), TypeDeviceDescription)
+		if dd.Type() != descType {
+			return nil, fmt.Errorf("%s: %w: %q, want %q", descFile, ErrUnknownType, dd.Type(), descType)
 		}
 	}
 	for _, j := range jobs {
@@ -325,25 +361,24 @@ func Generate(ctx context.Context, jobs []Job, cfg GenerateConfig) ([]GenerateRe
 	for i, j := range jobs {
 		res := &results[i]
 		res.Image, res.Name = j.Image, j.Name
-		if err := generateOne(ctx, j, tmpl, cfg, res); err != nil {
+		if err := generateOne(ctx, j, tmpl, v, cfg, res); err != nil {
 			res.Error = err.Error()
 			failed++
 			continue
 		}
 		if dd != nil {
-			env, _ := ParseEnv(j.Env)
-			if _, err := dd.PutAppDescription(AppDescription{Name: j.Name, AppManifest: j.Name, Environment: env}); err != nil {
-				return results, fmt.Errorf("%s: %w", cfg.DeviceDescription, err)
+			if err := putDescription(dd, j); err != nil {
+				return results, fmt.Errorf("%s: %w", descFile, err)
 			}
 		}
 	}
 	if dd != nil {
 		b, err := dd.Bytes()
 		if err == nil {
-			err = atomicfile.WriteFile(cfg.DeviceDescription, b, 0o644)
+			err = atomicfile.WriteFile(descFile, b, 0o644)
 		}
 		if err != nil {
-			return results, fmt.Errorf("%s: %w", cfg.DeviceDescription, err)
+			return results, fmt.Errorf("%s: %w", descFile, err)
 		}
 	}
 	if failed > 0 {
@@ -352,15 +387,10 @@ func Generate(ctx context.Context, jobs []Job, cfg GenerateConfig) ([]GenerateRe
 	return results, nil
 }
 
-func generateOne(ctx context.Context, j Job, tmpl *Document, cfg GenerateConfig, res *GenerateResult) error {
+func generateOne(ctx context.Context, j Job, tmpl *Document, v CMCVersion, cfg GenerateConfig, res *GenerateResult) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	rv, info, err := cfg.Measure(ctx, j.Image, j.RunOptions)
-	if err != nil {
-		return fmt.Errorf("measure: %w", err)
-	}
-	res.ImageDigest, res.Platform, res.ReferenceValue = info.Digest, info.Platform, &rv
 	// A fresh copy of the template: edits must not leak between images.
 	tb, _ := tmpl.Bytes()
 	d, err := Parse(tb, tmpl.format)
@@ -368,7 +398,7 @@ func generateOne(ctx context.Context, j Job, tmpl *Document, cfg GenerateConfig,
 		return err
 	}
 	d.set(d.root, "name", 1, j.Name)
-	if err := d.SetReferenceValues([]ReferenceValue{rv}); err != nil {
+	if err := measureInto(ctx, d, j, v, cfg, res); err != nil {
 		return err
 	}
 	if cfg.Validity != nil {

@@ -29,7 +29,7 @@ func TestGenerate(t *testing.T) {
 	jobs[0].Env = []string{"MODE=prod"}
 	ddFile := filepath.Join(dir, "device.json")
 	os.WriteFile(ddFile, []byte(`{"type":"Device Description","name":"d","version":"1","x":1}`), 0o644)
-	res, err := Generate(context.Background(), jobs, GenerateConfig{Template: tmpl, OutDir: dir, Format: CBOR, Measure: measure, Sign: sign, DeviceDescription: ddFile})
+	res, err := Generate(context.Background(), jobs, GenerateConfig{CMCVersion: CMC07, Template: tmpl, OutDir: dir, Format: CBOR, Measure: measure, Sign: sign, DeviceDescription: ddFile})
 	if !errors.Is(err, ErrGenerate) || len(res) != 3 || measured != 3 {
 		t.Fatalf("err %v, %d results, %d measured; want ErrGenerate after measuring all 3", err, len(res), measured)
 	}
@@ -76,21 +76,21 @@ func TestGenerate(t *testing.T) {
 		{{Image: "x", RunOptions: RunOptions{Name: ".."}}},
 	} {
 		measured = 0
-		if _, err := Generate(context.Background(), bad, GenerateConfig{Template: tmpl, OutDir: dir, Measure: measure, Sign: sign}); !errors.Is(err, ErrField) || measured != 0 {
+		if _, err := Generate(context.Background(), bad, GenerateConfig{CMCVersion: CMC07, Template: tmpl, OutDir: dir, Measure: measure, Sign: sign}); !errors.Is(err, ErrField) || measured != 0 {
 			t.Errorf("%+v: err %v, measured %d; want ErrField before measuring", bad, err, measured)
 		}
 	}
 	// A template without validity, and none given: refused before measuring.
 	measured = 0
 	noValidity := []byte(`{"type":"App Manifest","name":"t","version":"1"}`)
-	if _, err := Generate(context.Background(), jobs[:1], GenerateConfig{Template: noValidity, OutDir: dir, Measure: measure, Sign: sign}); !errors.Is(err, ErrField) || measured != 0 {
+	if _, err := Generate(context.Background(), jobs[:1], GenerateConfig{CMCVersion: CMC07, Template: noValidity, OutDir: dir, Measure: measure, Sign: sign}); !errors.Is(err, ErrField) || measured != 0 {
 		t.Errorf("template without validity: err %v, measured %d; want ErrField before measuring", err, measured)
 	}
 	val, err := NewValidity(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Time{}, 24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res, err := Generate(context.Background(), jobs[:1], GenerateConfig{Template: noValidity, OutDir: dir, Measure: measure, Sign: sign, Validity: &val}); err != nil || res[0].Error != "" {
+	if res, err := Generate(context.Background(), jobs[:1], GenerateConfig{CMCVersion: CMC07, Template: noValidity, OutDir: dir, Measure: measure, Sign: sign, Validity: &val}); err != nil || res[0].Error != "" {
 		t.Errorf("template without validity, validity given: err %v, %+v", err, res)
 	}
 }

@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,29 +20,19 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/internal/benchproc"
 )
 
-// benchChild runs one path of BenchmarkMeasureImage500MiB in a child
-// process (internal/benchproc; oci_test.go's TestMain hands it over), so
-// that each path's peak RSS is its own. args: image, store, bundle dir.
+// benchChild runs one path of BenchmarkMeasureImage in a child process
+// (internal/benchproc; oci_test.go's TestMain hands it over) when no
+// REFVAL_BIN is given: pull the image into a fresh store and measure it
+// from its layers. args: image, store.
 func benchChild(mode string, args []string) error {
-	ref, store, dest := args[0], args[1], args[2]
-	ctx := context.Background()
-	opts := []Option{WithLayout(store), WithPullPolicy(PullNever)}
-	switch mode {
-	case "stream":
-		_, err := MeasureImage(ctx, ref, opts...)
-		return err
-	case "unpack":
-		if _, err := Unpack(ctx, ref, dest, append(opts, WithRootless(os.Geteuid() != 0))...); err != nil {
-			return err
-		}
-		_, err := bundle.Measure(ctx, dest)
-		return err
+	if mode != "measure" {
+		return fmt.Errorf("unknown bench mode %q", mode)
 	}
-	return fmt.Errorf("unknown bench mode %q", mode)
+	_, err := MeasureImage(context.Background(), args[0], WithLayout(args[1]), WithInsecurePolicy())
+	return err
 }
 
 // writeBenchImage writes an OCI layout with nLayers gzip layers of about
@@ -136,39 +128,98 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// BenchmarkMeasureImage500MiB: the stream measurement of a ≈500 MiB,
-// 4-layer gzip image against the baseline "unpack + measure-bundle" on the
-// same image in the same run; reports both times, the speed-up and each
-// path's peak RSS. (Issue target: ≥2×, and no rootfs on disk.)
-func BenchmarkMeasureImage500MiB(b *testing.B) {
+// BenchmarkMeasureImage: an image of ≈1 GB in 4 gzip layers, from an OCI
+// layout as a pull would find it, interleaved (benchproc.Interleave):
+//
+//	refval  refval measure: pull into a fresh store, measure from the layers
+//	cmc     skopeo copy into a fresh layout, umoci unpack, then CMC's last
+//	        measure-bundle (benchproc.CMCBaseline) on the bundle
+//
+// Every round starts from empty stores and bundles; the source layout is
+// in the page cache. The row goes to the table make bench prints.
+func BenchmarkMeasureImage(b *testing.B) {
 	if testing.Short() {
-		b.Skip("writes a 500 MiB image")
+		b.Skip("writes a 1 GB image")
 	}
 	dir := b.TempDir()
-	ref := writeBenchImage(b, filepath.Join(dir, "src"), 4, 125<<20)
-	store := filepath.Join(dir, "store")
-	if _, err := Pull(context.Background(), ref, WithLayout(store), WithInsecurePolicy()); err != nil {
-		b.Fatal(err)
+	src := filepath.Join(dir, "src")
+	const layers, layerBytes = 4, 240 << 20
+	ref := writeBenchImage(b, src, layers, layerBytes)
+	var total int64
+	filepath.WalkDir(filepath.Join(src, "blobs"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				total += fi.Size()
+			}
+		}
+		return nil
+	})
+	round := 0
+	fresh := func(name string) string {
+		round++
+		return filepath.Join(dir, fmt.Sprintf("%s%d", name, round))
 	}
+	refval := benchproc.Contender{Name: "refval", Run: func() (benchproc.Result, error) {
+		store := fresh("store")
+		defer os.RemoveAll(store)
+		if bin := os.Getenv("REFVAL_BIN"); bin != "" {
+			return benchproc.Exec(b, filepath.Join(bin, "refval"), "measure", "--layout", store, "--insecure-policy", ref)
+		}
+		return benchproc.Run(b, "measure", ref, store), nil
+	}}
+	cmcBin, why := benchproc.CMCMeasureBundle(b)
+	cmc := benchproc.Contender{Name: "cmc", Run: func() (benchproc.Result, error) {
+		for _, tool := range []string{"skopeo", "umoci"} {
+			if _, err := exec.LookPath(tool); err != nil {
+				return benchproc.Result{}, fmt.Errorf("%w: no %s", benchproc.ErrSkipped, tool)
+			}
+		}
+		if cmcBin == "" {
+			return benchproc.Result{}, fmt.Errorf("%w: %s", benchproc.ErrSkipped, why)
+		}
+		layout, bundleDir := fresh("layout"), fresh("bundle")
+		defer os.RemoveAll(layout)
+		defer os.RemoveAll(bundleDir)
+		unpack := []string{"umoci", "unpack", "--image", layout + ":bench", bundleDir}
+		if os.Geteuid() != 0 {
+			unpack = append(unpack[:2], append([]string{"--rootless"}, unpack[2:]...)...)
+		}
+		var sum benchproc.Result
+		for _, argv := range [][]string{
+			{"skopeo", "copy", "--insecure-policy", "-q", ref, "oci:" + layout + ":bench"},
+			unpack,
+			{cmcBin, "-config", filepath.Join(bundleDir, "config.json"), "-rootfs", filepath.Join(bundleDir, "rootfs")},
+		} {
+			path, _ := exec.LookPath(argv[0])
+			r, err := benchproc.Exec(b, append([]string{path}, argv[1:]...)...)
+			if err != nil {
+				return benchproc.Result{}, err
+			}
+			sum.Time += r.Time
+			sum.CPU += r.CPU
+			sum.PeakRSS = max(sum.PeakRSS, r.PeakRSS)
+		}
+		return sum, nil
+	}}
 	b.ResetTimer()
-	var stream, baseline time.Duration
-	var streamRSS, baseRSS float64
-	for i := 0; i < b.N; i++ {
-		r := benchproc.Run(b, "stream", ref, store, "")
-		stream += r.Time
-		streamRSS = max(streamRSS, float64(r.PeakRSS)/(1<<20))
-		dest := filepath.Join(dir, fmt.Sprintf("bundle%d", i))
-		r = benchproc.Run(b, "unpack", ref, store, dest)
-		baseline += r.Time
-		baseRSS = max(baseRSS, float64(r.PeakRSS)/(1<<20))
-		b.StopTimer()
-		os.RemoveAll(dest)
-		b.StartTimer()
+	st := benchproc.Interleave(b, benchproc.Rounds(3), []benchproc.Contender{refval, cmc})
+	b.StopTimer()
+	rv, cm := st[0], st[1]
+	benchproc.TableRow(b, fmt.Sprintf("image, %d gzip layers: %d MB of files, %d MB of blobs; vs skopeo + umoci + CMC", layers, layers*layerBytes/1000000, total/1000000),
+		benchproc.Join(benchproc.Times(rv), benchproc.RSS(rv), cpuCell(rv)),
+		benchproc.Join(benchproc.Times(cm), benchproc.RSS(cm), cpuCell(cm)),
+		benchproc.Ratio(rv, cm), "—", "—", "—")
+	if rv.Rounds > 0 {
+		b.ReportMetric(rv.Median.Seconds(), "refval-s")
 	}
-	n := float64(b.N)
-	b.ReportMetric(stream.Seconds()/n, "stream-s/op")
-	b.ReportMetric(baseline.Seconds()/n, "unpack+measure-s/op")
-	b.ReportMetric(baseline.Seconds()/stream.Seconds(), "speedup-x")
-	b.ReportMetric(streamRSS, "stream-peak-RSS-MiB")
-	b.ReportMetric(baseRSS, "unpack+measure-peak-RSS-MiB")
+	if med, _, ok := benchproc.PairedRatio(cm, rv); ok {
+		b.ReportMetric(med, "x-vs-skopeo+umoci+cmc")
+	}
+}
+
+func cpuCell(s benchproc.Stats) string {
+	if s.Rounds == 0 || s.MedianCPU <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.2f CPU-s", s.MedianCPU.Seconds())
 }

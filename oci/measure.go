@@ -108,6 +108,9 @@ func (o *options) measureStream(ctx context.Context, s *store, m *Manifest) (Mea
 	if err != nil {
 		return Measurement{}, err
 	}
+	if err := o.applyTopLayer(ctx, m, t, s.treeFS(m, t)); err != nil {
+		return Measurement{}, err
+	}
 	cfg, err := o.runtimeConfigFor(m.config, s.treeFS(m, t), layer.MapOptions{})
 	if err != nil {
 		return Measurement{}, err
@@ -133,7 +136,7 @@ func (o *options) measureUnpacked(ctx context.Context, s *store, m *Manifest) (M
 	rootless := os.Geteuid() != 0
 	defer removeTree(tmp, rootless)
 	dir := tmp + "/bundle"
-	inexact, err := unpackBundle(ctx, s, m, dir, rootless, false, o.runtimeConfigFor)
+	inexact, err := unpackBundle(ctx, s, m, dir, rootless, false, o.runtimeConfigFor, o.topLayer)
 	if err != nil {
 		return Measurement{}, err
 	}

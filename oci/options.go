@@ -47,6 +47,7 @@ type options struct {
 	configFn     ConfigFunc
 	configFS     RuntimeConfigFunc // WithRuntimeConfig (config.go)
 	limits       bundle.Limits
+	topLayer     TopLayerFunc // WithTopLayer (toplayer.go)
 }
 
 // Option configures Pull, Unpack and MeasureImage.

@@ -70,7 +70,7 @@ func Unpack(ctx context.Context, ref, dest string, opts ...Option) (*UnpackResul
 	if o.rootless != nil {
 		rootless = *o.rootless
 	}
-	inexact, err := unpackBundle(ctx, s, &img.Manifests[0], dest, rootless, o.force, o.runtimeConfigFor)
+	inexact, err := unpackBundle(ctx, s, &img.Manifests[0], dest, rootless, o.force, o.runtimeConfigFor, o.topLayer)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +132,7 @@ func removeTree(p string, rootless bool) error {
 
 // unpackBundle writes the bundle of m to dest (atomically) and returns what
 // a rootless unpack could not reproduce.
-func unpackBundle(ctx context.Context, s *store, m *Manifest, dest string, rootless, force bool, runtimeConfig configFunc) (inexact []string, err error) {
+func unpackBundle(ctx context.Context, s *store, m *Manifest, dest string, rootless, force bool, runtimeConfig configFunc, top TopLayerFunc) (inexact []string, err error) {
 	if err := checkDest(dest, force); err != nil {
 		return nil, err
 	}
@@ -167,6 +167,9 @@ func unpackBundle(ctx context.Context, s *store, m *Manifest, dest string, rootl
 	rootfs := filepath.Join(tmp, layer.RootfsName)
 	mo := mapOptions(rootless)
 	if inexact, err = extract(ctx, s, m, rootfs, mo); err != nil {
+		return nil, fmt.Errorf("unpack %s: %w", m.Digest, err)
+	}
+	if err := applyTopLayerDir(ctx, top, m.config, rootfs, mo); err != nil {
 		return nil, fmt.Errorf("unpack %s: %w", m.Digest, err)
 	}
 	// The config is converted with the unpacked rootfs as the image's

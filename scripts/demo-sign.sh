@@ -1,10 +1,10 @@
 #!/bin/sh
 # demo-sign.sh REFVALS.json WORKDIR [REFVAL]
 #
-# From a reference value (the output of `refval measure-bundle` or
-# `refval measure`) to a verified signed App Manifest, with a throwaway
-# test PKI made by openssl: root CA → intermediate CA → signing leaf.
-# Nothing here is fit for production keys.
+# From CMC v0.9 components (the output of `refval measure-bundle` or
+# `refval measure`) to a verified signed Manifest and its Image Description,
+# with a throwaway test PKI made by openssl: root CA → intermediate CA →
+# signing leaf. Nothing here is fit for production keys.
 set -eu
 
 refvals=${1:?usage: demo-sign.sh REFVALS.json WORKDIR [REFVAL_BINARY]}
@@ -43,27 +43,32 @@ openssl req -new -key "$pki/signer.key" -subj "/CN=refval demo signer" -out "$pk
 openssl x509 -req -in "$pki/signer.csr" -CA "$pki/int.pem" -CAkey "$pki/int.key" -CAcreateserial \
 	-days 30 -extfile "$ext" -extensions leaf -out "$pki/signer.pem" 2>/dev/null
 
-echo "== manifest"
-"$refval" manifest create --name demo-app --version 1.0.0 --developer "refval demo signer" \
-	--refvals "$refvals" --valid-for 365d --out "$work/app.manifest.json"
+# CMC keeps only metadata whose version is an RFC 3339 time: the build time.
+version=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
+echo "== Manifest (version $version) and its Image Description"
+"$refval" manifest create --name demo-app --version "$version" --developer "refval demo signer" \
+	--refvals "$refvals" --valid-for 365d --out "$work/manifest.json" --image-description "$work/image-description.json"
 
 echo "== sign (JWS) and convert + sign (COSE)"
-"$refval" sign --in "$work/app.manifest.json" --out "$work/app.manifest.signed.json" \
+"$refval" sign --in "$work/manifest.json" --out "$work/manifest.signed.json" \
 	--key "$pki/signer.key" --cert "$pki/signer.pem,$pki/int.pem"
-"$refval" convert --to cbor "$work/app.manifest.json" --out "$work/app.manifest.cbor"
-"$refval" sign --in "$work/app.manifest.cbor" --out "$work/app.manifest.signed.cbor" \
+"$refval" sign --in "$work/image-description.json" --out "$work/image-description.signed.json" \
+	--key "$pki/signer.key" --cert "$pki/signer.pem,$pki/int.pem"
+"$refval" convert --to cbor "$work/manifest.json" --out "$work/manifest.cbor"
+"$refval" sign --in "$work/manifest.cbor" --out "$work/manifest.signed.cbor" \
 	--key "$pki/signer.key" --cert "$pki/signer.pem,$pki/int.pem"
 
 echo "== verify"
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-"$refval" verify --ca "$pki/root.pem" --at "$now" "$work/app.manifest.signed.json" \
-	--payload-out "$work/app.manifest.verified.json" >"$work/verify.json"
-"$refval" verify --ca "$pki/root.pem" --at "$now" "$work/app.manifest.signed.cbor" >"$work/verify-cose.json"
-cmp "$work/app.manifest.json" "$work/app.manifest.verified.json"
-echo "verified: $work/app.manifest.signed.json and $work/app.manifest.signed.cbor (results in $work/verify*.json)"
+"$refval" verify --ca "$pki/root.pem" --at "$now" "$work/manifest.signed.json" \
+	--payload-out "$work/manifest.verified.json" >"$work/verify.json"
+"$refval" verify --ca "$pki/root.pem" --at "$now" "$work/manifest.signed.cbor" >"$work/verify-cose.json"
+"$refval" verify --ca "$pki/root.pem" --at "$now" "$work/image-description.signed.json" >"$work/verify-image-description.json"
+cmp "$work/manifest.json" "$work/manifest.verified.json"
+echo "verified: $work/manifest.signed.json, $work/manifest.signed.cbor and $work/image-description.signed.json (results in $work/verify*.json)"
 
 echo "== a tampered copy must fail"
-sed 's/"payload":"e/"payload":"f/' "$work/app.manifest.signed.json" >"$work/tampered.json"
+sed 's/"payload":"e/"payload":"f/' "$work/manifest.signed.json" >"$work/tampered.json"
 if "$refval" verify --ca "$pki/root.pem" "$work/tampered.json" >"$work/verify-tampered.json" 2>/dev/null; then
 	echo "demo-sign: a tampered manifest verified" >&2
 	exit 1

@@ -37,7 +37,7 @@ func BenchmarkWrapperBreakdown(b *testing.B) {
 	}
 	cfg := filepath.Join(d, "shim.toml")
 	list := filepath.Join(d, "list.json")
-	os.WriteFile(cfg, fmt.Appendf(nil, "runc = \"/bin/true\"\nlist = %q\nlog_file = %q\n", list, filepath.Join(d, "shim.log")), 0o644)
+	os.WriteFile(cfg, fmt.Appendf(nil, "cmc_version = \"0.7\"\nrunc = \"/bin/true\"\nlist = %q\nlog_file = %q\n", list, filepath.Join(d, "shim.log")), 0o644)
 	bdir := benchBundle(b, d)
 	env := append(os.Environ(), shim.ConfigEnv+"="+cfg)
 	run := func(args ...string) time.Duration {

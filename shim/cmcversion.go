@@ -5,11 +5,12 @@ import (
 	"github.com/refval/refval/measurelist"
 )
 
-// CMC returns the configured CMC dialect; "" is CMC 0.7, the shim's
-// behaviour before dialects existed.
+// CMC returns the configured CMC dialect; "" (no cmc_version) is
+// manifest.DefaultCMCVersion, current CMC. cmc_version = "0.7" keeps the
+// seed-era list, cmcd protocol and cmc scheme.
 func (c *Config) CMC() manifest.CMCVersion {
 	if c.CMCVersion == "" {
-		return manifest.CMC07
+		return manifest.DefaultCMCVersion
 	}
 	return c.CMCVersion
 }

@@ -51,9 +51,10 @@ const MaxConfigSize = 1 << 20
 type Config struct {
 	// Scheme is the measurement scheme (bundle.SchemeV1 or SchemeCMC).
 	Scheme bundle.Scheme `toml:"scheme"`
-	// CMCVersion is the CMC dialect ("" is 0.7): the list format (0.9: an
-	// Artifact), the cmcd protocol (0.9: type 7) and the version of the
-	// "cmc" scheme (0.9: cmc-0.9). Validated when decoded.
+	// CMCVersion is the CMC dialect ("" is manifest.DefaultCMCVersion,
+	// 0.9): the list format (0.9: an Artifact), the cmcd protocol (0.9:
+	// type 7) and the version of the "cmc" scheme (0.9: cmc-0.9).
+	// Validated when decoded.
 	CMCVersion manifest.CMCVersion `toml:"cmc_version"`
 	// Driver is where a new measurement goes besides the list: sw, tpm, cmcd.
 	Driver driver.Kind `toml:"driver"`

@@ -14,6 +14,7 @@ import (
 
 func TestParseConfig(t *testing.T) {
 	full := `
+cmc_version = "0.7"
 scheme = "cmc"
 driver = "tpm"
 pcr = 12
@@ -30,7 +31,7 @@ enforce = true
 generate_all = true
 generate_dir = "/var/lib/refval/generated"
 `
-	want := &Config{Scheme: "cmc", Driver: "tpm", PCR: 12, List: "/var/lib/refval/list.cbor", ListFormat: "cbor",
+	want := &Config{CMCVersion: "0.7", Scheme: "cmc", Driver: "tpm", PCR: 12, List: "/var/lib/refval/list.cbor", ListFormat: "cbor",
 		TPM: "tcp://127.0.0.1:2321", CMCDSocket: "/run/cmcd.sock", Runc: "/usr/sbin/runc",
 		RuncShim: "/usr/bin/containerd-shim-runc-v2", RuncLinkDir: "/usr/local/libexec/refval",
 		LogFile: "/var/log/shim.log", LogLevel: "debug", Enforce: true, GenerateAll: true,

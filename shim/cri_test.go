@@ -122,7 +122,7 @@ func newCRI(t *testing.T, version, runtimes string) (runtimeapi.RuntimeServiceCl
 
 	cfgPath := filepath.Join(dir, "shim.toml")
 	logFile := filepath.Join(dir, "shim.log")
-	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf("list = %q\nlog_file = %q\nlog_level = \"debug\"\nrunc_link_dir = %q\n",
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf("cmc_version = \"0.7\"\nlist = %q\nlog_file = %q\nlog_level = \"debug\"\nrunc_link_dir = %q\n",
 		filepath.Join(dir, "list.json"), logFile, linkDir)), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -30,9 +30,11 @@
 // configuration names (package driver): sw (list only), tpm (PCR extend
 // through go-tpm, on a TPM device or a swtpm/simulator TCP socket) or cmcd
 // (the CMC daemon's socket API). NewDriver constructs it; there is no
-// registry. Generate mode writes its reference values with
-// manifest.WriteReferenceValues, the encoder `refval measure-bundle`
-// prints with.
+// registry. The CMC dialect is cmc_version, default 0.9 (the Artifact
+// list, cmcd type 7, scheme cmc = cmc-0.9); "0.7" keeps the bare-array
+// list, cmcd type 3 and v0.7's scheme. Generate mode writes its reference
+// values with manifest.WriteComponents (0.9) or WriteReferenceValues
+// (0.7), the encoders `refval measure-bundle` prints with.
 //
 // Guarantees: fail-open by default (any measurement or recording failure is
 // logged and the container starts; a container that could not be measured

@@ -148,6 +148,9 @@ func (r *rig) setup(t testing.TB, extra string) string {
 	if !strings.Contains(extra, "runc_link_dir") {
 		cfg += fmt.Sprintf("runc_link_dir = %q\n", r.linkDir)
 	}
+	if !strings.Contains(extra, "cmc_version") {
+		cfg += "cmc_version = \"0.7\"\n"
+	}
 	if !strings.Contains(extra, "log_level") {
 		cfg += "log_level = \"debug\"\n"
 	}

@@ -92,7 +92,7 @@ func TestLoadConfigListChecks(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "shim.toml")
-			os.WriteFile(p, fmt.Appendf(nil, "list = %q\nlog_file = %q\n", tt.list, filepath.Join(d, "shim.log")), 0o644)
+			os.WriteFile(p, fmt.Appendf(nil, "cmc_version = \"0.7\"\nlist = %q\nlog_file = %q\n", tt.list, filepath.Join(d, "shim.log")), 0o644)
 			c, err := LoadConfig(p, true)
 			if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "list") || !strings.Contains(err.Error(), tt.mention) {
 				t.Errorf("list %q: %v; want ErrConfig naming list and %q", tt.list, err, tt.mention)
@@ -104,7 +104,7 @@ func TestLoadConfigListChecks(t *testing.T) {
 	}
 	// A list that does not exist yet is fine.
 	p := filepath.Join(t.TempDir(), "shim.toml")
-	os.WriteFile(p, fmt.Appendf(nil, "list = %q\n", filepath.Join(d, "new", "list.json")), 0o644)
+	os.WriteFile(p, fmt.Appendf(nil, "cmc_version = \"0.7\"\nlist = %q\n", filepath.Join(d, "new", "list.json")), 0o644)
 	if _, err := LoadConfig(p, true); err != nil {
 		t.Errorf("list not created yet: %v", err)
 	}
@@ -120,7 +120,7 @@ func TestRuncMainRefusesUnrecordableList(t *testing.T) {
 	listDir := filepath.Join(d, "list-is-a-dir")
 	os.Mkdir(listDir, 0o755)
 	shimLog := filepath.Join(d, "shim.log")
-	writeConfig(t, fmt.Sprintf("runc = %q\nlist = %q\nlog_file = %q\n", realRunc, listDir, shimLog))
+	writeConfig(t, fmt.Sprintf("cmc_version = \"0.7\"\nrunc = %q\nlist = %q\nlog_file = %q\n", realRunc, listDir, shimLog))
 	runcLog := filepath.Join(d, "runc.log")
 	calls := stubExec(t)
 	var stderr bytes.Buffer
@@ -226,6 +226,7 @@ func TestFailOpenRecordingFailureMarksDriver(t *testing.T) {
 		t.Run("cmcd/"+name, func(t *testing.T) {
 			sock, received := fakeCMCD(t)
 			c := DefaultConfig()
+			c.CMCVersion = "0.7"
 			c.Driver, c.CMCDSocket, c.List = "cmcd", sock, unreadable(t)
 			call := RuncCall{Command: "create", Bundle: bundleDir(t), ID: "x1"}
 			if err := measureCall(c, nil, nil, call, nil); err != nil {
@@ -241,6 +242,7 @@ func TestFailOpenRecordingFailureMarksDriver(t *testing.T) {
 	t.Run("tpm", func(t *testing.T) {
 		addr := tpmtest.StartTCP(t)
 		c := DefaultConfig()
+		c.CMCVersion = "0.7"
 		c.Driver, c.TPM, c.PCR, c.List = "tpm", addr, 16, unreadable(t)
 		call := RuncCall{Command: "create", Bundle: testBundle(t), ID: "x2"}
 		if err := measureCall(c, nil, nil, call, nil); err != nil {
@@ -260,6 +262,7 @@ func TestFailOpenRecordingFailureMarksDriver(t *testing.T) {
 	})
 	t.Run("sw", func(t *testing.T) {
 		c := DefaultConfig()
+		c.CMCVersion = "0.7"
 		c.List = unreadable(t)
 		call := RuncCall{Command: "create", Bundle: testBundle(t), ID: "x3"}
 		if err := measureCall(c, nil, nil, call, nil); err != nil {

@@ -47,7 +47,7 @@ func TestRuncMainExecsRuncUnchanged(t *testing.T) {
 	realRunc := filepath.Join(d, "real", "runc")
 	writeExe(t, realRunc)
 	list := filepath.Join(d, "list.json")
-	writeConfig(t, fmt.Sprintf("runc = %q\nlist = %q\nlog_file = %q\n", realRunc, list, filepath.Join(d, "log")))
+	writeConfig(t, fmt.Sprintf("cmc_version = \"0.7\"\nrunc = %q\nlist = %q\nlog_file = %q\n", realRunc, list, filepath.Join(d, "log")))
 	b := testBundle(t)
 	args := []string{"--root", "/run/r", "--log", filepath.Join(d, "runc.log"), "--log-format", "json",
 		"create", "--bundle", b, "--pid-file", filepath.Join(d, "pid"), "c1"}
@@ -79,7 +79,7 @@ func TestRuncMainMeasuresRestore(t *testing.T) {
 	realRunc := filepath.Join(d, "real", "runc")
 	writeExe(t, realRunc)
 	list := filepath.Join(d, "list.json")
-	writeConfig(t, fmt.Sprintf("runc = %q\nlist = %q\nlog_file = %q\n", realRunc, list, filepath.Join(d, "log")))
+	writeConfig(t, fmt.Sprintf("cmc_version = \"0.7\"\nrunc = %q\nlist = %q\nlog_file = %q\n", realRunc, list, filepath.Join(d, "log")))
 	args := []string{"--root", "/run/r", "restore", "--image-path", filepath.Join(d, "ckpt"), "--work-path", filepath.Join(d, "work"),
 		"--bundle", testBundle(t), "--pid-file", filepath.Join(d, "pid"), "--detach", "r1"}
 	calls := stubExec(t)
@@ -99,7 +99,7 @@ func TestRuncMainRefusal(t *testing.T) {
 	d := t.TempDir()
 	realRunc := filepath.Join(d, "runc")
 	writeExe(t, realRunc)
-	writeConfig(t, fmt.Sprintf("runc = %q\nlist = %q\nlog_file = \"\"\nenforce = true\ndriver = \"cmcd\"\ncmcd_socket = %q\n",
+	writeConfig(t, fmt.Sprintf("cmc_version = \"0.7\"\nrunc = %q\nlist = %q\nlog_file = \"\"\nenforce = true\ndriver = \"cmcd\"\ncmcd_socket = %q\n",
 		realRunc, filepath.Join(d, "list.json"), filepath.Join(d, "none.sock")))
 	runcLog := filepath.Join(d, "runc.log")
 	calls := stubExec(t)
@@ -136,7 +136,7 @@ func TestShimMainExecsRuncShim(t *testing.T) {
 	if err := os.Symlink(me.path, filepath.Join(link, "runc")); err != nil {
 		t.Fatal(err)
 	}
-	writeConfig(t, fmt.Sprintf("runc_shim = %q\nrunc_link_dir = %q\nlog_file = \"\"\n", realShim, link))
+	writeConfig(t, fmt.Sprintf("cmc_version = \"0.7\"\nrunc_shim = %q\nrunc_link_dir = %q\nlog_file = \"\"\n", realShim, link))
 	calls := stubExec(t)
 	args := []string{"-namespace", "default", "-address", "/run/containerd/containerd.sock", "-id", "x", "start"}
 	if code := shimMain(append([]string{ShimName}, args...), []string{"PATH=/usr/bin", "A=b"}, &bytes.Buffer{}); code != 1 {
@@ -159,7 +159,7 @@ func TestPassThroughIsLean(t *testing.T) {
 	// calls do not check it.
 	listDir := filepath.Join(d, "list")
 	os.Mkdir(listDir, 0o755)
-	writeConfig(t, fmt.Sprintf("runc = %q\nlist = %q\nlog_file = %q\n", realRunc, listDir, logFile))
+	writeConfig(t, fmt.Sprintf("cmc_version = \"0.7\"\nrunc = %q\nlist = %q\nlog_file = %q\n", realRunc, listDir, logFile))
 	// What the file system looked like when runc was exec'ed (the stub
 	// returns, so the wrapper then logs the failed exec).
 	var logAtExec error

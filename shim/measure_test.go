@@ -29,6 +29,7 @@ func TestRecorderGenerate(t *testing.T) {
 	b := testBundle(t)
 	out := t.TempDir()
 	c := DefaultConfig()
+	c.CMCVersion = manifest.CMC07
 	c.List = filepath.Join(out, "list.json")
 	c.GenerateDir = filepath.Join(out, "measure")
 	c.GenerateAll = true
@@ -85,6 +86,7 @@ func TestRecorderGenerate(t *testing.T) {
 func TestMeasureCallFailureMarker(t *testing.T) {
 	for _, enforce := range []bool{false, true} {
 		c := DefaultConfig()
+		c.CMCVersion = manifest.CMC07
 		c.List = filepath.Join(t.TempDir(), "list.json")
 		c.Enforce = enforce
 		call := RuncCall{Command: "create", Bundle: filepath.Join(t.TempDir(), "missing"), ID: "x"}
@@ -119,6 +121,7 @@ func TestRecorderIgnoresRootlessXattr(t *testing.T) {
 		t.Skipf("user xattrs not supported here: %v", err)
 	}
 	c := DefaultConfig()
+	c.CMCVersion = manifest.CMC07
 	c.List = filepath.Join(t.TempDir(), "list.json")
 	r, err := NewRecorder(c, nil)
 	if err != nil {

@@ -15,7 +15,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import refval_v1 as v1  # noqa: E402
 
 PLACEHOLDERS = ["<container-id>", "<namespace-path>", "<sandbox-id>", "<pod-uid>",
-                "<termination-log>", "kube-api-access-<random>", "<pod-hostname>"]
+                "<termination-log>", "kube-api-access-<random>", "<pod-hostname>",
+                "<dockerd-pid>", "<docker-network-controller-id>"]
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 UID = re.compile(r"[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -114,6 +115,41 @@ def cri_rules(doc):
                            for e in proc["env"]]
 
 
+PROC_EXE = re.compile(r"/proc/[1-9][0-9]*/exe")
+HEX12 = re.compile(r"[0-9a-f]{12}")
+
+
+def docker_rules(doc, id_):
+    """Docker and nerdctl: HOSTNAME=<short id>, the libnetwork-setkey hook."""
+    if not HEX64.fullmatch(id_):
+        return
+    proc = doc.get("process")
+    if isinstance(proc, dict) and isinstance(proc.get("env"), list):
+        proc["env"] = ["HOSTNAME=<container-id>" if is_str(e) and e == "HOSTNAME=" + id_[:12] else e
+                       for e in proc["env"]]
+    linux = doc.get("linux")
+    nss = linux.get("namespaces") if isinstance(linux, dict) else None
+    nets = [n for n in nss if isinstance(n, dict) and n.get("type") == "network"] if isinstance(nss, list) else []
+    if not nets or "path" in nets[0]:
+        return
+    hooks = doc.get("hooks")
+    pre = hooks.get("prestart") if isinstance(hooks, dict) else None
+    if not isinstance(pre, list):
+        return
+    for h in pre:
+        if not isinstance(h, dict) or sorted(h) != ["args", "path"]:
+            continue
+        path, args = h["path"], h["args"]
+        if not (is_str(path) and PROC_EXE.fullmatch(path) and int(path[6:-4]) < 2**31):
+            continue
+        if not (isinstance(args, list) and len(args) == 4 and all(is_str(a) for a in args)):
+            continue
+        if (args[0] == "libnetwork-setkey" and re.fullmatch(r"-exec-root=/.*", args[1], re.S)
+                and args[2] == id_ and HEX12.fullmatch(args[3])):
+            h["path"] = "/proc/<dockerd-pid>/exe"
+            args[3] = "<docker-network-controller-id>"
+
+
 def normalize(text, id_=""):
     doc = v1.loads(text)
     assert isinstance(doc, dict)
@@ -121,6 +157,7 @@ def normalize(text, id_=""):
     if isinstance(doc.get("root"), dict):
         doc["root"].pop("path", None)
     cri_rules(doc)
+    docker_rules(doc, id_)
     # The rest is refval-v1 (its drop-root-path is a no-op by now).
     return v1.normalize(v1.canon(doc), id_)
 

@@ -4,8 +4,15 @@
 // Peak memory is the child's VmHWM (/proc/self/status); rusage's maxrss
 // would include the parent's pages at fork time, which survive execve.
 //
-// A package's TestMain calls Child first; benchmarks call Run. Only for
-// benchmarks on Linux; it guarantees nothing about timing noise.
+// A package's TestMain calls Child first; benchmarks call Run. Exec runs
+// an external competitor (CMC's measure-bundle, skopeo, umoci) the same
+// way, timed from outside. Interleave runs the contenders of a benchmark
+// round after round in rotating order and summarises min and median, so
+// that noise from a shared machine hits every contender alike; HashLimit
+// measures the machine's SHA-256 ceiling in the same run; CMCMeasureBundle
+// builds the baseline from the shared CMC sources; TableRow collects the
+// rows make bench prints. Only for benchmarks on Linux: interleaving makes
+// ratios fair, it does not make absolute times quiet.
 package benchproc
 
 import (
@@ -28,6 +35,10 @@ const (
 type Result struct {
 	Time    time.Duration // the time fn took, process start-up excluded
 	PeakRSS int64         // bytes
+	// CPU is the user and system time the process used (start-up
+	// included), 0 when unknown. Unlike Time it hardly depends on how
+	// busy the shared machine is.
+	CPU time.Duration
 }
 
 // Child runs fn and exits when this test binary was started by Run;
@@ -67,7 +78,7 @@ func Run(tb testing.TB, mode string, args ...string) Result {
 	if _, err := fmt.Sscan(string(out), &ns, &rss); err != nil {
 		tb.Fatalf("bench child %s: output %q: %v", mode, out, err)
 	}
-	return Result{Time: time.Duration(ns), PeakRSS: rss}
+	return Result{Time: time.Duration(ns), PeakRSS: rss, CPU: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 }
 
 // peakRSS returns this process's VmHWM in bytes (-1 when unknown).

@@ -545,7 +545,11 @@ func (c *Containerd) stop() {
 
 // killShims kills processes whose command line carries this containerd's
 // unique socket as their -address: shims that outlived their tasks.
-func (c *Containerd) killShims() {
+func (c *Containerd) killShims() { KillShims(c.Address) }
+
+// KillShims kills every process whose command line carries address as its
+// -address argument: the shims of the containerd serving that socket.
+func KillShims(address string) {
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
@@ -558,7 +562,7 @@ func (c *Containerd) killShims() {
 		}
 		args := strings.Split(string(b), "\x00")
 		for i := 0; i+1 < len(args); i++ {
-			if args[i] == "-address" && args[i+1] == c.Address {
+			if args[i] == "-address" && args[i+1] == address {
 				syscall.Kill(pid, syscall.SIGKILL)
 				break
 			}
@@ -567,7 +571,10 @@ func (c *Containerd) killShims() {
 }
 
 // unmountAll lazily unmounts every mount below Dir, deepest first.
-func (c *Containerd) unmountAll() {
+func (c *Containerd) unmountAll() { UnmountBelow(c.Dir) }
+
+// UnmountBelow lazily unmounts every mount below dir, deepest first.
+func UnmountBelow(dir string) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return
@@ -579,7 +586,7 @@ func (c *Containerd) unmountAll() {
 		fields := strings.Fields(sc.Text())
 		if len(fields) > 4 {
 			mp := unescapeMount(fields[4])
-			if strings.HasPrefix(mp, c.Dir+"/") {
+			if strings.HasPrefix(mp, dir+"/") {
 				mps = append(mps, mp)
 			}
 		}

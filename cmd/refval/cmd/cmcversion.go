@@ -18,23 +18,18 @@ import (
 	"github.com/refval/refval/signing"
 )
 
-// cliDefaultCMCVersion is the dialect of the commands when --cmc-version is
-// not given. It stays CMC v0.7 for now so that every existing output (and
-// test) stays byte-identical; manifest.DefaultCMCVersion (0.9) is the
-// library's. Flipping this constant is the one change that makes the CLI
-// default to current CMC.
-const cliDefaultCMCVersion = manifest.CMC07
+// cmcVersionUsage is the help of --cmc-version; %s is what an absent flag
+// means.
+const cmcVersionUsage = `CMC dialect: 0.9 (Manifest, CycloneDX components, scheme cmc = cmc-0.9) or 0.7 (App Manifest, referenceValues, scheme cmc = v0.7's) (default %s)`
 
-// addCMCVersionFlag registers --cmc-version on fl.
+// addCMCVersionFlag registers --cmc-version on fl; without it a command
+// speaks manifest.DefaultCMCVersion, current CMC.
 func addCMCVersionFlag(fl *pflag.FlagSet, p *string) {
-	fl.StringVar(p, "cmc-version", "", `CMC dialect: 0.7 (App Manifest, referenceValues, scheme cmc = v0.7's) or 0.9 (Manifest, CycloneDX components, scheme cmc = cmc-0.9) (default "`+string(cliDefaultCMCVersion)+`")`)
+	fl.StringVar(p, "cmc-version", "", fmt.Sprintf(cmcVersionUsage, `"`+string(manifest.DefaultCMCVersion)+`"`))
 }
 
-// cmcVersion parses --cmc-version ("" is cliDefaultCMCVersion).
+// cmcVersion parses --cmc-version ("" is manifest.DefaultCMCVersion).
 func cmcVersion(s string) (manifest.CMCVersion, error) {
-	if s == "" {
-		return cliDefaultCMCVersion, nil
-	}
 	v, err := manifest.ParseCMCVersion(s)
 	if err != nil {
 		return "", UsageErrorf("--cmc-version: %v", err)
@@ -52,6 +47,7 @@ func schemeFor(s bundle.Scheme, v manifest.CMCVersion) bundle.Scheme {
 
 // create09 holds what `manifest create` needs for the CMC v0.9 dialect.
 type create09 struct {
+	comps      []manifest.Component // measured by --from-image
 	cmcVersion string
 	imageDesc  string // Image Description to create or update
 	ociRules   string // JSON object file: the ociRules of the manifest's description
@@ -63,9 +59,11 @@ func (c *create09) register(fl *pflag.FlagSet) {
 	fl.StringVar(&c.ociRules, "oci-rules", "", "CMC 0.9: JSON file with the ociRules of the Manifest Description (verifier/ocivalidation.go of CMC)")
 }
 
-// dialect returns the CMC version of `manifest create`: --cmc-version, else
-// 0.9 when the reference values are CMC v0.9 components, else the CLI
-// default. Reference values on stdin are read here and put back.
+// dialect returns the CMC version of `manifest create`: --cmc-version,
+// else manifest.DefaultCMCVersion. Reference values of the other dialect
+// are refused, naming the flag that selects theirs (an App Manifest must
+// not silently become a Manifest, or the reverse). Reference values on
+// stdin are read here and put back.
 func (c *create09) dialect(cmd *cobra.Command, refvals string) (manifest.CMCVersion, []byte, error) {
 	var raw []byte
 	if refvals != "" {
@@ -80,17 +78,26 @@ func (c *create09) dialect(cmd *cobra.Command, refvals string) (manifest.CMCVers
 			return "", nil, err
 		}
 	}
-	if c.cmcVersion == "" && raw != nil && manifest.IsComponentList(raw) {
-		return manifest.CMC09, raw, nil
-	}
 	v, err := cmcVersion(c.cmcVersion)
-	return v, raw, err
+	if err != nil || raw == nil {
+		return v, raw, err
+	}
+	comps := manifest.IsComponentList(raw)
+	switch {
+	case v == manifest.CMC07 && comps:
+		return "", nil, UsageErrorf("%s: CMC 0.9 components, but --cmc-version 0.7 (measure with --cmc-version 0.7, or drop it here)", refvals)
+	case v == manifest.CMC09 && !comps:
+		if rvs, err := manifest.ReadReferenceValues(raw); err == nil && len(rvs) > 0 {
+			return "", nil, UsageErrorf("%s: CMC 0.7 reference values, but the dialect is CMC %s: give --cmc-version 0.7 (or measure without it for CMC 0.9 components)", refvals, v)
+		}
+	}
+	return v, raw, nil
 }
 
 // run writes a CMC v0.9 Manifest (and the Image Description) for
 // `manifest create`.
 func (c *create09) run(cmd *cobra.Command, o manifest.CreateOptions, raw []byte, refvalsName, out string, f manifest.Format) error {
-	var comps []manifest.Component
+	comps := c.comps
 	if raw != nil {
 		var err error
 		if comps, err = manifest.ReadComponents(raw); err != nil {
@@ -183,7 +190,7 @@ type signDialect struct {
 }
 
 func (s *signDialect) register(fl *pflag.FlagSet) {
-	addCMCVersionFlag(fl, &s.cmcVersion)
+	fl.StringVar(&s.cmcVersion, "cmc-version", "", fmt.Sprintf(cmcVersionUsage, "the document's"))
 	fl.BoolVar(&s.warnOnly, "allow-cmc-rejected", false, "sign even with an algorithm the CMC version's verifier rejects (warn instead of failing)")
 }
 

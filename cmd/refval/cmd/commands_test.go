@@ -72,7 +72,7 @@ func TestBatchRunObjectForm(t *testing.T) {
 	}
 	ref := "oci:" + layout + ":web"
 	store := filepath.Join(dir, "store")
-	code, out, stderr := sigCLI(t, "", "measure", ref, "--layout", store, "--insecure-policy", "-q",
+	code, out, stderr := sigCLI(t, "", "measure", "--cmc-version", "0.7", ref, "--layout", store, "--insecure-policy", "-q",
 		"--engine", "containerd", "--engine-version", "2.4", "--env", "MODE=prod", "--cwd", "/etc", "--read-only", "--", "/bin/app", "serve")
 	var want []manifest.ReferenceValue
 	if code != 0 || json.Unmarshal([]byte(out), &want) != nil || len(want) != 1 {
@@ -85,7 +85,7 @@ func TestBatchRunObjectForm(t *testing.T) {
  {"image":"`+ref+`","name":"object","env":["MODE=prod"],"run":{"engine":"containerd","engineVersion":"2.4","cwd":"/etc","readOnly":true,"args":["/bin/app","serve"]}},
  {"image":"`+ref+`","name":"argv","env":["MODE=prod"],"run":["--engine","containerd","--engine-version","2.4","--cwd","/etc","--read-only","--","/bin/app","serve"]},
  {"image":"`+ref+`","name":"plain","env":["MODE=prod"]}]}`), 0o644)
-	code, out, stderr = sigCLI(t, "", "generate", "--batch", batch, "--template", tmpl, "--key", signers[0][0], "--cert", signers[0][1],
+	code, out, stderr = sigCLI(t, "", "generate", "--cmc-version", "0.7", "--batch", batch, "--template", tmpl, "--key", signers[0][0], "--cert", signers[0][1],
 		"--out", filepath.Join(dir, "out"), "--layout", store, "--insecure-policy", "-q")
 	var sum []manifest.GenerateResult
 	if code != 0 || json.Unmarshal([]byte(out), &sum) != nil || len(sum) != 3 {
@@ -101,7 +101,7 @@ func TestBatchRunObjectForm(t *testing.T) {
 	}
 	// A bad object-form option is a usage error before anything is written.
 	os.WriteFile(batch, []byte(`{"images":[{"image":"`+ref+`","run":{"engine":"containerd","capAdd":["SYS_ADMIN"]}}]}`), 0o644)
-	code, _, stderr = sigCLI(t, "", "generate", "--batch", batch, "--template", tmpl, "--key", signers[0][0], "--cert", signers[0][1],
+	code, _, stderr = sigCLI(t, "", "generate", "--cmc-version", "0.7", "--batch", batch, "--template", tmpl, "--key", signers[0][0], "--cert", signers[0][1],
 		"--out", filepath.Join(dir, "out2"), "--layout", store, "--insecure-policy", "-q")
 	if code != ExitUsage || !strings.Contains(stderr, "images[0]") || !strings.Contains(stderr, "CAP_") {
 		t.Errorf("bad object run options: exit %d %q; want 2 naming images[0] and the capability", code, stderr)

@@ -141,7 +141,7 @@ func (f *measureFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	f.fs = fl
 	f.scheme = bundle.SchemeV1
-	fl.Var(&f.scheme, "scheme", "measurement scheme: refval-v1, refval-v2, cmc (CMC v0.7) or cmc-0.9 (--engine kubernetes: default refval-v2)")
+	fl.Var(&f.scheme, "scheme", "measurement scheme: refval-v1, refval-v2 (default for --engine docker and kubernetes), cmc (the CMC version's: cmc-0.9, or CMC v0.7's with --cmc-version 0.7) or cmc-0.9")
 	fl.StringVar(&f.id, "id", "", "container ID to replace by <container-id> in the config")
 	fl.StringVar(&f.name, "name", "", "name of the reference value (default: derived from the input)")
 	fl.StringVar(&f.driver, "driver", manifest.DriverSW, "how the runtime records the measurement: tpm (PCR) or sw (list)")
@@ -347,7 +347,7 @@ type runFlags struct {
 //	}
 func registerRunFlags(fs *pflag.FlagSet) *runFlags {
 	f := &runFlags{fs: fs}
-	fs.StringVar(&f.engine, "engine", string(engine.Runc), "runtime whose config.json to predict: runc (the bundle as unpacked), containerd (what ctr run writes) or kubernetes (what kubelet + containerd CRI write; --pod, --container)")
+	fs.StringVar(&f.engine, "engine", string(engine.Runc), "runtime whose config.json to predict: runc (the bundle as unpacked), containerd (what ctr run writes), docker (what docker run writes: docker run's options follow the image) or kubernetes (what kubelet + containerd CRI write; --pod, --container)")
 	fs.StringVar(&f.engineVersion, "engine-version", "", "containerd version to reproduce: 1.6, 1.7, 2.0, 2.4 or 2.x (default "+engine.DefaultVersion+")")
 	fs.StringVar(&f.baseSpec, "base-spec", "", "start from this capture of \"ctr oci spec\" on the device instead of the version's default spec")
 	fs.StringVar(&f.hostProfile, "host-profile", "", `device profile for --privileged and --net-host: a JSON file, or "local" for this machine`)
@@ -453,6 +453,9 @@ func (f *runFlags) run(args []string) (*manifest.Run, error) {
 		}
 		return nil, nil
 	}
+	if f.engine == string(engine.Docker) {
+		return f.dockerRun(args)
+	}
 	run := &manifest.Run{Engine: f.engine, EngineVersion: f.engineVersion}
 	ro := &run.RunOptions
 	ro.Args, ro.Env, ro.Cwd, ro.User, ro.Hostname = args, f.env, f.cwd, f.user, f.hostname
@@ -489,22 +492,49 @@ func (f *runFlags) run(args []string) (*manifest.Run, error) {
 	if run.BaseSpec, err = read("base-spec", f.baseSpec); err != nil {
 		return nil, err
 	}
+	if run.Host, err = f.host(); err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+// host reads --host-profile (nil when not given).
+func (f *runFlags) host() (*engine.Host, error) {
 	switch f.hostProfile {
 	case "":
+		return nil, nil
 	case "local":
-		if run.Host, err = engine.LocalHost(); err != nil {
-			return nil, err
+		return engine.LocalHost()
+	}
+	b, err := os.ReadFile(f.hostProfile)
+	if err != nil {
+		return nil, UsageErrorf("--host-profile: %v", err)
+	}
+	var h engine.Host
+	if err := json.Unmarshal(b, &h); err != nil {
+		return nil, UsageErrorf("--host-profile %s: %v", f.hostProfile, err)
+	}
+	return &h, nil
+}
+
+// dockerRun reads the run options of --engine docker: the arguments after
+// the image are a `docker run` command line without the image, under
+// docker's own names ([OPTIONS] [COMMAND [ARG...]]); of refval's run
+// flags only --engine-version and --host-profile apply.
+func (f *runFlags) dockerRun(args []string) (*manifest.Run, error) {
+	for _, n := range runOptionFlags {
+		if n != "engine-version" && n != "host-profile" && f.fs.Changed(n) {
+			return nil, UsageErrorf("--%s: with --engine docker, give docker run's own options after the image (refval measure --engine docker IMAGE -- -e A=1 --read-only CMD)", n)
 		}
-	default:
-		b, err := read("host-profile", f.hostProfile)
-		if err != nil {
-			return nil, err
-		}
-		var h engine.Host
-		if err := json.Unmarshal(b, &h); err != nil {
-			return nil, UsageErrorf("--host-profile %s: %v", f.hostProfile, err)
-		}
-		run.Host = &h
+	}
+	d, err := engine.ParseDockerRunArgs(args, os.ReadFile)
+	if err != nil {
+		return nil, UsageErrorf("%v", err)
+	}
+	run := &manifest.Run{Engine: f.engine, EngineVersion: f.engineVersion}
+	run.RunOptions.Docker = d
+	if run.Host, err = f.host(); err != nil {
+		return nil, err
 	}
 	return run, nil
 }

@@ -19,35 +19,57 @@ import (
 // registry/store options of the command line. Tests replace it.
 var imageMeasurer = func(base []oci.Option) manifest.MeasureFunc { return refval.Measurer(base...) }
 
+// componentMeasurer is imageMeasurer for CMC 0.9 components.
+var componentMeasurer = func(base []oci.Option) manifest.MeasureComponentFunc {
+	return refval.ComponentMeasurer(base...)
+}
+
 func newGenerateCmd() *cobra.Command {
 	var (
 		sf                      signerFlags
 		v                       validityFlags
 		img                     imageFlags
 		template, batch, outDir string
-		deviceDesc              string
+		deviceDesc, imageDesc   string
+		cmcVer                  string
 		format, driver          string
 		scheme                  bundle.Scheme
 		pcr                     int
 		env                     []string
 	)
 	cmd := &cobra.Command{
-		Use:   "generate IMAGE... --template app.manifest.json --key K --cert CHAIN --out DIR",
-		Short: "Measure images into signed App Manifests (for CI pipelines)",
+		Use:   "generate IMAGE... --template manifest.json --key K --cert CHAIN --out DIR",
+		Short: "Measure images into signed Manifests (for CI pipelines)",
 		Long: `Measure each image (the stream path: no rootfs on disk), put its reference
-value into a copy of the --template App Manifest (name set to the image's
-name, referenceValues replaced), sign it and write DIR/<name>.manifest.json
-(or .cbor with --format cbor). The validity window comes from --not-before,
---not-after and --valid-for, or else from the template, which must then hold
-one. Images come from the arguments or from
---batch FILE, a JSON file listing images with their names and run options:
+value into a copy of the --template manifest (name set to the image's name),
+sign it and write DIR/<name>.manifest.json (or .cbor with --format cbor).
 
-  {"images": [{"image": "oci:/layouts/store:web", "name": "web",
+The CMC dialect (--cmc-version, or "cmc_version" in the batch file; default
+0.9, current CMC) decides the rest. CMC 0.9: the template is a Manifest
+whose version is an RFC 3339 time (CMC ignores any other), its
+sbom.components are replaced by the image's component (hash: the rootfs
+hash, ctrData.ociSpec: the predicted config), --image-description gets a
+Manifest Description per image, and a key whose algorithm CMC 0.9 rejects
+fails up front (an RSA key signs JWS with RS256). CMC 0.7: the template is
+an App Manifest, its referenceValues are replaced, --device-description gets
+an App Description per image, and outputs are those of refval before
+dialects existed (a rejected algorithm is a warning).
+
+The validity window comes from --not-before, --not-after and --valid-for,
+or else from the template, which must then hold one. Images come from the
+arguments or from --batch FILE, a JSON file listing images with their names
+and run options:
+
+  {"cmc_version": "0.9",
+   "images": [{"image": "oci:/layouts/store:web", "name": "web",
                "driver": "tpm", "pcr": 11, "env": ["MODE=prod"]}]}
 
-Prints a JSON summary (image digest, reference value, output path per image)
-and exits 1 if any image failed, after finishing the others.`,
-		Example: `  refval generate oci:build/layout:web --template app.manifest.json \
+Prints a JSON summary (image digest, reference value or component, output
+path per image) and exits 1 if any image failed, after finishing the others.`,
+		Example: `  refval manifest create --name web --version 2026-01-02T15:04:05Z --out manifest.json
+  refval generate oci:build/layout:web --template manifest.json \
+    --key ci.key --cert ci-chain.pem --out signed/ --not-before "$(date -u +%F)"
+  refval generate --cmc-version 0.7 oci:build/layout:web --template app.manifest.json \
     --key ci.key --cert ci-chain.pem --out signed/ --not-before "$(date -u +%F)"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if template == "" || outDir == "" {
@@ -73,17 +95,24 @@ and exits 1 if any image failed, after finishing the others.`,
 				return err
 			}
 			var jobs []manifest.Job
+			var batchVersion manifest.CMCVersion
 			if batch != "" {
 				b, err := os.ReadFile(batch)
 				if err != nil {
 					return err
 				}
-				if jobs, err = manifest.ParseBatch(b); err != nil {
+				bt, err := manifest.ParseBatchFile(b)
+				if err != nil {
 					return UsageErrorf("%s: %v", batch, err)
 				}
+				jobs, batchVersion = bt.Images, bt.CMCVersion
 				if err := resolveRunCommandLines(batch, jobs); err != nil {
 					return err
 				}
+			}
+			dialect, err := generateDialect(cmcVer, batch, batchVersion)
+			if err != nil {
+				return err
 			}
 			var p *int
 			if cmd.Flags().Changed("pcr") {
@@ -110,8 +139,9 @@ and exits 1 if any image failed, after finishing the others.`,
 			}
 			o := refval.GenerateOptions{
 				GenerateConfig: manifest.GenerateConfig{
-					Template: tb, Format: f, OutDir: outDir, DeviceDescription: deviceDesc,
-					Measure: imageMeasurer(base),
+					CMCVersion: dialect, Template: tb, Format: f, OutDir: outDir,
+					DeviceDescription: deviceDesc, ImageDescription: imageDesc,
+					Measure: imageMeasurer(base), MeasureComponent: componentMeasurer(base),
 				},
 				Signers: signers,
 			}
@@ -137,10 +167,12 @@ and exits 1 if any image failed, after finishing the others.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&template, "template", "", "App Manifest template (JSON or CBOR)")
+	fl.StringVar(&template, "template", "", "manifest template (JSON or CBOR): a Manifest (CMC 0.9) or an App Manifest (CMC 0.7)")
 	fl.StringVar(&batch, "batch", "", "JSON file listing images, names and run options")
 	fl.StringVar(&outDir, "out", "", "directory for the signed manifests")
-	fl.StringVar(&deviceDesc, "device-description", "", "add or update an App Description per image (with its env) in this Device Description")
+	fl.StringVar(&deviceDesc, "device-description", "", "CMC 0.7: add or update an App Description per image (with its env) in this Device Description")
+	fl.StringVar(&imageDesc, "image-description", "", "CMC 0.9: add or update a Manifest Description per image in this Image Description")
+	addCMCVersionFlag(fl, &cmcVer)
 	fl.StringVar(&format, "format", "json", "manifest encoding: json (JWS) or cbor (COSE)")
 	fl.Var(&scheme, "scheme", "measurement scheme for images given as arguments")
 	fl.StringVar(&driver, "driver", "", "tpm or sw for images given as arguments (default sw)")
@@ -150,4 +182,20 @@ and exits 1 if any image failed, after finishing the others.`,
 	sf.register(cmd)
 	img.register(cmd, false, true)
 	return cmd
+}
+
+// generateDialect returns generate's CMC version: --cmc-version or the
+// batch file's cmc_version (they must agree when both are given), else
+// manifest.DefaultCMCVersion.
+func generateDialect(flag, batch string, fromBatch manifest.CMCVersion) (manifest.CMCVersion, error) {
+	v, err := cmcVersion(flag)
+	switch {
+	case err != nil:
+		return "", err
+	case fromBatch == "":
+		return v, nil
+	case flag != "" && v != fromBatch:
+		return "", UsageErrorf("--cmc-version %s, but %s says cmc_version %s", v, batch, fromBatch)
+	}
+	return fromBatch, nil
 }

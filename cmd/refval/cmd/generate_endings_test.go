@@ -39,7 +39,7 @@ func TestGenerateLayerEndings(t *testing.T) {
 		}
 		return "oci:" + layout + ":v1"
 	}
-	out, errs, code := runCLI(t, "measure", ref("standard", ti.EndOfArchive), "--layout", store, "--insecure-policy", "-q")
+	out, errs, code := runCLI(t, "measure", "--cmc-version", "0.7", ref("standard", ti.EndOfArchive), "--layout", store, "--insecure-policy", "-q")
 	var want []manifest.ReferenceValue
 	if code != 0 || json.Unmarshal([]byte(out), &want) != nil || len(want) != 1 {
 		t.Fatalf("measure: exit %d %s %s", code, out, errs)
@@ -58,7 +58,7 @@ func TestGenerateLayerEndings(t *testing.T) {
 	batch := filepath.Join(dir, "images.json")
 	os.WriteFile(batch, b, 0o644)
 	outDir := filepath.Join(dir, "out")
-	code, sumOut, stderr := sigCLI(t, "", "generate", "--batch", batch, "--template", tmpl, "--key", signers[0][0], "--cert", signers[0][1],
+	code, sumOut, stderr := sigCLI(t, "", "generate", "--cmc-version", "0.7", "--batch", batch, "--template", tmpl, "--key", signers[0][0], "--cert", signers[0][1],
 		"--out", outDir, "--layout", store, "--insecure-policy", "-q")
 	if code != 1 {
 		t.Errorf("generate: exit %d, want 1 (the truncated image failed)\n%s", code, stderr)

@@ -33,7 +33,7 @@ func TestGenerateRunOptions(t *testing.T) {
 	os.WriteFile(tmpl, []byte(`{"type":"App Manifest","name":"x","version":"1","referenceValues":[],"validity":{"notBefore":"2026-01-01T00:00:00Z","notAfter":"2036-01-01T00:00:00Z"}}`), 0o644)
 	measure := func(extra ...string) manifest.ReferenceValue {
 		t.Helper()
-		args := append([]string{"measure", ref, "--layout", store, "--insecure-policy", "-q"}, extra...)
+		args := append([]string{"measure", "--cmc-version", "0.7", ref, "--layout", store, "--insecure-policy", "-q"}, extra...)
 		code, out, stderr := sigCLI(t, "", args...)
 		var rv []manifest.ReferenceValue
 		if code != 0 || json.Unmarshal([]byte(out), &rv) != nil || len(rv) != 1 {
@@ -49,7 +49,7 @@ func TestGenerateRunOptions(t *testing.T) {
  {"image":"`+ref+`","name":"predicted","env":["MODE=prod"],"run":["--engine","containerd","--cwd","/etc"]},
  {"image":"`+ref+`","name":"unpacked","env":["MODE=prod"]}]}`), 0o644)
 	out := filepath.Join(dir, "out")
-	code, sumOut, stderr := sigCLI(t, "", "generate", "--batch", batch, "--template", tmpl, "--key", signers[0][0], "--cert", signers[0][1],
+	code, sumOut, stderr := sigCLI(t, "", "generate", "--cmc-version", "0.7", "--batch", batch, "--template", tmpl, "--key", signers[0][0], "--cert", signers[0][1],
 		"--out", out, "--layout", store, "--insecure-policy", "-q")
 	if code != 0 {
 		t.Fatalf("generate: exit %d\n%s\n%s", code, sumOut, stderr)
@@ -69,7 +69,7 @@ func TestGenerateRunOptions(t *testing.T) {
 	}
 
 	os.WriteFile(batch, []byte(`{"images":[{"image":"`+ref+`","run":["--engine","containerd","--bogus"]}]}`), 0o644)
-	code, _, stderr = sigCLI(t, "", "generate", "--batch", batch, "--template", tmpl, "--key", signers[0][0], "--cert", signers[0][1],
+	code, _, stderr = sigCLI(t, "", "generate", "--cmc-version", "0.7", "--batch", batch, "--template", tmpl, "--key", signers[0][0], "--cert", signers[0][1],
 		"--out", filepath.Join(dir, "out2"), "--layout", store, "--insecure-policy", "-q")
 	if code != 2 || !strings.Contains(stderr, "images[0].run") {
 		t.Errorf("bad run options: exit %d, %q; want 2 naming images[0].run", code, stderr)

@@ -35,7 +35,7 @@ func TestGenerateRealImage(t *testing.T) {
 	store := filepath.Join(dir, "store")
 	out := filepath.Join(dir, "out")
 
-	code, sumOut, stderr := sigCLI(t, "", "generate", ref, "--template", tmpl, "--key", signers[0][0], "--cert", signers[0][1],
+	code, sumOut, stderr := sigCLI(t, "", "generate", "--cmc-version", "0.7", ref, "--template", tmpl, "--key", signers[0][0], "--cert", signers[0][1],
 		"--out", out, "--layout", store, "--driver", "tpm", "--insecure-policy", "-q",
 		"--not-before", fmtRFC(time.Now().Add(-time.Minute)), "--valid-for", "1d")
 	if code != 0 {
@@ -58,7 +58,7 @@ func TestGenerateRealImage(t *testing.T) {
 		t.Fatalf("payload %s: %v", b, err)
 	}
 
-	code, mOut, stderr := sigCLI(t, "", "measure", ref, "--layout", store, "--pull", "never", "--driver", "tpm", "--insecure-policy", "-q")
+	code, mOut, stderr := sigCLI(t, "", "measure", "--cmc-version", "0.7", ref, "--layout", store, "--pull", "never", "--driver", "tpm", "--insecure-policy", "-q")
 	if code != 0 {
 		t.Fatalf("measure: %d %s", code, stderr)
 	}

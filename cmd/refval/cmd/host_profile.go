@@ -9,8 +9,8 @@ import (
 )
 
 func newHostProfileCmd() *cobra.Command {
-	var out string
-	var kube bool
+	var out, dockerConfig string
+	var kube, docker bool
 	var nc engine.NodeCapture
 	cmd := &cobra.Command{
 		Use:   "host-profile",
@@ -18,7 +18,8 @@ func newHostProfileCmd() *cobra.Command {
 		Long: `Capture what "ctr run --privileged" and "--net-host" take from the device
 that runs the container: the hostname, the effective capabilities of this
 process (run it the way containerd's client runs, normally as root) and the
-device nodes under /dev as containerd lists them. Run it on the device (or a
+device nodes under /dev as containerd lists them; with --docker also
+dockerd's configuration and the kernel release (--engine docker). Run it on the device (or a
 twin of it) and give the file to "refval measure --host-profile FILE" in CI.
 With --kubernetes it captures a Kubernetes node's profile instead, for
 "refval measure --engine kubernetes --node-profile FILE": containerd's
@@ -31,16 +32,26 @@ is not visible on a node: add kubernetesService by hand.
 See docs/engines.md.`,
 		Example: `  sudo refval host-profile --out device-host.json
   refval measure oci:layout:app --engine containerd --privileged --host-profile device-host.json
-  sudo refval host-profile --kubernetes --out node.json`,
+  sudo refval host-profile --kubernetes --out node.json
+  sudo refval host-profile --docker --out docker-host.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var v any
 			var err error
-			if kube || nc.KubeletConfig != "" || nc.ContainerdConfig != "" {
+			isKube := kube || nc.KubeletConfig != "" || nc.ContainerdConfig != ""
+			isDocker := docker || dockerConfig != ""
+			switch {
+			case isKube && isDocker:
+				return UsageErrorf("--kubernetes and --docker capture different profiles: choose one")
+			case isKube:
 				// --kubernetes: the node profile of --engine kubernetes (engine/kubehost.go).
 				v, err = engine.LocalNodeProfile(nc)
-			} else {
-				v, err = engine.LocalHost()
+			default:
+				var h *engine.Host
+				if h, err = engine.LocalHost(); err == nil && isDocker {
+					h.Docker, err = engine.LocalDockerDaemon(dockerConfig)
+				}
+				v = h
 			}
 			if err != nil {
 				return err
@@ -60,5 +71,7 @@ See docs/engines.md.`,
 	cmd.Flags().BoolVar(&kube, "kubernetes", false, "capture the Kubernetes node profile for --engine kubernetes --node-profile (kubelet and containerd configuration)")
 	cmd.Flags().StringVar(&nc.KubeletConfig, "kubelet-config", "", "--kubernetes: the kubelet's config file (default: the running kubelet's --config, else /var/lib/kubelet/config.yaml)")
 	cmd.Flags().StringVar(&nc.ContainerdConfig, "containerd-config", "", "--kubernetes: containerd's config file (default: the running containerd's --config, else /etc/containerd/config.toml)")
+	cmd.Flags().BoolVar(&docker, "docker", false, "also capture what --engine docker needs: dockerd's data root, exec root, bridge and cgroup driver (daemon.json and a running dockerd's flags), the kernel release, AppArmor")
+	cmd.Flags().StringVar(&dockerConfig, "docker-config", "", "dockerd's daemon.json when not at "+engine.DefaultDockerConfig+" (implies --docker)")
 	return cmd
 }

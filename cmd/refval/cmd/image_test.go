@@ -31,7 +31,7 @@ func TestMeasureImageEqualsUnpackCLI(t *testing.T) {
 	ref := imageRef(t, ti.Crafted(true))
 	store := filepath.Join(t.TempDir(), "store")
 	tmp := t.TempDir()
-	out, errs, code := runCLI(t, "measure", ref, "--layout", store, "--insecure-policy", "--name", "app", "--driver", "tpm", "--records", filepath.Join(tmp, "image.jsonl"))
+	out, errs, code := runCLI(t, "measure", "--cmc-version", "0.7", ref, "--layout", store, "--insecure-policy", "--name", "app", "--driver", "tpm", "--records", filepath.Join(tmp, "image.jsonl"))
 	if code != 0 {
 		t.Fatalf("measure: exit %d: %s", code, errs)
 	}
@@ -48,7 +48,7 @@ func TestMeasureImageEqualsUnpackCLI(t *testing.T) {
 	if _, errs, code := runCLI(t, "unpack", "--layout", store, "--pull", "never", ref, bdir); code != 0 {
 		t.Fatalf("unpack: exit %d: %s", code, errs)
 	}
-	out, errs, code = runCLI(t, "measure-bundle", bdir, "--name", "app", "--driver", "tpm", "--records", filepath.Join(tmp, "bundle.jsonl"))
+	out, errs, code = runCLI(t, "measure-bundle", "--cmc-version", "0.7", bdir, "--name", "app", "--driver", "tpm", "--records", filepath.Join(tmp, "bundle.jsonl"))
 	if code != 0 {
 		t.Fatalf("measure-bundle: exit %d: %s", code, errs)
 	}

@@ -76,7 +76,7 @@ func TestGenerateKubernetes(t *testing.T) {
 	store := filepath.Join(dir, "store")
 	pod := filepath.Join(dir, "pod.yaml")
 	os.WriteFile(pod, []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - {name: app, image: x, command: [/bin/sleep, \"1\"]}\n"), 0o644)
-	code, out, stderr := sigCLI(t, "", "measure", ref, "--layout", store, "--insecure-policy", "-q", "--engine", "kubernetes", "--pod", pod, "--container", "app")
+	code, out, stderr := sigCLI(t, "", "measure", "--cmc-version", "0.7", ref, "--layout", store, "--insecure-policy", "-q", "--engine", "kubernetes", "--pod", pod, "--container", "app")
 	var rv []manifest.ReferenceValue
 	if code != 0 || json.Unmarshal([]byte(out), &rv) != nil || len(rv) != 1 {
 		t.Fatalf("measure: exit %d %s %s", code, out, stderr)
@@ -85,7 +85,7 @@ func TestGenerateKubernetes(t *testing.T) {
 	os.WriteFile(tmpl, []byte(`{"type":"App Manifest","name":"x","version":"1","referenceValues":[],"validity":{"notBefore":"2026-01-01T00:00:00Z","notAfter":"2036-01-01T00:00:00Z"}}`), 0o644)
 	batch := filepath.Join(dir, "images.json")
 	os.WriteFile(batch, []byte(`{"images":[{"image":"`+ref+`","name":"web","run":["--engine","kubernetes","--pod",`+strconv.Quote(pod)+`,"--container","app"]}]}`), 0o644)
-	code, sumOut, stderr := sigCLI(t, "", "generate", "--batch", batch, "--template", tmpl, "--key", signers[0][0], "--cert", signers[0][1],
+	code, sumOut, stderr := sigCLI(t, "", "generate", "--cmc-version", "0.7", "--batch", batch, "--template", tmpl, "--key", signers[0][0], "--cert", signers[0][1],
 		"--out", filepath.Join(dir, "out"), "--layout", store, "--insecure-policy", "-q")
 	if code != 0 {
 		t.Fatalf("generate: exit %d\n%s\n%s", code, sumOut, stderr)
@@ -98,7 +98,7 @@ func TestGenerateKubernetes(t *testing.T) {
 		t.Errorf("generate %s; measure %s", got, rv[0].Sha256)
 	}
 	os.WriteFile(batch, []byte(`{"images":[{"image":"`+ref+`","env":["A=1"],"run":["--engine","kubernetes","--pod",`+strconv.Quote(pod)+`,"--container","app"]}]}`), 0o644)
-	code, _, stderr = sigCLI(t, "", "generate", "--batch", batch, "--template", tmpl, "--key", signers[0][0], "--cert", signers[0][1],
+	code, _, stderr = sigCLI(t, "", "generate", "--cmc-version", "0.7", "--batch", batch, "--template", tmpl, "--key", signers[0][0], "--cert", signers[0][1],
 		"--out", filepath.Join(dir, "out2"), "--layout", store, "--insecure-policy", "-q")
 	if code != 2 || !strings.Contains(stderr, "images[0].run") {
 		t.Errorf("env with --engine kubernetes: exit %d, %q; want 2 naming images[0].run", code, stderr)

@@ -10,14 +10,17 @@ import (
 	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/internal/atomicfile"
 	"github.com/refval/refval/manifest"
+	"github.com/refval/refval/oci"
 )
 
 func newManifestCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "manifest",
-		Short: "Create App Manifests and update their reference values",
-		Long: `Create and edit CMC App Manifests (JSON, or CBOR with integer keys) and the
-App Descriptions of a Device Description. Output is deterministic: the validity
+		Short: "Create Manifests and update their reference values",
+		Long: `Create CMC v0.9 Manifests and the Manifest Descriptions of an Image
+Description (the default), or, with --cmc-version 0.7, create and edit CMC
+v0.7 App Manifests and the App Descriptions of a Device Description (JSON, or
+CBOR with integer keys). Output is deterministic: the validity
 dates come from flags or SOURCE_DATE_EPOCH, never silently from the clock.
 See docs/manifests.md.`,
 	}
@@ -124,6 +127,9 @@ func readRefvalFile(cmd *cobra.Command, file string) ([]manifest.ReferenceValue,
 		return nil, err
 	}
 	rvs, err := manifest.ReadReferenceValues(b)
+	if err != nil && manifest.IsComponentList(b) {
+		return nil, UsageErrorf("%s: CMC 0.9 components, not CMC 0.7 reference values (measure with --cmc-version 0.7)", file)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
@@ -154,15 +160,22 @@ func newManifestCreateCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "create --name NAME --version V [--refvals FILE|-] [flags]",
-		Short: "Create an unsigned App Manifest",
-		Long: `Create an unsigned CMC App Manifest holding the given reference values (the
+		Short: "Create an unsigned Manifest (or App Manifest)",
+		Long: `Create an unsigned CMC v0.9 Manifest holding the given components (the
 output of measure-bundle or measure: a JSON array, or one object; "-" reads
-stdin). The validity window starts at --not-before or $SOURCE_DATE_EPOCH and
+stdin); its --version must be an RFC 3339 time, as CMC ignores any other.
+--from-image measures the image instead (as "refval measure" would). With
+--cmc-version 0.7: a CMC v0.7 App Manifest holding v0.7 reference values
+(measured with --cmc-version 0.7); the App Description flags are 0.7's.
+Reference values of the other dialect are refused. The validity window starts at --not-before or $SOURCE_DATE_EPOCH and
 lasts --valid-for (default 365d) unless --not-after is given.`,
-		Example: `  refval measure-bundle ./bundle --driver tpm > refvals.json
+		Example: `  refval measure-bundle ./bundle --driver tpm > components.json
   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) \
-    refval manifest create --name web --version 1.2.0 --developer "ACME CI" \
-      --refvals refvals.json --out web.manifest.json`,
+    refval manifest create --name web --version 2026-01-02T15:04:05Z --developer "ACME CI" \
+      --refvals components.json --out web.manifest.json --image-description image.json
+  refval measure-bundle ./bundle --driver tpm --cmc-version 0.7 > refvals.json
+  refval manifest create --cmc-version 0.7 --name web --version 1.2.0 \
+      --refvals refvals.json --out web.app-manifest.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Name == "" || o.Version == "" {
@@ -172,8 +185,11 @@ lasts --valid-for (default 365d) unless --not-after is given.`,
 			if err != nil {
 				return err
 			}
-			if dialect == manifest.CMC09 && (fromImage != "" || ad.file != "" || len(ad.env) > 0 || len(ad.connections) > 0) {
-				return UsageErrorf("--cmc-version 0.9: --from-image and the App Description flags are CMC 0.7's (measure with \"refval measure --cmc-version 0.9\"; use --image-description)")
+			if dialect == manifest.CMC09 && (ad.file != "" || len(ad.env) > 0 || len(ad.connections) > 0) {
+				return UsageErrorf("CMC 0.9 (the default): the App Description flags are CMC 0.7's (give --cmc-version 0.7, or use --image-description)")
+			}
+			if fromImage != "" && refvals != "" {
+				return UsageErrorf("--refvals and --from-image exclude each other")
 			}
 			if dialect == manifest.CMC07 && (c09.imageDesc != "" || c09.ociRules != "") {
 				return UsageErrorf("--image-description and --oci-rules need --cmc-version 0.9")
@@ -188,7 +204,35 @@ lasts --valid-for (default 365d) unless --not-after is given.`,
 			if o.Validity, err = v.validity(); err != nil {
 				return err
 			}
+			// --from-image: the run options of the one image measured.
+			var run manifest.RunOptions
+			var base []oci.Option
+			if fromImage != "" {
+				if err := checkImageArg(fromImage); err != nil {
+					return err
+				}
+				run = manifest.RunOptions{Name: o.Name, Scheme: schemeFor(scheme, dialect), Driver: driver}
+				if cmd.Flags().Changed("pcr") {
+					run.PCR = &pcr
+				}
+				if err := run.Validate(); err != nil {
+					return UsageErrorf("%v", err)
+				}
+				if base, err = img.options(cmd); err != nil {
+					return err
+				}
+			}
 			if dialect == manifest.CMC09 {
+				if err := manifest.CheckVersion(o.Version); err != nil {
+					return UsageErrorf("%v", err) // before measuring anything
+				}
+				if fromImage != "" {
+					c, _, err := componentMeasurer(base)(cmd.Context(), fromImage, run)
+					if err != nil {
+						return err
+					}
+					c09.comps = []manifest.Component{c}
+				}
 				return c09.run(cmd, o, raw, refvals, out, f)
 			}
 			if err := manifest.CheckVersion(o.Version); err != nil {
@@ -197,23 +241,7 @@ lasts --valid-for (default 365d) unless --not-after is given.`,
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v\n", err)
 			}
 			switch {
-			case fromImage != "" && refvals != "":
-				return UsageErrorf("--refvals and --from-image exclude each other")
 			case fromImage != "":
-				if err := checkImageArg(fromImage); err != nil {
-					return err
-				}
-				run := manifest.RunOptions{Name: o.Name, Scheme: scheme, Driver: driver}
-				if cmd.Flags().Changed("pcr") {
-					run.PCR = &pcr
-				}
-				if err := run.Validate(); err != nil {
-					return UsageErrorf("%v", err)
-				}
-				base, err := img.options(cmd)
-				if err != nil {
-					return err
-				}
 				rv, _, err := imageMeasurer(base)(cmd.Context(), fromImage, run)
 				if err != nil {
 					return err
@@ -264,9 +292,10 @@ func newManifestSetRefvalsCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "set-refvals TEMPLATE [--refvals FILE|-] [--out FILE]",
-		Short: "Replace the reference values of an existing App Manifest",
-		Long: `Replace the referenceValues of the App Manifest TEMPLATE (JSON or CBOR)
-with those of --refvals (default stdin), keeping every other member,
+		Short: "Replace the reference values of an existing App Manifest (CMC 0.7)",
+		Long: `Replace the referenceValues of the CMC v0.7 App Manifest TEMPLATE (JSON or
+CBOR) with the CMC v0.7 reference values of --refvals (default stdin; measure
+them with --cmc-version 0.7), keeping every other member,
 including ones refval does not know. --not-before/--not-after/--valid-for
 also replace the validity window. The result goes to --out (default stdout)
 in TEMPLATE's encoding, deterministically.`,

@@ -27,8 +27,9 @@ the layer blobs in memory. No rootfs is written and no privilege is needed;
 owners, file capabilities and device nodes come exactly from the layers.
 The config measured is the config.json unpack writes.
 
-Output as measure-bundle: a JSON array of CMC reference values (one per
-platform with --all-platforms), each naming its image, manifest digest,
+Output as measure-bundle: a JSON array of CMC v0.9 components (CMC v0.7
+reference values with --cmc-version 0.7), one per platform with
+--all-platforms, each naming its image, manifest digest,
 platform and index digest in "description"; --output text adds them as lines.
 --scheme cmc needs an on-disk tree, so it unpacks to a temporary bundle.`,
 		Example: `  refval measure docker://registry.example.com/app:1.2 --driver tpm --pcr 11
@@ -51,9 +52,9 @@ platform and index digest in "description"; --output text adds them as lines.
 			if err != nil {
 				return err
 			}
-			// --engine containerd|kubernetes: predict the config the engine
-			// writes, measured with the prediction's scheme (refval-v2 for
-			// kubernetes) unless --scheme says otherwise.
+			// --engine containerd|docker|kubernetes: predict the config the
+			// engine writes, measured with the prediction's scheme (refval-v2
+			// for docker and kubernetes) unless --scheme says otherwise.
 			pred, scheme, err := rf.predictor(f.id, args[1:])
 			if err != nil {
 				return err
@@ -62,9 +63,7 @@ platform and index digest in "description"; --output text adds them as lines.
 				scheme = f.scheme
 			}
 			opts = append(opts, oci.WithScheme(scheme), oci.WithContainerID(f.id), oci.WithLimits(lf.limits()))
-			if pred != nil {
-				opts = append(opts, oci.WithRuntimeConfig(pred.Config), oci.WithContainerID(pred.ContainerID()))
-			}
+			opts = append(opts, refval.PredictionOptions(pred)...)
 			var res *oci.ImageMeasurement
 			measure := func(more ...oci.Option) (err error) {
 				res, err = oci.MeasureImage(cmd.Context(), args[0], append(opts, more...)...)

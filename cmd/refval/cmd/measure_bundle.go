@@ -59,18 +59,19 @@ func newMeasureBundleCmd() *cobra.Command {
 		Short: "Measure an OCI runtime bundle (config.json + rootfs) into a reference value",
 		Long: `Measure an OCI runtime bundle: the normalized config.json and the rootfs,
 combined into the template hash that containerd-shim-cmc-v1 records at runtime
-(docs/measurement.md). Prints a JSON array with one CMC reference value;
-with --cmc-version 0.9 one CMC v0.9 component (hash: the rootfs hash,
-ctrData.ociSpec: the normalised config), the input of "metatool create
-manifest --components" and of "refval manifest create --refvals".
+(docs/measurement.md). Prints a JSON array with one CMC v0.9 component (hash:
+the rootfs hash, ctrData.ociSpec: the normalised config), the input of
+"metatool create manifest --components" and of "refval manifest create
+--refvals"; with --cmc-version 0.7 one CMC v0.7 reference value (sha256: the
+template hash).
 
 The bundle is BUNDLE_DIR (config.json, and the rootfs that root.path names), or
 --config and --rootfs given explicitly. The original tool's form
 "measure-bundle -config C -rootfs R" (exactly that) prints exactly what CMC
 v0.7's tool printed: two optional TPM reference values "OCI Runtime Config"
 and "OCI Runtime Rootfs" (scheme cmc, container ID "mycontainer"). CMC cannot
-match a container against those; use the default output, one reference value
-with the template hash (add --id and --driver as needed).
+match a container against those; use the default output (add --id and
+--driver as needed).
 
 The walk of the rootfs is bounded by --max-entries and --max-depth (the
 limits of "refval measure" that apply on disk: names and paths there have

@@ -50,9 +50,9 @@ func TestMeasureBundleCLI(t *testing.T) {
 		args []string
 		want rv
 	}{
-		{"bundle-dir", []string{"measure-bundle", dir, "--id", "c1"},
+		{"bundle-dir", []string{"measure-bundle", "--cmc-version", "0.7", dir, "--id", "c1"},
 			rv{"SW Reference Value", "c1", want.TemplateSha256.String(), nil, ctr{want.ConfigSha256.String(), want.RootfsSha256.String()}}},
-		{"legacy-flags-tpm", []string{"measure-bundle", "-config", dir + "/config.json", "-rootfs=" + dir + "/rootfs", "--id", "c1", "--driver", "tpm", "--name", "app"},
+		{"legacy-flags-tpm", []string{"measure-bundle", "-config", dir + "/config.json", "-rootfs=" + dir + "/rootfs", "--id", "c1", "--driver", "tpm", "--name", "app", "--cmc-version", "0.7"},
 			rv{"TPM Reference Value", "app", want.TemplateSha256.String(), &pcr, ctr{want.ConfigSha256.String(), want.RootfsSha256.String()}}},
 	}
 	for _, tc := range tests {

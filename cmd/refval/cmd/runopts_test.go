@@ -18,7 +18,7 @@ func TestRunFlagsUsage(t *testing.T) {
 	dir := t.TempDir()
 	for _, args := range [][]string{
 		{"measure", "oci:" + dir + ":x", "--env", "A=1"},                                           // run option without --engine containerd
-		{"measure", "oci:" + dir + ":x", "--engine", "docker"},                                     // unknown engine
+		{"measure", "oci:" + dir + ":x", "--engine", "podman"},                                     // unknown engine
 		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--engine-version", "9.9"},      // unknown version
 		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--user", "app"},                // 1.6 has no --user
 		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--privileged"},                 // needs a host profile
@@ -84,7 +84,7 @@ func TestMeasureEngineMatchesShim(t *testing.T) {
 		t.Run(v, func(t *testing.T) {
 			gen := t.TempDir()
 			cfg := filepath.Join(t.TempDir(), "shim.toml")
-			os.WriteFile(cfg, []byte(fmt.Sprintf("list = %q\nlog_file = %q\ngenerate_all = true\ngenerate_dir = %q\n",
+			os.WriteFile(cfg, []byte(fmt.Sprintf("cmc_version = \"0.7\"\nlist = %q\nlog_file = %q\ngenerate_all = true\ngenerate_dir = %q\n",
 				filepath.Join(gen, "list.json"), filepath.Join(gen, "shim.log"), gen)), 0o644)
 			c := ctrtest.New(t, v, ctrtest.WithEnv("REFVAL_SHIM_CONFIG="+cfg))
 			ref := c.Import(archive)[0]
@@ -95,7 +95,7 @@ func TestMeasureEngineMatchesShim(t *testing.T) {
 					t.Fatalf("%s: %s", tc.name, r)
 				}
 				rt := readRefs(t, filepath.Join(gen, id, "container-refs"))
-				args := append([]string{"measure", "-q", "--layout", store, "oci:" + layout + ":app",
+				args := append([]string{"measure", "--cmc-version", "0.7", "-q", "--layout", store, "oci:" + layout + ":app",
 					"--engine", "containerd", "--engine-version", v, "--namespace", c.Namespace}, tc.ctr...)
 				if len(tc.args) > 0 {
 					args = append(append(args, "--"), tc.args...)

@@ -83,13 +83,13 @@ func TestCLIManifestSignVerify(t *testing.T) {
 	m := filepath.Join(dir, "app.manifest.json")
 
 	t.Setenv("SOURCE_DATE_EPOCH", "")
-	if code, _, stderr := sigCLI(t, sigRefvals, "manifest", "create", "--name", "web", "--version", "1", "--refvals", "-"); code != ExitUsage || !strings.Contains(stderr, "SOURCE_DATE_EPOCH") {
+	if code, _, stderr := sigCLI(t, sigRefvals, "manifest", "create", "--cmc-version", "0.7", "--name", "web", "--version", "1", "--refvals", "-"); code != ExitUsage || !strings.Contains(stderr, "SOURCE_DATE_EPOCH") {
 		t.Errorf("no validity start: exit %d %s, want usage error naming SOURCE_DATE_EPOCH", code, stderr)
 	}
 	t.Setenv("SOURCE_DATE_EPOCH", fmtUnix(time.Now().Add(-time.Minute)))
 	var first string
 	for i := 0; i < 2; i++ {
-		code, out, stderr := sigCLI(t, sigRefvals, "manifest", "create", "--name", "web", "--version", "1", "--refvals", "-", "--valid-for", "1d")
+		code, out, stderr := sigCLI(t, sigRefvals, "manifest", "create", "--cmc-version", "0.7", "--name", "web", "--version", "1", "--refvals", "-", "--valid-for", "1d")
 		if code != 0 {
 			t.Fatalf("create: %d %s", code, stderr)
 		}
@@ -206,8 +206,8 @@ func TestCLISetRefvalsAndDeviceDescription(t *testing.T) {
 		{"manifest", "set-refvals", tmpl, "--out", outFile, "--device-description", tmpl},
 		{"manifest", "set-refvals", tmpl, "--out", outFile, "--device-description", filepath.Join(dir, "missing.json")},
 		{"manifest", "set-refvals", tmpl, "--out", outFile, "--env", "A=1"},
-		{"manifest", "create", "--name", "web", "--version", "1", "--refvals", "-", "--out", outFile, "--device-description", tmpl},
-		{"manifest", "create", "--name", "web", "--version", "1", "--refvals", "-", "--env", "A=1"},
+		{"manifest", "create", "--cmc-version", "0.7", "--name", "web", "--version", "1", "--refvals", "-", "--out", outFile, "--device-description", tmpl},
+		{"manifest", "create", "--cmc-version", "0.7", "--name", "web", "--version", "1", "--refvals", "-", "--env", "A=1"},
 	} {
 		code, out, stderr := sigCLI(t, sigRefvals, args...)
 		if _, err := os.Stat(outFile); code == 0 || out != "" || !os.IsNotExist(err) {
@@ -227,13 +227,13 @@ func TestCLIGenerate(t *testing.T) {
 	outDir := filepath.Join(dir, "out")
 	// The template has no validity and no flag gives one: refused up front.
 	t.Setenv("SOURCE_DATE_EPOCH", fmtUnix(time.Now()))
-	if code, out, stderr := sigCLI(t, "", "generate", "oci:/layout:web", "--template", tmpl, "--key", signers[0][0], "--cert", signers[0][1], "--out", outDir); code != ExitFailure || out != "" || !strings.Contains(stderr, tmpl) || !strings.Contains(stderr, "--valid-for") {
+	if code, out, stderr := sigCLI(t, "", "generate", "--cmc-version", "0.7", "oci:/layout:web", "--template", tmpl, "--key", signers[0][0], "--cert", signers[0][1], "--out", outDir); code != ExitFailure || out != "" || !strings.Contains(stderr, tmpl) || !strings.Contains(stderr, "--valid-for") {
 		t.Errorf("no validity: exit %d, stdout %q, stderr %q; want exit 1 naming the template and --valid-for", code, out, stderr)
 	}
 	if _, err := os.Stat(outDir); !os.IsNotExist(err) {
 		t.Errorf("no validity: output directory created (%v)", err)
 	}
-	code, out, stderr := sigCLI(t, "", "generate", "oci:/layout:web", "oci:/layout:broken", "--template", tmpl,
+	code, out, stderr := sigCLI(t, "", "generate", "--cmc-version", "0.7", "oci:/layout:web", "oci:/layout:broken", "--template", tmpl,
 		"--key", signers[0][0], "--cert", signers[0][1], "--out", outDir, "--not-before", fmtRFC(time.Now().Add(-time.Minute)), "--valid-for", "1d")
 	if code != ExitFailure {
 		t.Fatalf("exit %d, want 1 (one image failed): %s", code, stderr)
@@ -254,7 +254,7 @@ func TestCLIGenerate(t *testing.T) {
 
 	batch := filepath.Join(dir, "batch.json")
 	os.WriteFile(batch, []byte(`{"images":[{"image":"oci:/layout:web","name":"front","driver":"tpm","env":["A=1"]}]}`), 0o644)
-	code, out, stderr = sigCLI(t, "", "generate", "--batch", batch, "--template", tmpl, "--format", "cbor",
+	code, out, stderr = sigCLI(t, "", "generate", "--cmc-version", "0.7", "--batch", batch, "--template", tmpl, "--format", "cbor",
 		"--key", signers[1][0], "--cert", signers[1][1], "--out", outDir, "--not-before", fmtRFC(time.Now().Add(-time.Minute)))
 	if code != 0 || !strings.Contains(out, "front.manifest.cbor") {
 		t.Fatalf("batch: %d %s %s", code, out, stderr)
@@ -263,7 +263,7 @@ func TestCLIGenerate(t *testing.T) {
 		t.Errorf("generated COSE manifest does not verify: %s", vout)
 	}
 	os.WriteFile(batch, []byte(`{"images":[{"image":"x","nmae":"typo"}]}`), 0o644)
-	if code, _, stderr := sigCLI(t, "", "generate", "--batch", batch, "--template", tmpl, "--key", signers[1][0], "--cert", signers[1][1], "--out", outDir); code != ExitUsage || !strings.Contains(stderr, "nmae") {
+	if code, _, stderr := sigCLI(t, "", "generate", "--cmc-version", "0.7", "--batch", batch, "--template", tmpl, "--key", signers[1][0], "--cert", signers[1][1], "--out", outDir); code != ExitUsage || !strings.Contains(stderr, "nmae") {
 		t.Errorf("misspelt batch member: exit %d %s", code, stderr)
 	}
 }

@@ -34,7 +34,7 @@ func TestCLIOneKeyTwoCertificates(t *testing.T) {
 	renewedRoot, renewed := renewCertificate(t, dir, leaf)
 	m := filepath.Join(dir, "app.manifest.json")
 	t.Setenv("SOURCE_DATE_EPOCH", fmtUnix(time.Now().Add(-time.Minute)))
-	code, out, stderr := sigCLI(t, sigRefvals, "manifest", "create", "--name", "web", "--version", "1", "--refvals", "-", "--valid-for", "1d")
+	code, out, stderr := sigCLI(t, sigRefvals, "manifest", "create", "--cmc-version", "0.7", "--name", "web", "--version", "1", "--refvals", "-", "--valid-for", "1d")
 	if code != 0 {
 		t.Fatalf("create: %d %s", code, stderr)
 	}
@@ -118,7 +118,7 @@ func TestCLIVerifyBOM(t *testing.T) {
 	dir := t.TempDir()
 	root, signers := sigPKI(t, dir, "bom")
 	t.Setenv("SOURCE_DATE_EPOCH", fmtUnix(time.Now().Add(-time.Minute)))
-	code, out, stderr := sigCLI(t, sigRefvals, "manifest", "create", "--name", "web", "--version", "1", "--refvals", "-", "--valid-for", "1d")
+	code, out, stderr := sigCLI(t, sigRefvals, "manifest", "create", "--cmc-version", "0.7", "--name", "web", "--version", "1", "--refvals", "-", "--valid-for", "1d")
 	if code != 0 {
 		t.Fatalf("create: %d %s", code, stderr)
 	}

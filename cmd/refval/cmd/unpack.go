@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/refval/refval"
 	"github.com/refval/refval/oci"
 )
 
@@ -15,10 +16,13 @@ func newUnpackCmd() *cobra.Command {
 	var rf *runFlags   // engine profile and ctr run options (runopts.go)
 	var lf *limitFlags // work bounds (limits.go)
 	cmd := &cobra.Command{
-		Use:   "unpack IMAGE BUNDLE_DIR",
+		Use:   "unpack IMAGE BUNDLE_DIR [-- ARGS...]",
 		Short: "Unpack an image into an OCI runtime bundle (config.json + rootfs)",
 		Long: `Pull IMAGE (see "refval pull") and unpack it with umoci into the runtime bundle
-BUNDLE_DIR: rootfs/ and the config.json of umoci's image-config conversion.
+BUNDLE_DIR: rootfs/ and the config.json of umoci's image-config conversion,
+or with --engine the config that engine writes (arguments after "--": the
+container's for containerd; docker run's options and command for docker,
+whose init layer is written into rootfs/ too).
 
 The bundle is built next to BUNDLE_DIR and renamed into place, so BUNDLE_DIR
 is either untouched or complete. It must not exist or be empty, unless
@@ -28,7 +32,12 @@ the config maps you to root in a user namespace); what it cannot reproduce
 a warning and listed in the output ("exact": false).`,
 		Example: `  refval unpack docker://registry.example.com/app:1.2 ./bundle
   refval unpack --pull never --force oci:build/layout:app ./bundle`,
-		Args: cobra.ExactArgs(2),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 2 {
+				return cobra.ExactArgs(2)(cmd, args) // the message it always gave
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "json" && output != "text" {
 				return UsageErrorf("--output: %q is not json or text", output)
@@ -48,13 +57,13 @@ a warning and listed in the output ("exact": false).`,
 				opts = append(opts, oci.WithRootless(rootless))
 			}
 			// --engine containerd: write the config ctr run would (runopts.go).
-			pred, _, err := rf.predictor("", nil)
+			// Arguments after BUNDLE_DIR: the container's (ctr run), or
+			// docker run's options and command (--engine docker).
+			pred, _, err := rf.predictor("", args[2:])
 			if err != nil {
 				return err
 			}
-			if pred != nil {
-				opts = append(opts, oci.WithRuntimeConfig(pred.Config))
-			}
+			opts = append(opts, refval.PredictionOptions(pred)...)
 			res, err := oci.Unpack(cmd.Context(), args[0], args[1], opts...)
 			if err != nil {
 				return err
