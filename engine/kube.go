@@ -48,7 +48,8 @@ const (
 // filesystem for /etc/passwd and /etc/group, or nil). What the model does
 // not cover, or what depends on the node beyond np, is an error wrapping
 // ErrUnsupported or ErrHostDependent that names the field — never a wrong
-// config.
+// config. The name KubeSandbox ("POD") predicts the pod's sandbox
+// container instead (PredictKubeSandbox; image is then the sandbox image).
 func PredictKube(pod *KubePod, name string, image ocispec.Image, rootfs fs.FS, np *NodeProfile) ([]byte, error) {
 	s, err := PredictKubeSpec(pod, name, image, rootfs, np)
 	if err != nil {
@@ -63,6 +64,9 @@ func PredictKube(pod *KubePod, name string, image ocispec.Image, rootfs fs.FS, n
 
 // PredictKubeSpec is PredictKube returning the spec.
 func PredictKubeSpec(pod *KubePod, name string, image ocispec.Image, rootfs fs.FS, np *NodeProfile) (*specs.Spec, error) {
+	if name == KubeSandbox {
+		return PredictKubeSandboxSpec(pod, image, rootfs, np)
+	}
 	if np == nil {
 		p := DefaultNodeProfile()
 		np = &p
@@ -121,10 +125,7 @@ func findContainer(pod *KubePod, name string) (*KubeContainer, string, error) {
 			return &pod.Spec.Containers[i], fmt.Sprintf("spec.containers[%d]", i), nil
 		}
 	}
-	if name == "POD" || name == "pause" {
-		return nil, "", fmt.Errorf("%w: the pod sandbox (pause) container: containerd gives it its default seccomp profile, whose syscall list depends on the exact containerd build; measure it once on a node of the profile (shim generate mode) and sign that value", ErrUnsupported)
-	}
-	return nil, "", fmt.Errorf("%w: pod %s has no container %q", ErrInvalidOption, pod.Name, name)
+	return nil, "", fmt.Errorf("%w: pod %s has no container %q (%s selects the sandbox)", ErrInvalidOption, pod.Name, name, KubeSandbox)
 }
 
 // checkPodModelled refuses pod-level settings whose effect on an app
@@ -141,8 +142,8 @@ func checkPodModelled(pod *KubePod, np *NodeProfile) error {
 		return fmt.Errorf("%w: spec.enableServiceLinks: the service-link variables depend on the Services of the namespace when the pod starts; set enableServiceLinks: false", ErrUnsupported)
 	}
 	if psc := sp.SecurityContext; psc != nil {
-		if psc.SeccompProfile != nil && psc.SeccompProfile.Type != "Unconfined" {
-			return fmt.Errorf("%w: spec.securityContext.seccompProfile %q: containerd's default profile (RuntimeDefault) and Localhost profiles are not modelled; use Unconfined or measure on a node", ErrUnsupported, psc.SeccompProfile.Type)
+		if err := checkSeccompType(psc.SeccompProfile, "spec.securityContext"); err != nil {
+			return err
 		}
 	}
 	for i, v := range sp.Volumes {
@@ -185,8 +186,8 @@ func checkContainerModelled(c *KubeContainer, field string) error {
 		if sc.Privileged != nil && *sc.Privileged {
 			return fmt.Errorf("%w: %s.securityContext.privileged gives the container the node's devices", ErrHostDependent, field)
 		}
-		if sc.SeccompProfile != nil && sc.SeccompProfile.Type != "Unconfined" {
-			return fmt.Errorf("%w: %s.securityContext.seccompProfile %q: containerd's default profile (RuntimeDefault) and Localhost profiles are not modelled; use Unconfined or measure on a node", ErrUnsupported, field, sc.SeccompProfile.Type)
+		if err := checkSeccompType(sc.SeccompProfile, field+".securityContext"); err != nil {
+			return err
 		}
 		if sc.ProcMount != "" && sc.ProcMount != "Default" && sc.ProcMount != "Unmasked" {
 			return fmt.Errorf("%w: %s.securityContext.procMount %q", ErrInvalidOption, field, sc.ProcMount)
@@ -235,6 +236,7 @@ func (k *kubeContainer) opts(image ocispec.Image) []SpecOpts {
 		k.withAdditionalGIDs(image.Config),
 		k.withSupplementalGroups(),
 		k.withAppArmor(),
+		k.withSeccomp(image.Architecture),
 	}
 }
 
@@ -680,10 +682,10 @@ func (k *kubeContainer) withCgroupsPath() SpecOpts {
 				slice += "-" + qos
 			}
 			slice += "-pod" + strings.ReplaceAll(KubePodUID, "-", "_") + ".slice"
-			s.Linux.CgroupsPath = slice + ":cri-containerd:" + KubeContainerID
+			s.Linux.CgroupsPath = slice + ":cri-containerd:" + k.ctr.ID
 			return nil
 		}
-		s.Linux.CgroupsPath = path.Join(k.np.CgroupRoot, "kubepods", qos, "pod"+KubePodUID, KubeContainerID)
+		s.Linux.CgroupsPath = path.Join(k.np.CgroupRoot, "kubepods", qos, "pod"+KubePodUID, k.ctr.ID)
 		return nil
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,6 +27,11 @@ type kubeCase struct {
 	containers []string
 }
 
+// kubeSandboxOnly are the cases of which only the sandbox is predicted
+// (the model refuses their containers: privileged ones get the node's
+// devices).
+var kubeSandboxOnly = map[string]bool{"privileged-pod": true}
+
 const kubeImage = "ctrtest.local/import:kubeapp"
 const kubeOther = "ctrtest.local/import:kubeother"
 
@@ -45,6 +51,8 @@ func kubeCases() []kubeCase {
 		{"init-two-apps", head + "  initContainers:\n  - name: init\n    image: IMAGE\n    imagePullPolicy: Never\n    command: [\"/bin/true\"]\n" +
 			"  containers:\n  - name: web\n" + sleep + "  - name: side\n" + sleep + "    args: [\"200000\"]\n", []string{"init", "web", "side"}},
 		{"hostnetwork", head + "  hostNetwork: true\n  containers:\n  - name: app\n" + sleep, []string{"app"}},
+		{"runtime-default", head + "  containers:\n  - name: app\n" + sleep + "    securityContext:\n      seccompProfile:\n        type: RuntimeDefault\n", []string{"app"}},
+		{"privileged-pod", head + "  containers:\n  - name: app\n" + sleep + "    securityContext:\n      privileged: true\n", []string{"app"}},
 	}
 }
 
@@ -60,6 +68,12 @@ func kubeNegatives() []kubeCase {
 		{"runAsUser 1000", plain + "    securityContext:\n      runAsUser: 1000\n", []string{"app"}},
 		{"env A=2 (predicted A=1)", plain + "    env:\n    - name: A\n      value: \"2\"\n", []string{"app"}},
 		{"other image", strings.Replace(plain, "IMAGE", kubeOther, 1), []string{"app"}},
+		{"seccomp RuntimeDefault", plain + "    securityContext:\n      seccompProfile:\n        type: RuntimeDefault\n", []string{"app"}},
+		// The sandbox's config is where the pod's host namespaces show.
+		{"hostNetwork", strings.Replace(plain, "spec:\n", "spec:\n  hostNetwork: true\n", 1), []string{engine.KubeSandbox}},
+		{"hostPID", strings.Replace(plain, "spec:\n", "spec:\n  hostPID: true\n", 1), []string{engine.KubeSandbox}},
+		{"hostIPC", strings.Replace(plain, "spec:\n", "spec:\n  hostIPC: true\n", 1), []string{engine.KubeSandbox}},
+		{"privileged container", plain + "    securityContext:\n      privileged: true\n", []string{engine.KubeSandbox}},
 	}
 }
 
@@ -105,7 +119,11 @@ func runKubeFidelity(t *testing.T, version string) []fidelityRow {
 	hostDir := t.TempDir()
 	imgCfg, userFS := imageConfigAndFS(t, app)
 	rootfs := offlineRootfsDigest(t, app).String()
+	pauseCfg, pauseFS := imageConfigAndFS(t, pause)
+	pauseRootfs := offlineRootfsDigest(t, pause).String()
 
+	// predict predicts container ctr of c (engine.KubeSandbox: its
+	// sandbox, from the pause image).
 	predict := func(c kubeCase, ctr string) (bundle.Digest, []byte, error) {
 		pod, err := engine.ParseKubeObject(c.name, []byte(expand(c.manifest, c.name, "", hostDir)))
 		if err != nil {
@@ -114,11 +132,15 @@ func runKubeFidelity(t *testing.T, version string) []fidelityRow {
 		if c.name == "env A=2 (predicted A=1)" {
 			pod.Spec.Containers[0].Env[0].Value = "1"
 		}
-		raw, err := engine.PredictKube(pod, ctr, imgCfg, userFS, np)
+		img, ifs, id := imgCfg, userFS, engine.KubeContainerID
+		if ctr == engine.KubeSandbox {
+			img, ifs, id = pauseCfg, pauseFS, engine.KubeSandboxID
+		}
+		raw, err := engine.PredictKube(pod, ctr, img, ifs, np)
 		if err != nil {
 			return bundle.Digest{}, nil, err
 		}
-		d, norm, err := bundle.HashConfig(raw, bundle.WithScheme(bundle.SchemeV2), bundle.WithContainerID(engine.KubeContainerID))
+		d, norm, err := bundle.HashConfig(raw, bundle.WithScheme(bundle.SchemeV2), bundle.WithContainerID(id))
 		return d, norm, err
 	}
 	var rows []fidelityRow
@@ -132,10 +154,21 @@ func runKubeFidelity(t *testing.T, version string) []fidelityRow {
 				t.Fatalf("%s: the second start has the same pod UID", c.name)
 			}
 		}
-		for _, ctr := range c.containers {
+		predicted := slices.Clone(c.containers)
+		if kubeSandboxOnly[c.name] {
+			predicted = nil
+		}
+		for _, ctr := range append(predicted, engine.KubeSandbox) {
 			row := fidelityRow{image: c.name, option: ctr, version: version}
-			rt := []generated{readGenerated(t, filepath.Join(s.GenerateDir, starts[0].Containers[ctr])),
-				readGenerated(t, filepath.Join(s.GenerateDir, starts[1].Containers[ctr]))}
+			ids := []string{starts[0].Containers[ctr], starts[1].Containers[ctr]}
+			offRootfs := rootfs
+			if ctr == engine.KubeSandbox {
+				row.option = "POD (sandbox)"
+				ids = []string{starts[0].SandboxID, starts[1].SandboxID}
+				offRootfs = pauseRootfs
+			}
+			rt := []generated{readGenerated(t, filepath.Join(s.GenerateDir, ids[0])),
+				readGenerated(t, filepath.Join(s.GenerateDir, ids[1]))}
 			row.runtime = rt[0].template
 			if rt[0].template != rt[1].template {
 				t.Errorf("%s/%s on %s: two starts differ:\n%s", c.name, ctr, version, configDiff(t, rt[0].normalized, rt[1].normalized))
@@ -148,7 +181,6 @@ func runKubeFidelity(t *testing.T, version string) []fidelityRow {
 				rows = append(rows, row)
 				continue
 			}
-			offRootfs := rootfs
 			row.offline = bundle.TemplateHash(d, mustDigest(t, offRootfs)).String()
 			row.configEqual, row.rootfsEqual = d.String() == rt[0].config, offRootfs == rt[0].rootfs
 			if !row.configEqual {
@@ -160,30 +192,28 @@ func runKubeFidelity(t *testing.T, version string) []fidelityRow {
 			}
 			rows = append(rows, row)
 		}
-		// The sandbox (pause) container is not predicted, but it must be
-		// stable across starts.
-		sb := []generated{readGenerated(t, filepath.Join(s.GenerateDir, starts[0].SandboxID)),
-			readGenerated(t, filepath.Join(s.GenerateDir, starts[1].SandboxID))}
-		row := fidelityRow{image: c.name, option: "(sandbox)", version: version, offline: "-", runtime: sb[0].template,
-			note: "not predicted (containerd's default seccomp profile): measure on a node"}
-		if sb[0].template != sb[1].template {
-			t.Errorf("%s sandbox on %s: two starts differ:\n%s", c.name, version, configDiff(t, sb[0].normalized, sb[1].normalized))
-			row.note = "starts differ"
-		}
-		rows = append(rows, row)
 	}
 	base, _, err := predict(kubeCases()[0], "app")
 	if err != nil {
 		t.Fatal(err)
 	}
 	baseTemplate := bundle.TemplateHash(base, mustDigest(t, rootfs)).String()
+	baseSandbox, _, err := predict(kubeCases()[0], engine.KubeSandbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sandboxTemplate := bundle.TemplateHash(baseSandbox, mustDigest(t, pauseRootfs)).String()
 	for _, n := range kubeNegatives() {
 		p := k.RunStaticPod("neg", []byte(expand(n.manifest, "neg", "", hostDir)), "app")
 		k.RemoveStaticPod("neg")
-		rt := readGenerated(t, filepath.Join(s.GenerateDir, p.Containers["app"]))
-		rows = append(rows, fidelityRow{image: "plain (predicted)", option: n.name, version: version, offline: baseTemplate,
+		id, base, what := p.Containers["app"], baseTemplate, "plain (predicted)"
+		if n.containers[0] == engine.KubeSandbox {
+			id, base, what = p.SandboxID, sandboxTemplate, "plain POD (predicted)"
+		}
+		rt := readGenerated(t, filepath.Join(s.GenerateDir, id))
+		rows = append(rows, fidelityRow{image: what, option: n.name, version: version, offline: base,
 			runtime: rt.template, note: "negative control: must differ"})
-		if rt.template == baseTemplate {
+		if rt.template == base {
 			t.Errorf("negative control %q on %s: runtime value equals the plain prediction", n.name, version)
 		}
 	}

@@ -86,6 +86,8 @@ func predictKube(t *testing.T, manifest, name string, np *engine.NodeProfile) er
 func TestKubeUnpredictable(t *testing.T) {
 	cluster := engine.DefaultNodeProfile()
 	cluster.KubernetesService = &engine.ServiceAddr{Host: "10.96.0.1", Port: 443}
+	containerd17 := engine.DefaultNodeProfile()
+	containerd17.ContainerdVersion = "1.7"
 	c := func(extra string) string { return kubePlain + extra }
 	for _, tc := range []struct {
 		name, manifest, ctr string
@@ -94,7 +96,8 @@ func TestKubeUnpredictable(t *testing.T) {
 		field               string
 	}{
 		{"privileged", c("    securityContext: {privileged: true}\n"), "app", nil, engine.ErrHostDependent, "privileged"},
-		{"runtime-default seccomp", c("    securityContext: {seccompProfile: {type: RuntimeDefault}}\n"), "app", nil, engine.ErrUnsupported, "seccompProfile"},
+		{"localhost seccomp", c("    securityContext: {seccompProfile: {type: Localhost, localhostProfile: p.json}}\n"), "app", nil, engine.ErrUnsupported, "seccompProfile"},
+		{"runtime-default seccomp of an unpinned containerd", c("    securityContext: {seccompProfile: {type: RuntimeDefault}}\n"), "app", &containerd17, engine.ErrUnsupported, "seccomp"},
 		{"burstable without node memory", c("    resources: {requests: {memory: 1Mi}}\n"), "app", nil, engine.ErrHostDependent, "memoryCapacityBytes"},
 		{"host network without hostname", strings.Replace(kubePlain, "spec:\n", "spec:\n  hostNetwork: true\n", 1), "app", nil, engine.ErrHostDependent, "hostNetwork"},
 		{"service links in a cluster", kubePlain, "app", &cluster, engine.ErrUnsupported, "enableServiceLinks"},
@@ -104,7 +107,8 @@ func TestKubeUnpredictable(t *testing.T) {
 		{"subPath", strings.Replace(kubePlain, "spec:\n", "spec:\n  volumes: [{name: v, emptyDir: {}}]\n", 1) + "    volumeMounts: [{name: v, mountPath: /v, subPath: x}]\n", "app", nil, engine.ErrUnsupported, "subPath"},
 		{"memory-backed emptyDir", strings.Replace(kubePlain, "spec:\n", "spec:\n  volumes: [{name: v, emptyDir: {medium: Memory}}]\n", 1), "app", nil, engine.ErrUnsupported, "medium"},
 		{"gpu resource", c("    resources: {limits: {nvidia.com/gpu: 1}}\n"), "app", nil, engine.ErrUnsupported, "nvidia.com/gpu"},
-		{"the sandbox", kubePlain, "POD", nil, engine.ErrUnsupported, "seccomp"},
+		{"the sandbox of a pod with spec.hostname", strings.Replace(kubePlain, "spec:\n", "spec:\n  hostname: h\n", 1), "POD", nil, engine.ErrUnsupported, "hostname"},
+		{"the sandbox of an unpinned containerd", kubePlain, "POD", &containerd17, engine.ErrUnsupported, "seccomp"},
 		{"no such container", kubePlain, "db", nil, engine.ErrInvalidOption, "db"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

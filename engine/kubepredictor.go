@@ -34,18 +34,27 @@ func NewKubePredictor(podFile, container, nodeProfile string) (*KubePredictor, e
 			return nil, err
 		}
 	}
-	if _, _, err := findContainer(pod, container); err != nil {
-		return nil, fmt.Errorf("%s: %w", podFile, err)
+	if container != KubeSandbox {
+		if _, _, err := findContainer(pod, container); err != nil {
+			return nil, fmt.Errorf("%s: %w", podFile, err)
+		}
 	}
 	return p, nil
 }
 
 // ContainerID is the container ID the configs are predicted for; measure
-// them with bundle.WithContainerID(p.ContainerID()) and refval-v2.
-func (p *KubePredictor) ContainerID() string { return KubeContainerID }
+// them with bundle.WithContainerID(p.ContainerID()) and refval-v2. The
+// sandbox's container ID is its sandbox ID.
+func (p *KubePredictor) ContainerID() string {
+	if p.Container == KubeSandbox {
+		return KubeSandboxID
+	}
+	return KubeContainerID
+}
 
 // Config predicts the config.json for image whose root filesystem is
-// rootfs (only etc/passwd and etc/group are read, as for Predictor).
+// rootfs (only etc/passwd and etc/group are read, as for Predictor); for
+// the sandbox (Container KubeSandbox), image is the node's sandbox image.
 func (p *KubePredictor) Config(image ocispec.Image, rootfs fs.FS) ([]byte, error) {
 	return PredictKube(p.Pod, p.Container, image, rootfs, p.Node)
 }

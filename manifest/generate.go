@@ -67,7 +67,8 @@ type Run struct {
 	// Host is the device profile that --privileged and --net-host need.
 	Host *engine.Host `json:"host,omitempty"`
 	// Pod, Container and NodeProfile select the kubernetes prediction: the
-	// Pod or workload YAML file, the (init) container in it, and the node
+	// Pod or workload YAML file, the (init) container in it ("POD": the
+	// pod's sandbox, from the sandbox image), and the node
 	// profile file ("": the default node). Only with engine "kubernetes",
 	// which takes no other run options.
 	Pod         string `json:"pod,omitempty"`

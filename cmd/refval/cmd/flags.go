@@ -369,7 +369,7 @@ func registerRunFlags(fs *pflag.FlagSet) *runFlags {
 	fs.StringVar(&f.hostname, "hostname", "", "ctr run --hostname (containerd 1.7 and later)")
 	fs.Uint64Var(&f.cpuShares, "cpu-shares", 0, "ctr run --cpu-shares (default as ctr: 1024)")
 	fs.StringVar(&f.pod, "pod", "", "--engine kubernetes: a Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or CronJob YAML file")
-	fs.StringVar(&f.container, "container", "", "--engine kubernetes: the (init) container of the pod to predict")
+	fs.StringVar(&f.container, "container", "", "--engine kubernetes: the (init) container of the pod to predict, or "+engine.KubeSandbox+" for the pod's sandbox (IMAGE is then the sandbox image)")
 	fs.StringVar(&f.nodeProfile, "node-profile", "", "--engine kubernetes: node profile JSON (default: containerd 2.4 and kubelet 1.34 at their default paths, standalone)")
 	return f
 }

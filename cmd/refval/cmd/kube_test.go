@@ -57,7 +57,7 @@ func TestMeasureKubernetesCLI(t *testing.T) {
 		{[]string{"--pod", pod, "--container", "app"}, "--pod needs --engine kubernetes"},
 		{[]string{"--engine", "kubernetes", "--pod", pod}, "--container"},
 		{[]string{"--engine", "kubernetes", "--pod", pod, "--container", "app", "--env", "A=1"}, "--env"},
-		{[]string{"--engine", "kubernetes", "--pod", pod, "--container", "POD"}, "sandbox"},
+		{[]string{"--engine", "kubernetes", "--pod", pod, "--container", "db"}, "POD selects the sandbox"},
 		{[]string{"--engine", "kubernetes", "--pod", filepath.Join(dir, "none.yaml"), "--container", "app"}, "none.yaml"},
 	} {
 		_, errOut, code := runCLI(t, append([]string{"measure", ref, "--layout", filepath.Join(dir, "store"), "--insecure-policy"}, tc.args...)...)
@@ -102,5 +102,34 @@ func TestGenerateKubernetes(t *testing.T) {
 		"--out", filepath.Join(dir, "out2"), "--layout", store, "--insecure-policy", "-q")
 	if code != 2 || !strings.Contains(stderr, "images[0].run") {
 		t.Errorf("env with --engine kubernetes: exit %d, %q; want 2 naming images[0].run", code, stderr)
+	}
+}
+
+// TestMeasureKubernetesSandboxCLI: --container POD predicts the pod's
+// sandbox from the sandbox image given as IMAGE, measured with the
+// sandbox ID as its container ID (what the shim sees at runtime), so its
+// value differs from an app container's of the same image and shows
+// hostNetwork.
+func TestMeasureKubernetesSandboxCLI(t *testing.T) {
+	ref := imageRef(t, ti.Busybox())
+	dir := t.TempDir()
+	measure := func(manifest, container string) string {
+		pod := filepath.Join(dir, "pod.yaml")
+		os.WriteFile(pod, []byte(manifest), 0o644)
+		out, errOut, code := runCLI(t, "measure", ref, "--layout", filepath.Join(dir, "store"), "--insecure-policy", "--engine", "kubernetes", "--pod", pod, "--container", container, "--output", "text")
+		if code != 0 {
+			t.Fatalf("--container %s: exit %d: %s", container, code, errOut)
+		}
+		_, v, _ := strings.Cut(out, "configSha256:   ")
+		v, _, _ = strings.Cut(v, "\n")
+		return v
+	}
+	plain := "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - {name: app, image: x, command: [/bin/sleep, \"1\"]}\n"
+	sandbox := measure(plain, "POD")
+	if sandbox == "" || sandbox == measure(plain, "app") {
+		t.Errorf("sandbox configSha256 %q: want one, differing from the app container's", sandbox)
+	}
+	if host := measure(strings.Replace(plain, "spec:\n", "spec:\n  hostNetwork: true\n", 1), "POD"); host == sandbox {
+		t.Error("a hostNetwork pod's sandbox measures the same as a plain pod's")
 	}
 }
