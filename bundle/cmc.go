@@ -89,6 +89,32 @@ func normalizeConfigCMC(raw []byte, id string) ([]byte, error) {
 // a filepath.Walk over the rootfs (docs/measurement.md, scheme cmc). The
 // archive goes straight into the hash; nothing is buffered.
 func hashRootfsCMC(ctx context.Context, root string) (Digest, int, error) {
+	return hashTarWalk(ctx, root, SchemeCMC, func(path string, fi fs.FileInfo) (*tar.Header, error) {
+		var link string
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			var err error
+			if link, err = os.Readlink(path); err != nil {
+				return nil, err
+			}
+		}
+		hdr, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			return nil, err
+		}
+		hdr.ModTime = time.Unix(0, 0)
+		if hdr.Name, err = filepath.Rel(root, path); err != nil {
+			return nil, err
+		}
+		return hdr, nil
+	})
+}
+
+// hashTarWalk is the rootfs hash of both cmc schemes: the SHA-256 of the
+// tar stream of a filepath.Walk over root, end-of-archive blocks included,
+// with the header of each entry from header (nil: the entry is left out)
+// and the content of every regular-file entry, which must be exactly the
+// header's size (else ErrFileChanged). It returns the entries written.
+func hashTarWalk(ctx context.Context, root string, scheme Scheme, header func(path string, fi fs.FileInfo) (*tar.Header, error)) (Digest, int, error) {
 	h := sha256.New()
 	tw := tar.NewWriter(h)
 	n := 0
@@ -100,25 +126,18 @@ func hashRootfsCMC(ctx context.Context, root string) (Digest, int, error) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		var link string
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(path); err != nil {
-				return err
-			}
-		}
-		hdr, err := tar.FileInfoHeader(fi, link)
+		hdr, err := header(path, fi)
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		hdr.ModTime = time.Unix(0, 0)
-		if hdr.Name, err = filepath.Rel(root, path); err != nil {
-			return err
+		if hdr == nil {
+			return nil
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 		n++
-		if !fi.Mode().IsRegular() {
+		if hdr.Typeflag != tar.TypeReg {
 			return nil
 		}
 		f, err := os.Open(path)
@@ -139,7 +158,7 @@ func hashRootfsCMC(ctx context.Context, root string) (Digest, int, error) {
 		err = tw.Close() // end-of-archive blocks are part of the hash
 	}
 	if err != nil {
-		return Digest{}, 0, fmt.Errorf("hash rootfs (cmc): %w", err)
+		return Digest{}, 0, fmt.Errorf("hash rootfs (%s): %w", scheme, err)
 	}
 	var d Digest
 	h.Sum(d[:0])

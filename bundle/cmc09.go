@@ -3,11 +3,9 @@ package bundle
 import (
 	"archive/tar"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -207,56 +205,14 @@ func SortSpecCMC09(c *specs.Spec) {
 // (same inode number, not a directory) as link entries to the first path
 // seen, and security.capability as a SCHILY.xattr record.
 func hashRootfsCMC09(ctx context.Context, root string) (Digest, int, error) {
-	h := sha256.New()
-	tw := tar.NewWriter(h)
 	root = filepath.Clean(root)
 	inodes := map[uint64]string{}
-	buf := make([]byte, 256<<10)
-	n := 0
-	err := filepath.Walk(root, func(path string, fi fs.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	return hashTarWalk(ctx, root, SchemeCMC09, func(path string, fi fs.FileInfo) (*tar.Header, error) {
 		if path == root || fi.Mode()&fs.ModeSocket != 0 {
-			return nil
+			return nil, nil
 		}
-		hdr, err := cmc09Header(root, path, fi, inodes)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		n++
-		if hdr.Typeflag != tar.TypeReg || hdr.Size == 0 {
-			return nil
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		c, err := io.CopyBuffer(tw, f, buf)
-		if err == tar.ErrWriteTooLong || (err == nil && c != hdr.Size) {
-			err = ErrFileChanged
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		return nil
+		return cmc09Header(root, path, fi, inodes)
 	})
-	if err == nil {
-		err = tw.Close()
-	}
-	if err != nil {
-		return Digest{}, 0, fmt.Errorf("hash rootfs (cmc-0.9): %w", err)
-	}
-	var d Digest
-	h.Sum(d[:0])
-	return d, n, nil
 }
 
 // noLookups hides Sys from tar.FileInfoHeader, so that it neither looks up
