@@ -170,6 +170,9 @@ func runKubeFidelity(t *testing.T, version string) []fidelityRow {
 			rt := []generated{readGenerated(t, filepath.Join(s.GenerateDir, ids[0])),
 				readGenerated(t, filepath.Join(s.GenerateDir, ids[1]))}
 			row.runtime = rt[0].template
+			if rt[0].template == "" || rt[0].config == "" {
+				t.Fatalf("%s/%s on %s: the shim's generate output has no template or config hash", c.name, ctr, version)
+			}
 			if rt[0].template != rt[1].template {
 				t.Errorf("%s/%s on %s: two starts differ:\n%s", c.name, ctr, version, configDiff(t, rt[0].normalized, rt[1].normalized))
 				row.note = "starts differ"
@@ -211,6 +214,9 @@ func runKubeFidelity(t *testing.T, version string) []fidelityRow {
 			id, base, what = p.SandboxID, sandboxTemplate, "plain POD (predicted)"
 		}
 		rt := readGenerated(t, filepath.Join(s.GenerateDir, id))
+		if rt.template == "" {
+			t.Fatalf("negative control %q on %s: the shim's generate output has no template hash", n.name, version)
+		}
 		rows = append(rows, fidelityRow{image: what, option: n.name, version: version, offline: base,
 			runtime: rt.template, note: "negative control: must differ"})
 		if rt.template == base {

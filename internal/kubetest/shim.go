@@ -62,7 +62,9 @@ func NewShim(t testing.TB, scheme string) *Shim {
 	if err := os.Symlink(bin, filepath.Join(link, "runc")); err != nil {
 		t.Fatal(err)
 	}
-	cfg := fmt.Sprintf("scheme = %q\nlist = %q\nlog_file = %q\nlog_level = \"info\"\nrunc_link_dir = %q\ngenerate_all = true\ngenerate_dir = %q\n",
+	// The tests read the CMC 0.7 generate output (template, config and
+	// rootfs hashes in one reference value).
+	cfg := fmt.Sprintf("cmc_version = \"0.7\"\nscheme = %q\nlist = %q\nlog_file = %q\nlog_level = \"info\"\nrunc_link_dir = %q\ngenerate_all = true\ngenerate_dir = %q\n",
 		scheme, filepath.Join(dir, "list.json"), s.LogFile, link, s.GenerateDir)
 	if err := os.WriteFile(filepath.Join(dir, "shim.toml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
