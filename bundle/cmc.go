@@ -74,7 +74,14 @@ func normalizeConfigCMC(raw []byte, id string) ([]byte, error) {
 		}
 		return a.Destination < b.Destination
 	})
-	enc, err := json.Marshal(&spec)
+	return canonicalSpec(&spec)
+}
+
+// canonicalSpec is the canonical JSON of a normalised runtime-spec struct,
+// the last step of both cmc schemes: the struct's JSON (its field order and
+// omitempty decide what appears, as in CMC), then RFC 8785.
+func canonicalSpec(spec *specs.Spec) ([]byte, error) {
+	enc, err := json.Marshal(spec)
 	if err != nil {
 		return nil, &ConfigError{Err: err}
 	}

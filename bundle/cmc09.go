@@ -81,15 +81,7 @@ func normalizeConfigCMC09(raw []byte, id string) ([]byte, error) {
 	spec.Root = nil
 	cmc09Mounts(&spec)
 	SortSpecCMC09(&spec)
-	enc, err := json.Marshal(&spec)
-	if err != nil {
-		return nil, &ConfigError{Err: err}
-	}
-	v, err := decodeJSON(enc)
-	if err != nil {
-		return nil, &ConfigError{Err: err}
-	}
-	return canonicalJSON(v)
+	return canonicalSpec(&spec)
 }
 
 // cmc09Hooks resolves prestart hook paths (Docker's /proc/<pid>/exe) and

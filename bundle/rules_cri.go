@@ -305,6 +305,14 @@ func criPodHostname(doc map[string]any, _ string) error {
 	if h, ok := doc["hostname"].(string); ok && h == host {
 		doc["hostname"] = PodHostnamePlaceholder
 	}
+	return replaceEnvEntry(doc, "HOSTNAME="+host, "HOSTNAME="+PodHostnamePlaceholder)
+}
+
+// replaceEnvEntry replaces every process.env entry that is exactly from by
+// to, leaving every other entry, and the entries' order, as they are. The
+// hostname rules of refval-v2 use it: only a whole entry of the one form
+// they expect is ever rewritten.
+func replaceEnvEntry(doc map[string]any, from, to string) error {
 	p, err := objectAt(doc, "process", "process")
 	if p == nil {
 		return err
@@ -314,8 +322,8 @@ func criPodHostname(doc map[string]any, _ string) error {
 		return nil // sort-env reports a wrong type
 	}
 	for i, e := range list {
-		if s, ok := e.(string); ok && s == "HOSTNAME="+host {
-			list[i] = "HOSTNAME=" + PodHostnamePlaceholder
+		if s, ok := e.(string); ok && s == from {
+			list[i] = to
 		}
 	}
 	return nil

@@ -39,21 +39,7 @@ func engineHostnameEnv(doc map[string]any, id string) error {
 	if !isEngineID(id) {
 		return nil
 	}
-	p, err := objectAt(doc, "process", "process")
-	if p == nil {
-		return err
-	}
-	list, ok := p["env"].([]any)
-	if !ok {
-		return nil // sort-env reports a wrong type
-	}
-	want := "HOSTNAME=" + id[:12]
-	for i, e := range list {
-		if s, ok := e.(string); ok && s == want {
-			list[i] = "HOSTNAME=" + ContainerIDPlaceholder
-		}
-	}
-	return nil
+	return replaceEnvEntry(doc, "HOSTNAME="+id[:12], "HOSTNAME="+ContainerIDPlaceholder)
 }
 
 // dockerSetkeyHook normalises the prestart hook dockerd 20.10 adds to every
