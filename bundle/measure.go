@@ -6,13 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
+
+	"github.com/refval/refval/internal/boundedfile"
 )
 
 // Measure measures the bundle in bundleDir: its config.json (or the file
@@ -110,44 +109,15 @@ func HashRootfs(ctx context.Context, dir string, opts ...Option) (Digest, int, e
 // device) in place of config.json is an error instead of a hang; symlinks
 // are followed, as runc follows them.
 func readConfig(path string) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", &fs.PathError{Op: "open", Path: path, Err: err})
-	}
-	f := os.NewFile(uintptr(fd), path)
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("read config %s: %w", path, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: %w", path, &ConfigError{Err: fmt.Errorf("not a regular file (%s)", fileKind(fi.Mode()))})
-	}
-	raw, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read config %s: %w", path, err)
-	}
-	if len(raw) > maxConfigSize {
-		return nil, fmt.Errorf("%s: %w", path, &ConfigError{Err: fmt.Errorf("larger than %d bytes", maxConfigSize)})
+	raw, err := boundedfile.Read(path, maxConfigSize, boundedfile.FollowLinks)
+	var fe *boundedfile.Error
+	switch {
+	case errors.As(err, &fe):
+		return nil, &ConfigError{Err: fe} // names the file: not regular, or too large
+	case err != nil:
+		return nil, fmt.Errorf("read config: %w", err)
 	}
 	return raw, nil
-}
-
-// fileKind names the type of a non-regular file for an error message.
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a fifo"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a block device"
-	}
-	return "mode " + m.Type().String()
 }
 
 // location is the part of a config that says where the rootfs is and how

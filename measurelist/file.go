@@ -3,11 +3,12 @@ package measurelist
 import (
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/refval/refval/internal/atomicfile"
+	"github.com/refval/refval/internal/boundedfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -50,35 +51,31 @@ func ReadCodec(path string, c Codec) ([]Entry, error) {
 // without blocking on a FIFO, refusing anything but a regular file of at
 // most MaxSize bytes. A missing file is (nil, false, nil).
 func readFile(path string) (raw []byte, exists bool, err error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	raw, err = boundedfile.Read(path, MaxSize, boundedfile.RefuseLinks)
+	var fe *boundedfile.Error
 	switch {
-	case errors.Is(err, unix.ENOENT):
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, false, nil
-	case errors.Is(err, unix.ELOOP):
-		return nil, true, fmt.Errorf("measurement list %s: %w", path, ErrSymlink)
+	case errors.As(err, &fe):
+		return nil, true, listFileErr(fe)
 	case err != nil:
-		return nil, false, fmt.Errorf("read measurement list: %w", &os.PathError{Op: "open", Path: path, Err: err})
-	}
-	file := os.NewFile(uintptr(fd), path)
-	defer file.Close()
-	fi, err := file.Stat()
-	if err != nil {
 		return nil, true, fmt.Errorf("read measurement list: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, true, fmt.Errorf("measurement list %s: %w (%s)", path, ErrNotRegular, fi.Mode().Type())
-	}
-	if fi.Size() > MaxSize {
-		return nil, true, fmt.Errorf("measurement list %s: %w: %d bytes, limit %d", path, ErrTooLarge, fi.Size(), MaxSize)
-	}
-	raw, err = io.ReadAll(io.LimitReader(file, MaxSize+1))
-	if err != nil {
-		return nil, true, fmt.Errorf("read measurement list: %w", err)
-	}
-	if len(raw) > MaxSize {
-		return nil, true, fmt.Errorf("measurement list %s: %w: grew past %d bytes while read", path, ErrTooLarge, MaxSize)
 	}
 	return raw, true, nil
+}
+
+// listFileErr is the package's error for what boundedfile found wrong with
+// the list file.
+func listFileErr(fe *boundedfile.Error) error {
+	switch {
+	case errors.Is(fe, boundedfile.ErrSymlink):
+		return fmt.Errorf("measurement list %s: %w", fe.Path, ErrSymlink)
+	case errors.Is(fe, boundedfile.ErrNotRegular):
+		return fmt.Errorf("measurement list %s: %w (%s)", fe.Path, ErrNotRegular, boundedfile.Kind(fe.Mode))
+	case fe.Size < 0:
+		return fmt.Errorf("measurement list %s: %w: grew past %d bytes while read", fe.Path, ErrTooLarge, fe.Limit)
+	}
+	return fmt.Errorf("measurement list %s: %w: %d bytes, limit %d", fe.Path, ErrTooLarge, fe.Size, fe.Limit)
 }
 
 // CommitFunc is called with the list lock held after a new entry was

@@ -11,8 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/refval/refval/internal/boundedfile"
 	"github.com/refval/refval/internal/staging"
 )
 
@@ -21,64 +20,31 @@ import (
 // otherwise wait for a writer forever, and a device would be read as
 // content. (O_NONBLOCK has no effect on regular files.)
 
-// fileType names a non-regular file mode in errors.
-func fileType(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		return "FIFO"
-	case m&fs.ModeCharDevice != 0:
-		return "character device"
-	case m&fs.ModeDevice != 0:
-		return "block device"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeSymlink != 0:
-		return "symlink"
-	case m.IsDir():
-		return "directory"
-	}
-	return "non-regular file"
-}
-
 // notRegular is the error for a file that must be regular.
 func notRegular(p string, m fs.FileMode) error {
-	return fmt.Errorf("%w: %s is a %s, not a regular file", ErrInvalidImage, p, fileType(m))
+	return fmt.Errorf("%w: %w", ErrInvalidImage, boundedfile.NotRegular(p, m))
 }
 
 // openRegular opens p for reading without blocking and returns it only
 // when it is a regular file (symlinks followed).
 func openRegular(p string) (*os.File, error) {
-	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
-	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, notRegular(p, fi.Mode())
-	}
-	return f, nil
+	f, err := boundedfile.Open(p, boundedfile.FollowLinks)
+	return f, imageFileErr(err)
 }
 
 // readRegular reads the regular file p, at most max bytes.
 func readRegular(p string, max int64) ([]byte, error) {
-	f, err := openRegular(p)
-	if err != nil {
-		return nil, err
+	b, err := boundedfile.Read(p, max, boundedfile.FollowLinks)
+	return b, imageFileErr(err)
+}
+
+// imageFileErr marks an error of boundedfile about the file itself (not
+// regular, too large) as ErrInvalidImage; others stay as they are.
+func imageFileErr(err error) error {
+	if fe := (*boundedfile.Error)(nil); errors.As(err, &fe) {
+		return fmt.Errorf("%w: %w", ErrInvalidImage, fe)
 	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrInvalidImage, p, max)
-	}
-	return b, nil
+	return err
 }
 
 // checkRegular requires p, when it exists, to be a regular file.
@@ -147,7 +113,7 @@ func checkArchiveEntries(p string, r io.Reader) error {
 		}
 		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeDir {
 			return fmt.Errorf("%w: oci-archive %s: entry %q is a %s; an image layout holds regular files and directories only",
-				ErrInvalidImage, p, hdr.Name, fileType(hdr.FileInfo().Mode()))
+				ErrInvalidImage, p, hdr.Name, boundedfile.Kind(hdr.FileInfo().Mode()))
 		}
 	}
 }

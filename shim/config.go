@@ -4,17 +4,16 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/driver"
+	"github.com/refval/refval/internal/boundedfile"
 	"github.com/refval/refval/manifest"
 	"github.com/refval/refval/measurelist"
 )
@@ -177,31 +176,10 @@ func loadConfigFile(path string, mustExist, checkFiles bool) (*Config, error) {
 }
 
 // readConfigFile reads a regular file of at most MaxConfigSize bytes,
-// opening it non-blocking so that a FIFO cannot hang the shim.
+// opening it non-blocking so that a FIFO cannot hang the shim; a symbolic
+// link to one is followed.
 func readConfigFile(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file (%s)", path, fi.Mode().Type())
-	}
-	if fi.Size() > MaxConfigSize {
-		return nil, fmt.Errorf("%s: %d bytes, more than the %d a configuration may have", path, fi.Size(), MaxConfigSize)
-	}
-	raw, err := io.ReadAll(io.LimitReader(f, MaxConfigSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(raw) > MaxConfigSize {
-		return nil, fmt.Errorf("%s: grew past %d bytes while read", path, MaxConfigSize)
-	}
-	return raw, nil
+	return boundedfile.Read(path, MaxConfigSize, boundedfile.FollowLinks)
 }
 
 // CheckFiles checks the files the configuration names as they are on
