@@ -11,8 +11,10 @@ import (
 // CMCVersion selects the CMC dialect refval speaks: the document model,
 // the reference-value shape, the measurement list, the cmcd protocol, the
 // cmc measurement scheme and the signature algorithms CMC accepts. It is
-// validated once, where it enters (ParseCMCVersion, UnmarshalText), and is
-// one of CMCVersions after that.
+// validated once, where it enters (ParseCMCVersion, UnmarshalText, Set),
+// and is one of CMCVersions after that, or the zero value "": no version
+// chosen, which means DefaultCMCVersion wherever a version is used
+// (Resolved, the one place that says so).
 type CMCVersion string
 
 // The CMC dialects.
@@ -39,7 +41,7 @@ var ErrCMCVersion = errors.New("unsupported CMC version")
 // optional "v" and patch level ("v0.9.15"); "" is DefaultCMCVersion.
 func ParseCMCVersion(s string) (CMCVersion, error) {
 	if s == "" {
-		return DefaultCMCVersion, nil
+		return CMCVersion("").Resolved(), nil
 	}
 	t := strings.TrimPrefix(s, "v")
 	for _, v := range CMCVersions {
@@ -73,6 +75,18 @@ func (v *CMCVersion) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// Resolved returns v, or DefaultCMCVersion for the zero value: what a
+// version that was never chosen means. Every function that takes a
+// CMCVersion reads it through Resolved, so that "" means the same
+// everywhere (the shim's cmc_version, the cmcd driver, the signature
+// algorithms, Generate).
+func (v CMCVersion) Resolved() CMCVersion {
+	if v == "" {
+		return DefaultCMCVersion
+	}
+	return v
+}
+
 // MarshalText returns the version's name.
 func (v CMCVersion) MarshalText() ([]byte, error) { return []byte(v), nil }
 
@@ -82,7 +96,7 @@ func (v CMCVersion) String() string { return string(v) }
 // Scheme returns the measurement scheme that reproduces this CMC version's
 // own container measurement.
 func (v CMCVersion) Scheme() bundle.Scheme {
-	if v == CMC07 {
+	if v.Resolved() == CMC07 {
 		return bundle.SchemeCMC
 	}
 	return bundle.SchemeCMC09

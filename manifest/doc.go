@@ -18,7 +18,10 @@
 // The CMC v0.9 documents (Manifest, Image and Manifest Description,
 // components) are modelled too; CMCVersion selects the dialect, and every
 // function taking none, Generate and ParseCMCVersion("") included, speaks
-// DefaultCMCVersion (0.9). Generate refuses a template of the other
+// DefaultCMCVersion (0.9). The zero CMCVersion is that default too,
+// wherever it is passed (CMCVersion.Resolved is the one place that says
+// so: the cmcd driver, the measurement list codec and the signature
+// algorithms of a zero version are CMC 0.9's). Generate refuses a template of the other
 // dialect, and for 0.9 one whose version CMC would ignore, before measuring.
 //
 // Left out: signatures (package signing), measuring images (package oci;

@@ -45,6 +45,16 @@ type Artifact struct {
 	Index int
 }
 
+// CodecFor returns the list format of CMC version v: Format f (the bare
+// array) for CMC 0.7, the Artifact in encoding f with index for CMC 0.9.
+// The zero version is manifest.DefaultCMCVersion (0.9).
+func CodecFor(v manifest.CMCVersion, f Format, index int) Codec {
+	if v.Resolved() == manifest.CMC09 {
+		return Artifact{Format: f, Index: index}
+	}
+	return f
+}
+
 // NewEntry09 returns the entry of container name measured as r for the
 // CMC v0.9 list: NewEntry with the measured (normalised) config as Spec.
 func NewEntry09(name string, pcr *driver.PCR, r *bundle.Result) Entry {

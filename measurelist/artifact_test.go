@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/refval/refval/bundle"
+	"github.com/refval/refval/manifest"
 )
 
 func TestArtifactRoundTrip(t *testing.T) {
@@ -58,4 +59,18 @@ func FuzzArtifactDecode(f *testing.F) {
 			t.Fatalf("decoded list does not encode: %v", err)
 		}
 	})
+}
+
+// TestCodecFor: CMC 0.7's list is the bare array in the given format,
+// CMC 0.9's the Artifact with the index; the zero version is the
+// default, 0.9.
+func TestCodecFor(t *testing.T) {
+	if c := CodecFor(manifest.CMC07, CBOR, 11); c != CBOR {
+		t.Errorf("0.7: %#v, want the CBOR array", c)
+	}
+	for _, v := range []manifest.CMCVersion{manifest.CMC09, ""} {
+		if c := CodecFor(v, JSON, 11); c != (Artifact{Format: JSON, Index: 11}) {
+			t.Errorf("version %q: %#v, want the JSON Artifact with index 11", v, c)
+		}
+	}
 }

@@ -6,8 +6,11 @@
 //
 // The wire format is defined once, here: an array of entries, JSON (hex
 // strings, indented, trailing newline) or deterministic CBOR (RFC 8949
-// core deterministic encoding; byte strings under integer keys 0-4). See
-// Entry for the fields.
+// core deterministic encoding; byte strings under integer keys 0-4), as
+// CMC v0.7 reads it (a Format is this Codec); or CMC v0.9's Artifact. See
+// Entry for the fields. The caller chooses the Codec: Read and Append,
+// which take a Format, are v0.7's list; CodecFor maps a CMC version to
+// its Codec, the zero version being manifest.DefaultCMCVersion (0.9).
 //
 // Guarantees: Decode accepts only lists whose every digest has 32 bytes
 // and rejects unknown fields, duplicate CBOR map keys and trailing data;

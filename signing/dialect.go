@@ -22,8 +22,10 @@ var ErrAlgorithmRejected = errors.New("signature algorithm rejected by CMC")
 //     RS*, which go-cose, and so refval, cannot sign with);
 //   - 0.7 JSON: go-jose v2 ParseSigned, no list: all of refval's;
 //   - 0.7 CBOR: ES256 only.
+//
+// The zero version is manifest.DefaultCMCVersion (0.9).
 func AllowedAlgorithms(v manifest.CMCVersion, f manifest.Format) []Algorithm {
-	switch {
+	switch v = v.Resolved(); {
 	case v == manifest.CMC09 && f == manifest.JSON:
 		return []Algorithm{RS256, RS512, ES256, ES384, ES512}
 	case v == manifest.CMC09:
@@ -81,5 +83,5 @@ func ForDialect(s Signer, v manifest.CMCVersion, f manifest.Format) (Signer, err
 		names[i] = string(a)
 	}
 	return nil, fmt.Errorf("%w: CMC %s accepts %s in %s, not %s (use a key for one of them; RSA keys sign with RS256)",
-		ErrAlgorithmRejected, v, strings.Join(names, ", "), strings.ToUpper(string(f)), alg)
+		ErrAlgorithmRejected, v.Resolved(), strings.Join(names, ", "), strings.ToUpper(string(f)), alg)
 }

@@ -2,6 +2,7 @@ package signing
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -45,5 +46,16 @@ func TestForDialect(t *testing.T) {
 	}
 	if _, err := WithAlgorithm(pki.signer(t, "P-256", "p"), RS256); err == nil {
 		t.Error("RS256 accepted for an ECDSA key")
+	}
+}
+
+// TestZeroVersionAlgorithms: a zero CMC version is the default, 0.9: its
+// algorithms are 0.9's in both encodings (0.7's differ in both).
+func TestZeroVersionAlgorithms(t *testing.T) {
+	for _, f := range []manifest.Format{manifest.JSON, manifest.CBOR} {
+		zero, v09, v07 := AllowedAlgorithms("", f), AllowedAlgorithms(manifest.CMC09, f), AllowedAlgorithms(manifest.CMC07, f)
+		if !slices.Equal(zero, v09) || slices.Equal(zero, v07) {
+			t.Errorf("%s: zero version allows %v, want 0.9's %v (not 0.7's %v)", f, zero, v09, v07)
+		}
 	}
 }

@@ -3,7 +3,9 @@
 // api/socket protocol: an 8-byte header, u32 payload length and u32 type,
 // big-endian, then a CBOR payload), and cmcd extends and logs it itself.
 // It guarantees that a nil Record means cmcd answered success; it leaves
-// the PCR and cmcd's own measurement log to cmcd.
+// the PCR and cmcd's own measurement log to cmcd. The protocol is the one
+// of Driver.Version; a Driver without one speaks
+// manifest.DefaultCMCVersion's (CMC 0.9), as the rest of refval does.
 package cmcd
 
 import (
@@ -59,8 +61,9 @@ type Driver struct {
 	Address string
 	// Timeout bounds the whole exchange (default 10 s).
 	Timeout time.Duration
-	// Version is the CMC dialect of the protocol ("" or 0.7: type 3 with
-	// name and hashes; 0.9: type 7 with the full event).
+	// Version is the CMC dialect of the protocol (0.7: type 3 with name
+	// and hashes; 0.9: type 7 with the full event). "" is
+	// manifest.DefaultCMCVersion, 0.9.
 	Version manifest.CMCVersion
 	// Index is the event index sent with CMC 0.9 (the PCR).
 	Index int
@@ -91,8 +94,9 @@ func (d *Driver) Record(ctx context.Context, e measurelist.Entry) error {
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
+	v := d.Version.Resolved()
 	typ, req := uint32(TypeMeasure), []byte(nil)
-	if d.Version == manifest.CMC09 {
+	if v == manifest.CMC09 {
 		typ = TypeMeasure09
 		req, err = request09(e, d.Index, d.format())
 	} else {
@@ -108,7 +112,7 @@ func (d *Driver) Record(ctx context.Context, e measurelist.Entry) error {
 	if err != nil {
 		return err
 	}
-	if d.Version == manifest.CMC09 {
+	if v == manifest.CMC09 {
 		return parseMeasureReply09(rtyp, payload, d.format())
 	}
 	return parseMeasureReply(rtyp, payload)

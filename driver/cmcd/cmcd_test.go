@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/refval/refval/internal/listtest"
+	"github.com/refval/refval/manifest"
 )
 
 var entry = listtest.Entry
@@ -77,7 +78,7 @@ func TestCMCDDriver(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path, got := serveOnce(t, tt.reply)
-			d := &Driver{Address: path, Timeout: 5 * time.Second}
+			d := &Driver{Address: path, Timeout: 5 * time.Second, Version: manifest.CMC07}
 			err := d.Record(context.Background(), e)
 			if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err) || !errors.Is(err, ErrCMCD)) {
 				t.Errorf("err = %v, want %q", err, tt.err)

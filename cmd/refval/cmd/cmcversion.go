@@ -195,7 +195,8 @@ func (s *signDialect) register(fl *pflag.FlagSet) {
 }
 
 // apply sets each signer up for the CMC dialect of document d: the one
-// --cmc-version names, else the one of d's type. An algorithm that CMC
+// --cmc-version names, else the one of d's type (CMC 0.7 for a type of
+// neither dialect). An algorithm that CMC
 // rejects fails, unless --allow-cmc-rejected is given or the dialect is
 // only inferred from a CMC 0.7 document (which refval signed before it
 // knew dialects: a warning keeps those outputs as they were).
@@ -209,9 +210,10 @@ func (s *signDialect) apply(w io.Writer, d *manifest.Document, signers []signing
 		if dv, ok := manifest.DialectOf(d.Type()); ok && dv != v {
 			return UsageErrorf("--cmc-version %s: the document is a CMC %s %q", v, dv, d.Type())
 		}
-	} else {
-		v, _ = manifest.DialectOf(d.Type())
-		inferred = true
+	} else if v, inferred = manifest.DialectOf(d.Type()); !inferred {
+		// A type of neither dialect: CMC 0.7's algorithms, strictly, as
+		// refval signed such documents before it knew dialects.
+		v = manifest.CMC07
 	}
 	for i, sg := range signers {
 		ds, err := signing.ForDialect(sg, v, d.Format())
