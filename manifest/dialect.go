@@ -87,6 +87,22 @@ func (v CMCVersion) Resolved() CMCVersion {
 	return v
 }
 
+// Set implements pflag.Value (--cmc-version): the version named s,
+// validated as ParseCMCVersion does. An empty s leaves the zero value, no
+// version chosen, as if the flag were absent (Resolved gives it its
+// meaning; `refval sign` reads the document's instead).
+func (v *CMCVersion) Set(s string) error {
+	if s == "" {
+		*v = ""
+		return nil
+	}
+	return v.UnmarshalText([]byte(s))
+}
+
+// Type implements pflag.Value; "string" keeps the flag's help text as it
+// was for a plain string flag.
+func (v *CMCVersion) Type() string { return "string" }
+
 // MarshalText returns the version's name.
 func (v CMCVersion) MarshalText() ([]byte, error) { return []byte(v), nil }
 

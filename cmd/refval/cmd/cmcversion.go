@@ -22,19 +22,11 @@ import (
 // means.
 const cmcVersionUsage = `CMC dialect: 0.9 (Manifest, CycloneDX components, scheme cmc = cmc-0.9) or 0.7 (App Manifest, referenceValues, scheme cmc = v0.7's) (default %s)`
 
-// addCMCVersionFlag registers --cmc-version on fl; without it a command
-// speaks manifest.DefaultCMCVersion, current CMC.
-func addCMCVersionFlag(fl *pflag.FlagSet, p *string) {
-	fl.StringVar(p, "cmc-version", "", fmt.Sprintf(cmcVersionUsage, `"`+string(manifest.DefaultCMCVersion)+`"`))
-}
-
-// cmcVersion parses --cmc-version ("" is manifest.DefaultCMCVersion).
-func cmcVersion(s string) (manifest.CMCVersion, error) {
-	v, err := manifest.ParseCMCVersion(s)
-	if err != nil {
-		return "", UsageErrorf("--cmc-version: %v", err)
-	}
-	return v, nil
+// addCMCVersionFlag registers --cmc-version on fl, validated when parsed
+// (a usage error); without it *p stays the zero version, which
+// CMCVersion.Resolved makes manifest.DefaultCMCVersion, current CMC.
+func addCMCVersionFlag(fl *pflag.FlagSet, p *manifest.CMCVersion) {
+	fl.Var(p, "cmc-version", fmt.Sprintf(cmcVersionUsage, `"`+string(manifest.DefaultCMCVersion)+`"`))
 }
 
 // schemeFor resolves the scheme name "cmc" to the CMC version's own scheme.
@@ -48,9 +40,9 @@ func schemeFor(s bundle.Scheme, v manifest.CMCVersion) bundle.Scheme {
 // create09 holds what `manifest create` needs for the CMC v0.9 dialect.
 type create09 struct {
 	comps      []manifest.Component // measured by --from-image
-	cmcVersion string
-	imageDesc  string // Image Description to create or update
-	ociRules   string // JSON object file: the ociRules of the manifest's description
+	cmcVersion manifest.CMCVersion  // --cmc-version ("": the default)
+	imageDesc  string               // Image Description to create or update
+	ociRules   string               // JSON object file: the ociRules of the manifest's description
 }
 
 func (c *create09) register(fl *pflag.FlagSet) {
@@ -78,9 +70,9 @@ func (c *create09) dialect(cmd *cobra.Command, refvals string) (manifest.CMCVers
 			return "", nil, err
 		}
 	}
-	v, err := cmcVersion(c.cmcVersion)
-	if err != nil || raw == nil {
-		return v, raw, err
+	v := c.cmcVersion.Resolved()
+	if raw == nil {
+		return v, raw, nil
 	}
 	comps := manifest.IsComponentList(raw)
 	switch {
@@ -185,12 +177,12 @@ func (c *create09) prepareImageDescription(cmd *cobra.Command, o manifest.Create
 
 // signDialect holds sign's dialect flags.
 type signDialect struct {
-	cmcVersion string
+	cmcVersion manifest.CMCVersion // --cmc-version ("": the document's)
 	warnOnly   bool
 }
 
 func (s *signDialect) register(fl *pflag.FlagSet) {
-	fl.StringVar(&s.cmcVersion, "cmc-version", "", fmt.Sprintf(cmcVersionUsage, "the document's"))
+	fl.Var(&s.cmcVersion, "cmc-version", fmt.Sprintf(cmcVersionUsage, "the document's"))
 	fl.BoolVar(&s.warnOnly, "allow-cmc-rejected", false, "sign even with an algorithm the CMC version's verifier rejects (warn instead of failing)")
 }
 
@@ -201,12 +193,8 @@ func (s *signDialect) register(fl *pflag.FlagSet) {
 // only inferred from a CMC 0.7 document (which refval signed before it
 // knew dialects: a warning keeps those outputs as they were).
 func (s *signDialect) apply(w io.Writer, d *manifest.Document, signers []signing.Signer) error {
-	v, inferred := manifest.CMCVersion(""), false
-	if s.cmcVersion != "" {
-		var err error
-		if v, err = cmcVersion(s.cmcVersion); err != nil {
-			return err
-		}
+	v, inferred := s.cmcVersion, false
+	if v != "" {
 		if dv, ok := manifest.DialectOf(d.Type()); ok && dv != v {
 			return UsageErrorf("--cmc-version %s: the document is a CMC %s %q", v, dv, d.Type())
 		}

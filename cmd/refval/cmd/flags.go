@@ -133,8 +133,7 @@ type measureFlags struct {
 	output     string
 	records    string
 	normalized string
-	cmcVersion string
-	cmc        manifest.CMCVersion // parsed by validate
+	cmc        manifest.CMCVersion // --cmc-version; resolved by validate
 }
 
 func (f *measureFlags) register(cmd *cobra.Command) {
@@ -150,15 +149,12 @@ func (f *measureFlags) register(cmd *cobra.Command) {
 	fl.StringVarP(&f.output, "output", "o", "json", "output format: json or text")
 	fl.StringVar(&f.records, "records", "", "write the rootfs records (JSON lines) to this file")
 	fl.StringVar(&f.normalized, "normalized-config", "", "write the normalized config (the bytes hashed) to this file")
-	addCMCVersionFlag(fl, &f.cmcVersion)
+	addCMCVersionFlag(fl, &f.cmc)
 }
 
 // validate checks the flag values and returns the bundle options they imply.
 func (f *measureFlags) validate() ([]bundle.Option, error) {
-	var err error
-	if f.cmc, err = cmcVersion(f.cmcVersion); err != nil {
-		return nil, err
-	}
+	f.cmc = f.cmc.Resolved()
 	f.scheme = schemeFor(f.scheme, f.cmc)
 	if f.driver != manifest.DriverSW && f.driver != manifest.DriverTPM {
 		return nil, UsageErrorf("--driver: %q is not tpm or sw", f.driver)

@@ -31,7 +31,7 @@ func newGenerateCmd() *cobra.Command {
 		img                     imageFlags
 		template, batch, outDir string
 		deviceDesc, imageDesc   string
-		cmcVer                  string
+		cmcVer                  manifest.CMCVersion
 		format, driver          string
 		scheme                  bundle.Scheme
 		pcr                     int
@@ -187,11 +187,9 @@ path per image) and exits 1 if any image failed, after finishing the others.`,
 // generateDialect returns generate's CMC version: --cmc-version or the
 // batch file's cmc_version (they must agree when both are given), else
 // manifest.DefaultCMCVersion.
-func generateDialect(flag, batch string, fromBatch manifest.CMCVersion) (manifest.CMCVersion, error) {
-	v, err := cmcVersion(flag)
+func generateDialect(flag manifest.CMCVersion, batch string, fromBatch manifest.CMCVersion) (manifest.CMCVersion, error) {
+	v := flag.Resolved()
 	switch {
-	case err != nil:
-		return "", err
 	case fromBatch == "":
 		return v, nil
 	case flag != "" && v != fromBatch:
