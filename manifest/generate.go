@@ -41,6 +41,11 @@ type RunOptions struct {
 	// run options (docs/engines.md). nil: the config umoci writes (engine
 	// runc).
 	Run *Run `json:"run,omitempty"`
+	// OciRules are the ociRules of the image's Manifest Description (CMC
+	// 0.9, GenerateConfig.ImageDescription only): how CMC's verifier
+	// compares the measured config with the reference where their hashes
+	// differ (`refval measure --oci-rules-out` writes them).
+	OciRules map[string]any `json:"ociRules,omitempty"`
 }
 
 // Run is the engine profile and the run options that predict an image's
@@ -351,6 +356,12 @@ func Generate(ctx context.Context, jobs []Job, cfg GenerateConfig) ([]GenerateRe
 	for _, j := range jobs {
 		if err := j.Validate(); err != nil {
 			return nil, fmt.Errorf("image %s: %w", j.Image, err)
+		}
+		switch {
+		case j.OciRules != nil && v != CMC09:
+			return nil, fmt.Errorf("%w: image %s: ociRules are CMC 0.9's (CMC %s has no Manifest Description)", ErrField, j.Image, v)
+		case j.OciRules != nil && descFile == "":
+			return nil, fmt.Errorf("%w: image %s: ociRules go in the Manifest Description: give an Image Description", ErrField, j.Image)
 		}
 	}
 	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {

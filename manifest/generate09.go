@@ -82,11 +82,11 @@ func measureInto(ctx context.Context, d *Document, j Job, v CMCVersion, cfg Gene
 
 // putDescription adds j's entry to a Device Description (an App
 // Description with the run's environment) or an Image Description (a
-// Manifest Description naming the manifest).
+// Manifest Description naming the manifest, with j's ociRules).
 func putDescription(dd *Document, j Job) error {
 	var err error
 	if dd.Type() == TypeImageDescription {
-		_, err = dd.PutManifestDescription(ManifestDescription{Name: j.Name, Manifest: j.Name})
+		_, err = dd.PutManifestDescription(ManifestDescription{Name: j.Name, Manifest: j.Name, OciRules: j.OciRules})
 	} else {
 		env, _ := ParseEnv(j.Env)
 		_, err = dd.PutAppDescription(AppDescription{Name: j.Name, AppManifest: j.Name, Environment: env})

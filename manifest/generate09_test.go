@@ -137,3 +137,63 @@ func TestCIExampleTemplate09(t *testing.T) {
 		t.Errorf("manifest.json: %v", err)
 	}
 }
+
+// TestGenerateOCIRules: a job's ociRules go into its Manifest Description
+// (in a CBOR Image Description too), a job without them gets none; ociRules
+// under CMC 0.7 or without an Image Description fail before measuring.
+func TestGenerateOCIRules(t *testing.T) {
+	measured := 0
+	measure := func(_ context.Context, _ string, o RunOptions) (Component, ImageInfo, error) {
+		measured++
+		return Component{Type: ComponentApplication, Name: o.Name, Hashes: []Hash{{Alg: HashSHA256, Content: bytes.Repeat([]byte{1}, 32)}}}, ImageInfo{}, nil
+	}
+	sign := func(p []byte, _ Format) ([]byte, error) { return p, nil }
+	tmpl := []byte(`{"type":"Manifest","name":"t","version":"2026-01-02T15:04:05Z","validity":{"notBefore":"2026-01-01T00:00:00Z","notAfter":"2027-01-01T00:00:00Z"}}`)
+	rules := map[string]any{"linux": map[string]any{"cgroupsPath": "modifiable"}}
+	jobs := func() []Job {
+		return []Job{{Image: "oci:/l:a", RunOptions: RunOptions{OciRules: rules}}, {Image: "oci:/l:b"}}
+	}
+	dir := t.TempDir()
+	id, err := CreateImageDescription(ImageDescriptionOptions{Name: "img", Version: "2026-01-02T15:04:05Z",
+		Validity: Validity{NotBefore: "2026-01-01T00:00:00Z", NotAfter: "2027-01-01T00:00:00Z"}}, CBOR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ib, _ := id.Bytes()
+	idFile := filepath.Join(dir, "image.cbor")
+	os.WriteFile(idFile, ib, 0o644)
+	if _, err := Generate(context.Background(), jobs(), GenerateConfig{Template: tmpl, OutDir: dir, MeasureComponent: measure, Sign: sign, ImageDescription: idFile}); err != nil {
+		t.Fatal(err)
+	}
+	ib, _ = os.ReadFile(idFile)
+	d, err := Parse(ib, CBOR)
+	var desc ImageDescription
+	if err == nil {
+		err = d.Decode(&desc)
+	}
+	if err != nil || len(desc.Descriptions) != 2 || desc.Descriptions[0].Manifest != "a" || desc.Descriptions[1].OciRules != nil {
+		t.Fatalf("image description %+v %v", desc, err)
+	}
+	if l, _ := desc.Descriptions[0].OciRules["linux"].(map[string]any); l["cgroupsPath"] != "modifiable" {
+		t.Errorf("a's ociRules %v, want %v", desc.Descriptions[0].OciRules, rules)
+	}
+
+	measured = 0
+	for name, tc := range map[string]struct {
+		cfg     GenerateConfig
+		mention string
+	}{
+		"no Image Description": {GenerateConfig{Template: tmpl}, "give an Image Description"},
+		"CMC 0.7": {GenerateConfig{CMCVersion: CMC07, Template: []byte(`{"type":"App Manifest","name":"t","version":"1","validity":{"notBefore":"2026-01-01T00:00:00Z","notAfter":"2027-01-01T00:00:00Z"}}`),
+			Measure: func(context.Context, string, RunOptions) (ReferenceValue, ImageInfo, error) {
+				measured++
+				return ReferenceValue{}, ImageInfo{}, nil
+			}}, "CMC 0.9's"},
+	} {
+		cfg := tc.cfg
+		cfg.OutDir, cfg.MeasureComponent, cfg.Sign = t.TempDir(), measure, sign
+		if _, err := Generate(context.Background(), jobs(), cfg); !errors.Is(err, ErrField) || !strings.Contains(err.Error(), tc.mention) || measured != 0 {
+			t.Errorf("%s: %v, %d measured; want ErrField mentioning %q before measuring", name, err, measured, tc.mention)
+		}
+	}
+}

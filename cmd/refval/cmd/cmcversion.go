@@ -48,7 +48,7 @@ type create09 struct {
 func (c *create09) register(fl *pflag.FlagSet) {
 	addCMCVersionFlag(fl, &c.cmcVersion)
 	fl.StringVar(&c.imageDesc, "image-description", "", "CMC 0.9: add or update this manifest's Manifest Description in this Image Description (created if missing)")
-	fl.StringVar(&c.ociRules, "oci-rules", "", "CMC 0.9: JSON file with the ociRules of the Manifest Description (verifier/ocivalidation.go of CMC)")
+	fl.StringVar(&c.ociRules, "oci-rules", "", ociRulesUsage)
 }
 
 // dialect returns the CMC version of `manifest create`: --cmc-version,
@@ -127,15 +127,9 @@ func (c *create09) run(cmd *cobra.Command, o manifest.CreateOptions, raw []byte,
 func (c *create09) prepareImageDescription(cmd *cobra.Command, o manifest.CreateOptions, f manifest.Format) (func() error, error) {
 	md := manifest.ManifestDescription{Name: o.Name, Manifest: o.Name}
 	if c.ociRules != "" {
-		rb, err := os.ReadFile(c.ociRules)
-		if err != nil {
+		var err error
+		if md.OciRules, err = readOCIRules(c.ociRules); err != nil {
 			return nil, err
-		}
-		if err := manifest.ValidateJSON(rb); err != nil {
-			return nil, fmt.Errorf("%s: %w", c.ociRules, err)
-		}
-		if err := json.Unmarshal(rb, &md.OciRules); err != nil || md.OciRules == nil {
-			return nil, fmt.Errorf("%s: ociRules must be a JSON object", c.ociRules)
 		}
 	}
 	var d *manifest.Document
@@ -173,6 +167,26 @@ func (c *create09) prepareImageDescription(cmd *cobra.Command, o manifest.Create
 		fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s manifest description %q\n", c.imageDesc, verb, o.Name)
 		return nil
 	}, nil
+}
+
+// ociRulesUsage is the help of --oci-rules.
+const ociRulesUsage = "CMC 0.9: JSON file with the ociRules of the Manifest Description (verifier/ocivalidation.go of CMC)"
+
+// readOCIRules reads an --oci-rules file: a JSON object, the ociRules of a
+// Manifest Description.
+func readOCIRules(path string) (map[string]any, error) {
+	rb, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := manifest.ValidateJSON(rb); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var rules map[string]any
+	if err := json.Unmarshal(rb, &rules); err != nil || rules == nil {
+		return nil, fmt.Errorf("%s: ociRules must be a JSON object", path)
+	}
+	return rules, nil
 }
 
 // signDialect holds sign's dialect flags.

@@ -31,6 +31,7 @@ func newGenerateCmd() *cobra.Command {
 		img                     imageFlags
 		template, batch, outDir string
 		deviceDesc, imageDesc   string
+		ociRules                string
 		cmcVer                  manifest.CMCVersion
 		format, driver          string
 		scheme                  bundle.Scheme
@@ -63,6 +64,10 @@ and run options:
   {"cmc_version": "0.9",
    "images": [{"image": "oci:/layouts/store:web", "name": "web",
                "driver": "tpm", "pcr": 11, "env": ["MODE=prod"]}]}
+
+--oci-rules FILE (from measure --oci-rules-out) puts the ociRules into the
+Manifest Description of each image given as an argument; a batch file gives
+each image its own ("ociRules": {...}).
 
 Prints a JSON summary (image digest, reference value or component, output
 path per image) and exits 1 if any image failed, after finishing the others.`,
@@ -114,6 +119,20 @@ path per image) and exits 1 if any image failed, after finishing the others.`,
 			if err != nil {
 				return err
 			}
+			var rules map[string]any
+			if ociRules != "" {
+				switch {
+				case batch != "":
+					return UsageErrorf(`--oci-rules is for images given as arguments: in a batch file, give each image its "ociRules"`)
+				case dialect != manifest.CMC09:
+					return UsageErrorf("--oci-rules needs --cmc-version 0.9 (ociRules are CMC v0.9's)")
+				case imageDesc == "":
+					return UsageErrorf("--oci-rules needs --image-description")
+				}
+				if rules, err = readOCIRules(ociRules); err != nil {
+					return err
+				}
+			}
 			var p *int
 			if cmd.Flags().Changed("pcr") {
 				p = &pcr
@@ -122,7 +141,7 @@ path per image) and exits 1 if any image failed, after finishing the others.`,
 				if err := checkImageArg(a); err != nil {
 					return err
 				}
-				j := manifest.Job{Image: a, RunOptions: manifest.RunOptions{Scheme: scheme, Driver: driver, PCR: p, Env: env}}
+				j := manifest.Job{Image: a, RunOptions: manifest.RunOptions{Scheme: scheme, Driver: driver, PCR: p, Env: env, OciRules: rules}}
 				if err := j.Validate(); err != nil {
 					return UsageErrorf("%v", err)
 				}
@@ -172,6 +191,7 @@ path per image) and exits 1 if any image failed, after finishing the others.`,
 	fl.StringVar(&outDir, "out", "", "directory for the signed manifests")
 	fl.StringVar(&deviceDesc, "device-description", "", "CMC 0.7: add or update an App Description per image (with its env) in this Device Description")
 	fl.StringVar(&imageDesc, "image-description", "", "CMC 0.9: add or update a Manifest Description per image in this Image Description")
+	fl.StringVar(&ociRules, "oci-rules", "", ociRulesUsage+" for images given as arguments (needs --image-description)")
 	addCMCVersionFlag(fl, &cmcVer)
 	fl.StringVar(&format, "format", "json", "manifest encoding: json (JWS) or cbor (COSE)")
 	fl.Var(&scheme, "scheme", "measurement scheme for images given as arguments")
