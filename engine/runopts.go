@@ -52,6 +52,9 @@ type RunOptions struct {
 	// Docker holds the `docker run` options, under docker's names, of the
 	// docker engine (docker.go); the ctr options above are then unset.
 	Docker *DockerRun `json:"docker,omitempty"`
+	// Nerdctl holds the `nerdctl run` options, under nerdctl's names, of
+	// the nerdctl engine (nerdctl.go); the ctr options above are then unset.
+	Nerdctl *NerdctlRun `json:"nerdctl,omitempty"`
 }
 
 // IsZero reports whether o holds no option at all.
@@ -59,7 +62,7 @@ func (o *RunOptions) IsZero() bool {
 	return len(o.Args) == 0 && len(o.Env) == 0 && len(o.EnvFile) == 0 && o.Cwd == "" &&
 		len(o.Mounts) == 0 && !o.ReadOnly && !o.Privileged && !o.TTY && !o.NetHost &&
 		len(o.CapAdd) == 0 && len(o.CapDrop) == 0 && !o.AllowNewPrivs && !o.Seccomp &&
-		len(o.SeccompProfile) == 0 && o.User == "" && o.Hostname == "" && o.CPUShares == 0 && o.Namespace == "" && o.Docker == nil
+		len(o.SeccompProfile) == 0 && o.User == "" && o.Hostname == "" && o.CPUShares == 0 && o.Namespace == "" && o.Docker == nil && o.Nerdctl == nil
 }
 
 // ParseMount parses a ctr --mount value, a CSV record of key=value fields:
