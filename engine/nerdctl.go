@@ -70,7 +70,8 @@ type NerdctlHost struct {
 	// Env is nerdctl's complete environment, in order. nerdctl copies it
 	// into its hooks, which run as root on the host: it is measured, not
 	// normalised. Run nerdctl with a fixed one, e.g. `env -i
-	// PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root nerdctl …`.
+	// PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+	// HOME=/root nerdctl …` (NerdctlFixedEnv).
 	Env []string `json:"env"`
 	// ResolvedAddress is containerd's address with symlinks resolved on
 	// the device (nerdctl hashes that path for its data store); empty

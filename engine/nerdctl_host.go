@@ -13,11 +13,12 @@ import (
 )
 
 // NerdctlFixedEnv is the environment docs/engines.md recommends running
-// nerdctl with (`env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
-// nerdctl …`), and LocalNerdctl's default: nerdctl copies its whole
+// nerdctl with (`env -i
+// PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+// HOME=/root nerdctl …`), and LocalNerdctl's default: nerdctl copies its whole
 // environment into the hooks of every container, so only a fixed one
 // measures alike from any shell.
-var NerdctlFixedEnv = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"}
+var NerdctlFixedEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"}
 
 // DefaultNerdctlTOML is nerdctl's configuration file as root, which the
 // prediction does not model.

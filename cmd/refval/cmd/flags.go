@@ -348,7 +348,7 @@ type runFlags struct {
 func registerRunFlags(fs *pflag.FlagSet) *runFlags {
 	f := &runFlags{fs: fs}
 	fs.StringVar(&f.engine, "engine", string(engine.Runc), "runtime whose config.json to predict: runc (the bundle as unpacked), containerd (what ctr run writes), docker (what docker run writes: docker run's options follow the image), nerdctl (what nerdctl run writes: nerdctl run's options follow the image; needs --host-profile with a nerdctl section) or kubernetes (what kubelet + containerd CRI write; --pod, --container)")
-	fs.StringVar(&f.engineVersion, "engine-version", "", "containerd version to reproduce: 1.6, 1.7, 2.0, 2.4 or 2.x (default "+engine.DefaultVersion+")")
+	fs.StringVar(&f.engineVersion, "engine-version", "", "engine version to reproduce: containerd 1.6, 1.7, 2.0, 2.4 or 2.x (default "+engine.DefaultVersion+"); docker 20.10; nerdctl 2.2")
 	fs.StringVar(&f.baseSpec, "base-spec", "", "start from this capture of \"ctr oci spec\" on the device instead of the version's default spec")
 	fs.StringVar(&f.hostProfile, "host-profile", "", `device profile for --privileged and --net-host: a JSON file, or "local" for this machine`)
 	fs.StringVar(&f.namespace, "namespace", engine.DefaultNamespace, "containerd namespace the container runs in (ctr --namespace)")

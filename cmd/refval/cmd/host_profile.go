@@ -24,7 +24,8 @@ device nodes under /dev as containerd lists them; with --docker also
 dockerd's configuration and the kernel release (--engine docker); with
 --nerdctl also how nerdctl runs there (--engine nerdctl): its path, the
 global options it is run with (--nerdctl-global-args) and its whole
-environment (--nerdctl-env, default PATH=/usr/sbin:/usr/bin:/sbin:/bin and
+environment (--nerdctl-env, default
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin and
 HOME=/root: run nerdctl with exactly that, env -i ... nerdctl, because its
 hooks carry its environment), containerd's address with symlinks resolved,
 the cgroup hierarchy and AppArmor. Run it on the device (or a
@@ -97,6 +98,6 @@ See docs/engines.md.`,
 	cmd.Flags().BoolVar(&nerdctl, "nerdctl", false, "also capture what --engine nerdctl needs: nerdctl's path, global options and environment, the resolved containerd address, the cgroup hierarchy, AppArmor")
 	cmd.Flags().StringVar(&nerdctlPath, "nerdctl-path", "", "--nerdctl: nerdctl's executable (default: nerdctl in $PATH; implies --nerdctl)")
 	cmd.Flags().StringVar(&nerdctlGlobal, "nerdctl-global-args", "", `--nerdctl: the global options nerdctl is run with, separated by spaces (e.g. "--namespace prod --data-root /srv/nerdctl"; implies --nerdctl)`)
-	cmd.Flags().StringArrayVar(&nerdctlEnv, "nerdctl-env", nil, "--nerdctl: one KEY=VALUE of nerdctl's complete environment, in order (repeatable; default PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root; implies --nerdctl)")
+	cmd.Flags().StringArrayVar(&nerdctlEnv, "nerdctl-env", nil, "--nerdctl: one KEY=VALUE of nerdctl's complete environment, in order (repeatable; default PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root; implies --nerdctl)")
 	return cmd
 }
