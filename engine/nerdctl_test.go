@@ -153,3 +153,34 @@ func TestNerdctlRefuses(t *testing.T) {
 		t.Errorf("no host profile: %v", err)
 	}
 }
+
+// FuzzNerdctlRunArgs: any nerdctl run command line and any global options
+// and environment of a host profile (from a batch file or a profile file)
+// are parsed, checked and predicted without a panic.
+func FuzzNerdctlRunArgs(f *testing.F) {
+	f.Add("--network\x00none\x00-e\x00A\x00-v\x00/a:/b:ro,rprivate\x00--tmpfs\x00/t:size=1m\x00sh", "--namespace\x00t\x00-a\x00/c.sock", "A=1")
+	f.Add("--network\x00host\x00--cap-add\x00ALL\x00--cap-drop\x00chown\x00--privileged", "--debug\x00--cgroup-manager\x00systemd", "CONTAINERD_NAMESPACE=x")
+	f.Add("--network\x00none\x00-w\x00/x\x00-u\x00app:1\x00--security-opt\x00no-new-privileges=1\x00--cpus\x001.25\x00--entrypoint\x00", "", "")
+	img := busyboxImage()
+	f.Fuzz(func(t *testing.T, line, global, env string) {
+		r, err := engine.ParseNerdctlRunArgs(strings.Split(line, "\x00"), func(string) ([]byte, error) { return []byte("A=1\n#c\n B \n"), nil })
+		if err != nil {
+			return
+		}
+		h := capturedNerdctlHost()
+		h.Nerdctl.GlobalArgs = strings.Split(global, "\x00")
+		h.Nerdctl.Env = append(strings.Split(env, "\x00"), "PATH=/bin")
+		ro := engine.RunOptions{Nerdctl: r}
+		if err := engine.CheckNerdctlRun(&ro, h); err != nil {
+			return
+		}
+		s, err := engine.PredictSpec(img, engine.UserFiles([]byte("root:x:0:0::/:/bin/sh\n"), nil), ro, engine.WithProfile(mustProfile(t, "nerdctl")),
+			engine.WithHost(h), engine.WithContainerID(engine.DockerDefaultContainerID))
+		if err != nil {
+			return
+		}
+		if len(s.Hooks.CreateRuntime) != 1 || len(s.Hooks.Poststop) != 1 {
+			t.Fatalf("hooks %+v", s.Hooks)
+		}
+	})
+}
