@@ -363,7 +363,7 @@ func registerRunFlags(fs *pflag.FlagSet) *runFlags {
 	fs.StringArrayVar(&f.capAdd, "cap-add", nil, "ctr run --cap-add CAP_NAME (repeatable)")
 	fs.StringArrayVar(&f.capDrop, "cap-drop", nil, "ctr run --cap-drop CAP_NAME (repeatable)")
 	fs.BoolVar(&f.allowNewPrivs, "allow-new-privs", false, "ctr run --allow-new-privs")
-	fs.BoolVar(&f.seccomp, "seccomp", false, "ctr run --seccomp (only with --seccomp-profile)")
+	fs.BoolVar(&f.seccomp, "seccomp", false, "ctr run --seccomp: --seccomp-profile, else containerd's default profile (1.6 and 2.4)")
 	fs.StringVar(&f.seccompProfile, "seccomp-profile", "", "ctr run --seccomp-profile FILE")
 	fs.StringVar(&f.user, "user", "", "ctr run --user USER[:GROUP] (containerd 1.7 and later)")
 	fs.StringVar(&f.hostname, "hostname", "", "ctr run --hostname (containerd 1.7 and later)")
