@@ -141,7 +141,7 @@ func TestRunOptionsErrorField(t *testing.T) {
 		"engine":   {Engine: "podman"},
 		"baseSpec": {Engine: "containerd", BaseSpec: []byte(`[]`)},
 		"host":     {Engine: "containerd", RunOptions: engine.RunOptions{NetHost: true}},
-		"":         {Engine: "containerd", RunOptions: engine.RunOptions{Seccomp: true}},
+		"":         {Engine: "containerd", EngineVersion: "1.7", RunOptions: engine.RunOptions{Seccomp: true}},
 	} {
 		_, err := NewPredictor(run, nil, "")
 		var re *RunOptionsError
