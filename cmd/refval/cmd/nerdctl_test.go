@@ -64,6 +64,21 @@ func TestMeasureNerdctlEngine(t *testing.T) {
 	if want := res.Results[0].Result.TemplateSha256.String(); !strings.Contains(out, want) {
 		t.Errorf("measure printed %s, want template %s", out, want)
 	}
+	// unpack writes the same config (nerdctl adds no layer): its bundle
+	// measures to the same value for the ID predictions use.
+	b := filepath.Join(t.TempDir(), "bundle")
+	if _, errs, code := runCLI(t, append([]string{"unpack", ref, b, "--layout", t.TempDir(), "--engine", "nerdctl", "--host-profile", hp, "--"}, opts...)...); code != 0 {
+		t.Fatalf("unpack: exit %d: %s", code, errs)
+	}
+	if os.Geteuid() == 0 {
+		mb, errs, code := runCLI(t, "measure-bundle", "--cmc-version", "0.7", b, "--scheme", "refval-v2", "--id", engine.DockerDefaultContainerID)
+		if code != 0 {
+			t.Fatalf("measure-bundle: exit %d: %s", code, errs)
+		}
+		if want := res.Results[0].Result.TemplateSha256.String(); !strings.Contains(mb, want) {
+			t.Errorf("measure-bundle of the unpacked bundle printed %s, want template %s", mb, want)
+		}
+	}
 	for _, args := range [][]string{
 		{"--host-profile", hp, "--env", "A=1"},                            // ctr's flag, not nerdctl's
 		{"--host-profile", hp, "--", "true"},                              // the default bridge network (CNI)
