@@ -20,9 +20,10 @@ import (
 )
 
 // nerdctlOptions is the nerdctl matrix: docker's columns under nerdctl's
-// names, each off the default (CNI) network; app marks the columns also
+// names (and --env-file, -e KEY from nerdctl's environment, --mount), each
+// off the default (CNI) network; app marks the columns also
 // run with the app image (USER with groups, WORKDIR, image env).
-func nerdctlOptions(src string) []struct {
+func nerdctlOptions(src, envFile string) []struct {
 	dockerOption
 	app bool
 } {
@@ -44,7 +45,9 @@ func nerdctlOptions(src string) []struct {
 		o("env", true, append([]string{"-e", "FOO=bar", "-e", "PATH=/bin"}, none...)),
 		o("user", true, append([]string{"-u", "65534:65534"}, none...)),
 		o("workdir", true, append([]string{"-w", "/tmp"}, none...)),
+		o("env-file", false, append([]string{"--env-file", envFile, "-e", "HOME", "-e", "NOT_SET"}, none...)),
 		o("bind", false, append([]string{"-v", src + ":/data:ro"}, none...)),
+		o("mount", false, append([]string{"--mount", "type=bind,src=" + src + ",dst=/data,readonly", "--mount", "type=tmpfs,dst=/scratch,tmpfs-size=1m"}, none...)),
 		o("read-only", true, append([]string{"--read-only"}, none...)),
 		o("privileged", false, append([]string{"--privileged"}, none...)),
 		o("cap-add", false, append([]string{"--cap-add", "NET_ADMIN", "--cap-drop", "CHOWN"}, none...)),
@@ -81,6 +84,10 @@ func TestNerdctlFidelity(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := t.TempDir()
+	envFile := filepath.Join(t.TempDir(), "env")
+	if err := os.WriteFile(envFile, []byte("# comment\n  A=1\nB=two words\n\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	layout, store := t.TempDir(), t.TempDir()
 	for _, im := range dockerImages() {
 		archive := filepath.Join(t.TempDir(), im.name+".tar")
@@ -153,7 +160,7 @@ func TestNerdctlFidelity(t *testing.T) {
 			n.C.Restart()
 		}
 		for _, im := range images {
-			for _, op := range nerdctlOptions(src) {
+			for _, op := range nerdctlOptions(src, envFile) {
 				if im.name != "busybox" && !op.app {
 					continue
 				}
@@ -229,7 +236,7 @@ func TestNerdctlFidelity(t *testing.T) {
 	// variable records another value, which a profile stating that
 	// environment predicts.
 	ld := append([]string{"LD_PRELOAD=/x.so"}, n.Env...)
-	bb, noneOp := images[0], nerdctlOptions(src)[0].dockerOption
+	bb, noneOp := images[0], nerdctlOptions(src, envFile)[0].dockerOption
 	ldRun, err := runOnce("busybox/ld-preload", ld, bb, noneOp)
 	if err != nil {
 		t.Fatalf("LD_PRELOAD run: %v", err)

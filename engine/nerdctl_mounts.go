@@ -3,16 +3,18 @@ package engine
 import (
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // parseMounts is parseMountFlags (run_mount.go) for what is predicted:
-// the -v bind mounts, then the --tmpfs mounts, each list without repeats.
-// Named and anonymous volumes (a random ID and nerdctl's volume store),
-// relative sources (nerdctl's working directory), shared or slave
-// propagation (the device's mount table) and --mount are refused.
+// the -v bind mounts, then the --tmpfs mounts, then --mount (bind and
+// tmpfs), each list without repeats. Named and anonymous volumes (a random
+// ID and nerdctl's volume store), relative sources (nerdctl's working
+// directory) and shared or slave propagation (the device's mount table)
+// are refused.
 func (n *nerdctlSpec) parseMounts() ([]specs.Mount, error) {
 	var out []specs.Mount
 	for _, v := range dedupe(n.run.Volumes) {
@@ -29,10 +31,138 @@ func (n *nerdctlSpec) parseMounts() ([]specs.Mount, error) {
 		}
 		out = append(out, m)
 	}
-	if len(n.run.Mounts) > 0 {
-		return nil, fmt.Errorf("%w: --mount %q (give bind mounts as -v SRC:DST[:OPTS] and tmpfs mounts as --tmpfs DST[:OPTS])", ErrUnsupported, n.run.Mounts[0])
+	for _, v := range dedupe(n.run.Mounts) {
+		tmpfs, legacy, err := nerdctlMountToLegacy(v)
+		if err != nil {
+			return nil, err
+		}
+		var m specs.Mount
+		if tmpfs {
+			m, err = parseNerdctlTmpfs(legacy)
+		} else {
+			m, err = parseNerdctlVolume(legacy)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--mount %q: %w", v, err)
+		}
+		out = append(out, m)
 	}
 	return out, nil
+}
+
+// nerdctlMountToLegacy is the first half of mountutil.ProcessFlagMount
+// (Linux): it turns a --mount value (type=bind|tmpfs|volume, src, dst,
+// ro/readonly/rro, bind-propagation, bind-nonrecursive, tmpfs-size,
+// tmpfs-mode) into the -v or --tmpfs form nerdctl then processes.
+func nerdctlMountToLegacy(s string) (tmpfs bool, legacy string, err error) {
+	typ, src, dst, prop, rw := "volume", "", "", "", ""
+	nonRecursive := false
+	var size int64
+	mode := uint64(0o1777)
+	bad := func(format string, a ...any) (bool, string, error) {
+		return false, "", fmt.Errorf("%w: --mount %q: %s", ErrInvalidOption, s, fmt.Sprintf(format, a...))
+	}
+	for _, field := range strings.Split(s, ",") {
+		k, v, hasValue := strings.Cut(field, "=")
+		key := strings.ToLower(k)
+		if !hasValue {
+			switch key {
+			case "readonly", "ro", "rw", "rro":
+				rw = key
+				continue
+			case "bind-nonrecursive":
+				nonRecursive = true
+				continue
+			}
+			return bad("invalid field '%s' must be a key=value pair", field)
+		}
+		switch key {
+		case "type":
+			switch v {
+			case "tmpfs", "bind", "volume":
+				typ = v
+			default:
+				return bad("invalid mount type '%s' must be a volume/bind/tmpfs", v)
+			}
+		case "source", "src":
+			src = v
+		case "target", "dst", "destination":
+			dst = v
+		case "readonly", "ro", "rw", "rro":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return bad("invalid value for %s: %s", key, v)
+			}
+			if b {
+				rw = key
+			}
+		case "bind-propagation":
+			prop = v
+		case "bind-nonrecursive":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return bad("invalid value for %s: %s", key, v)
+			}
+			nonRecursive = b
+		case "tmpfs-size":
+			if size, err = dockerRAMInBytes(v); err != nil {
+				return bad("invalid value for %s: %s", key, v)
+			}
+		case "tmpfs-mode":
+			if mode, err = strconv.ParseUint(v, 8, 32); err != nil {
+				return bad("invalid value for %s: %s", key, v)
+			}
+		default:
+			return bad("unexpected key '%s' in '%s'", key, field)
+		}
+	}
+	var opts []string
+	if rw == "readonly" {
+		rw = "ro"
+	}
+	if rw != "" {
+		opts = append(opts, rw)
+	}
+	var fields []string
+	if typ == "tmpfs" {
+		fields = []string{dst}
+		if mode != 0 {
+			opts = append(opts, "mode="+strconv.FormatUint(mode, 8))
+		}
+		if size > 0 {
+			opts = append(opts, "size="+nerdctlTmpfsSize(size))
+		}
+	} else {
+		fields = []string{src, dst}
+		if prop != "" {
+			opts = append(opts, prop)
+		}
+		if typ == "bind" {
+			if nonRecursive {
+				opts = append(opts, "bind")
+			} else {
+				opts = append(opts, "rbind")
+			}
+		}
+	}
+	if len(opts) > 0 {
+		fields = append(fields, strings.Join(opts, ","))
+	}
+	return typ == "tmpfs", strings.Join(fields, ":"), nil
+}
+
+// nerdctlTmpfsSize is mountutil's getTmpfsSize: the largest of g, m, k
+// that divides the size, else bytes.
+func nerdctlTmpfsSize(size int64) string {
+	for _, u := range []struct {
+		suffix string
+		div    int64
+	}{{"g", 1 << 30}, {"m", 1 << 20}, {"k", 1 << 10}} {
+		if size%u.div == 0 {
+			return strconv.FormatInt(size/u.div, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(size, 10)
 }
 
 // parseNerdctlVolume is mountutil.ProcessFlagV for a bind mount

@@ -128,7 +128,9 @@ func TestNerdctlRefuses(t *testing.T) {
 		{[]string{"--network", "none", "-v", "/data"}, "anonymous volume", engine.ErrUnsupported},
 		{[]string{"--network", "none", "-v", "./d:/data"}, "relative source", engine.ErrUnsupported},
 		{[]string{"--network", "none", "-v", "/d:/data:rshared"}, "propagation", engine.ErrUnsupported},
-		{[]string{"--network", "none", "--mount", "type=bind,src=/a,dst=/b"}, "--mount", engine.ErrUnsupported},
+		{[]string{"--network", "none", "--mount", "type=volume,src=v,dst=/b"}, "named volumes", engine.ErrUnsupported},
+		{[]string{"--network", "none", "--mount", "type=bind,src=/a,dst=/b,bind-propagation=rshared"}, "propagation", engine.ErrUnsupported},
+		{[]string{"--network", "none", "--mount", "type=bind,src=/a,dst=/b,bogus=1"}, "unexpected key", engine.ErrInvalidOption},
 		{[]string{"--network", "none", "--security-opt", "seccomp=/p.json"}, "--security-opt", engine.ErrUnsupported},
 		{[]string{"--network", "none", "-w", "rel"}, "-w", engine.ErrInvalidOption},
 	} {
@@ -183,4 +185,37 @@ func FuzzNerdctlRunArgs(f *testing.F) {
 			t.Fatalf("hooks %+v", s.Hooks)
 		}
 	})
+}
+
+// TestNerdctlMountFlag: --mount becomes the -v or --tmpfs form nerdctl
+// then processes (mountutil.ProcessFlagMount), so both spellings of one
+// mount give one spec mount.
+func TestNerdctlMountFlag(t *testing.T) {
+	for _, tc := range []struct{ mount, legacyFlag, legacy string }{
+		{"type=bind,src=/a,dst=/b,readonly", "-v", "/a:/b:ro,rbind"},
+		{"type=bind,source=/a,target=/b,bind-nonrecursive", "-v", "/a:/b:bind"},
+		{"type=bind,src=/a,dst=/b,ro=true,bind-propagation=rprivate", "-v", "/a:/b:ro,rprivate,rbind"},
+		{"type=tmpfs,dst=/t,tmpfs-size=1m", "--tmpfs", "/t:mode=1777,size=1m"},
+		{"type=tmpfs,dst=/t,tmpfs-mode=0700,tmpfs-size=1500", "--tmpfs", "/t:mode=700,size=1500"},
+	} {
+		spec := func(args ...string) []any {
+			run, err := engine.ParseNerdctlRunArgs(append([]string{"--network", "none"}, args...), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := engine.PredictSpec(busyboxImage(), nil, engine.RunOptions{Nerdctl: run}, engine.WithProfile(mustProfile(t, "nerdctl")),
+				engine.WithHost(capturedNerdctlHost()), engine.WithContainerID(engine.DockerDefaultContainerID))
+			if err != nil {
+				t.Fatalf("%q: %v", args, err)
+			}
+			var out []any
+			for _, m := range s.Mounts {
+				out = append(out, m)
+			}
+			return out
+		}
+		if got, want := spec("--mount", tc.mount), spec(tc.legacyFlag, tc.legacy); !reflect.DeepEqual(got, want) {
+			t.Errorf("--mount %s:\n got %v\nwant %v", tc.mount, got, want)
+		}
+	}
 }
