@@ -99,7 +99,10 @@ type NerdctlRun struct {
 	Mounts  []string `json:"mounts,omitempty"`  // --mount type=bind|tmpfs,…
 	// Network is --network: "none" or "host" (nerdctl's default, bridge,
 	// needs CNI and is not predicted).
-	Network     string   `json:"network,omitempty"`
+	Network string `json:"network,omitempty"`
+	// Hostname is -h/--hostname; empty: the short ID, or the device's
+	// hostname under --network host.
+	Hostname    string   `json:"hostname,omitempty"`
 	ReadOnly    bool     `json:"readOnly,omitempty"`
 	Privileged  bool     `json:"privileged,omitempty"`
 	CapAdd      []string `json:"capAdd,omitempty"`
@@ -176,7 +179,9 @@ func (n *nerdctlSpec) check() error {
 		return fmt.Errorf("%w: --network %q (predicted: none, host)", ErrUnsupported, r.Network)
 	}
 	n.hostname = n.c.ID[:12]
-	if r.Network == "host" {
+	if r.Hostname != "" {
+		n.hostname = r.Hostname
+	} else if r.Network == "host" {
 		if n.c.Host.Hostname == "" {
 			return fmt.Errorf("%w: --network host: the hostname is the device's; the host profile has none", ErrHostDependent)
 		}

@@ -26,7 +26,7 @@ func ParseNerdctlRunArgs(args []string, readFile func(string) ([]byte, error)) (
 		r                   NerdctlRun
 		envFiles, networks  []string
 		memory, name, pull  string
-		runtime, hostname   string
+		runtime             string
 		detach, interactive bool
 		rm                  bool
 	)
@@ -39,7 +39,7 @@ func ParseNerdctlRunArgs(args []string, readFile func(string) ([]byte, error)) (
 	fs.StringArrayVar(&r.Mounts, "mount", nil, "")
 	fs.StringSliceVar(&networks, "network", nil, "")
 	fs.StringSliceVar(&networks, "net", nil, "")
-	fs.StringVarP(&hostname, "hostname", "h", "", "")
+	fs.StringVarP(&r.Hostname, "hostname", "h", "", "")
 	fs.BoolVar(&r.ReadOnly, "read-only", false, "")
 	fs.BoolVar(&r.Privileged, "privileged", false, "")
 	fs.StringSliceVar(&r.CapAdd, "cap-add", nil, "")
@@ -63,9 +63,6 @@ func ParseNerdctlRunArgs(args []string, readFile func(string) ([]byte, error)) (
 	}
 	r.Args = fs.Args()
 	r.EntrypointSet = fs.Changed("entrypoint")
-	if fs.Changed("hostname") {
-		return nil, fmt.Errorf("%w: --hostname (the prediction covers nerdctl's default hostname: the short ID, or the device's on the host network)", ErrUnsupported)
-	}
 	if interactive && detach {
 		return nil, fmt.Errorf("%w: -i and -d cannot be specified together (nerdctl refuses it)", ErrInvalidOption)
 	}

@@ -52,6 +52,7 @@ func nerdctlOptions(src, envFile string) []struct {
 		o("privileged", false, append([]string{"--privileged"}, none...)),
 		o("cap-add", false, append([]string{"--cap-add", "NET_ADMIN", "--cap-drop", "CHOWN"}, none...)),
 		o("net-host", false, []string{"--network", "host"}),
+		o("hostname", false, append([]string{"-h", "box"}, none...)),
 		o("tmpfs", false, append([]string{"--tmpfs", "/run:size=1m,mode=1777"}, none...)),
 		o("entrypoint", false, append([]string{"--entrypoint", "/bin/echo"}, none...), "a", "b"),
 		o("resources", false, append([]string{"--memory", "64m", "--cpus", "0.5", "--cpu-shares", "512", "--pids-limit", "100"}, none...)),

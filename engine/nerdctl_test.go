@@ -143,7 +143,7 @@ func TestNerdctlRefuses(t *testing.T) {
 			t.Errorf("%q: error %v, want %v naming %q", tc.args, err, tc.err, tc.want)
 		}
 	}
-	for _, args := range [][]string{{"--hostname", "x"}, {"--ulimit", "nofile=1"}} {
+	for _, args := range [][]string{{"--ulimit", "nofile=1"}, {"--uts", "host"}} {
 		if _, err := engine.ParseNerdctlRunArgs(args, nil); err == nil {
 			t.Errorf("%q: accepted", args)
 		}
