@@ -17,17 +17,18 @@ import (
 func TestRunFlagsUsage(t *testing.T) {
 	dir := t.TempDir()
 	for _, args := range [][]string{
-		{"measure", "oci:" + dir + ":x", "--env", "A=1"},                                                   // run option without --engine containerd
-		{"measure", "oci:" + dir + ":x", "--engine", "podman"},                                             // unknown engine
-		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--engine-version", "9.9"},              // unknown version
-		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--user", "app"},                        // 1.6 has no --user
-		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--privileged"},                         // needs a host profile
-		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--mount", "bogus"},                     // bad --mount
-		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--cap-add", "SYS_ADMIN"},               // no CAP_ prefix
-		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--engine-version", "1.7", "--seccomp"}, // 1.7's default profile not generated
-		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--env-file", dir + "/missing"},         // unreadable file
-		{"measure", "oci:" + dir + ":x", "--", "/bin/true"},                                                // args need containerd
+		{"measure", "oci:" + dir + ":x", "--env", "A=1"},                                           // run option without --engine containerd
+		{"measure", "oci:" + dir + ":x", "--engine", "podman"},                                     // unknown engine
+		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--engine-version", "9.9"},      // unknown version
+		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--user", "app"},                // 1.6 has no --user
+		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--privileged"},                 // needs a host profile
+		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--mount", "bogus"},             // bad --mount
+		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--cap-add", "SYS_ADMIN"},       // no CAP_ prefix
+		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--env-file", dir + "/missing"}, // unreadable file
+		{"measure", "oci:" + dir + ":x", "--", "/bin/true"},                                        // args need containerd
 		{"unpack", "oci:" + dir + ":x", dir + "/b", "--read-only"},
+		// containerd 2.0's default seccomp profile is not generated
+		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--engine-version", "2.0", "--seccomp"},
 		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--base-spec", "runopts_test.go"}, // not a spec
 	} {
 		if _, errs, code := runCLI(t, args...); code != ExitUsage {
