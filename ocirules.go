@@ -22,6 +22,12 @@ var ErrNoOCIRules = errors.New("no per-start fields to state in ociRules")
 // bundle.SchemeCMC09, the normalisation CMC compares ociSpecs in;
 // ErrNoOCIRules for a prediction without per-start fields.
 func OCIRules(pred engine.ConfigPredictor, scheme bundle.Scheme) (engine.OCIRuler, error) {
+	if p, isCtr := pred.(*engine.Predictor); isCtr && p.Profile.Kind == engine.Nerdctl {
+		// Not ErrNoOCIRules: a nerdctl config has per-start values (the
+		// short ID in HOSTNAME and mount sources, nerdctl's annotations)
+		// whose treatment by CMC's normalisation is not modelled.
+		return nil, fmt.Errorf("ociRules: %w: CMC's handling of nerdctl's per-start fields is not modelled; measure nerdctl containers with refval-v2", engine.ErrUnsupported)
+	}
 	ruler, ok := pred.(engine.OCIRuler)
 	if p, isCtr := pred.(*engine.Predictor); !ok || (isCtr && p.Profile.Kind != engine.Docker) {
 		return nil, ErrNoOCIRules

@@ -10,6 +10,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/engine"
 	"github.com/refval/refval/internal/testimage"
 	"github.com/refval/refval/manifest"
@@ -141,7 +142,7 @@ func TestRunOptionsErrorField(t *testing.T) {
 		"engine":   {Engine: "podman"},
 		"baseSpec": {Engine: "containerd", BaseSpec: []byte(`[]`)},
 		"host":     {Engine: "containerd", RunOptions: engine.RunOptions{NetHost: true}},
-		"":         {Engine: "containerd", RunOptions: engine.RunOptions{Seccomp: true}},
+		"":         {Engine: "containerd", EngineVersion: "1.7", RunOptions: engine.RunOptions{Seccomp: true}},
 	} {
 		_, err := NewPredictor(run, nil, "")
 		var re *RunOptionsError
@@ -172,5 +173,19 @@ func TestImageNaming(t *testing.T) {
 	img := &oci.Image{Reference: "docker://r/web:1", IndexDigest: "sha256:ii"}
 	if got, want := ImageDescription(img, arm), "image docker://r/web:1 manifest sha256:aa platform linux/arm64/v8 index sha256:ii"; got != want {
 		t.Errorf("ImageDescription = %q, want %q", got, want)
+	}
+}
+
+// TestOCIRulesNerdctl: CMC's treatment of nerdctl's per-start fields is not
+// modelled, so asking for ociRules is an error, never a claim that there
+// are none.
+func TestOCIRulesNerdctl(t *testing.T) {
+	p, err := engine.ParseProfile("nerdctl", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = OCIRules(&engine.Predictor{Profile: p}, bundle.SchemeCMC09)
+	if !errors.Is(err, engine.ErrUnsupported) || errors.Is(err, ErrNoOCIRules) {
+		t.Errorf("nerdctl ociRules: %v, want ErrUnsupported", err)
 	}
 }

@@ -69,7 +69,7 @@ func NewPredictor(run *manifest.Run, env []string, id string) (*engine.Predictor
 	}
 	if p.Kind == engine.Runc {
 		if !run.RunOptions.IsZero() || run.BaseSpec != nil || run.Host != nil {
-			return nil, runError("engine", errors.New("only the containerd and docker engines take run options"))
+			return nil, runError("engine", errors.New("only the containerd, docker and nerdctl engines take run options"))
 		}
 		return nil, nil
 	}
@@ -82,6 +82,21 @@ func NewPredictor(run *manifest.Run, env []string, id string) (*engine.Predictor
 		d.Env = append(append([]string(nil), env...), d.Env...)
 		pr.Run.Docker = &d
 		if err := engine.CheckDockerRun(&pr.Run, pr.Host); err != nil {
+			return nil, runError("", err)
+		}
+		return pr, nil
+	}
+	if p.Kind == engine.Nerdctl {
+		n := engine.NerdctlRun{}
+		if pr.Run.Nerdctl != nil {
+			n = *pr.Run.Nerdctl
+		}
+		n.Env = append(append([]string(nil), env...), n.Env...)
+		pr.Run.Nerdctl = &n
+		if run.BaseSpec != nil {
+			return nil, runError("baseSpec", errors.New("the nerdctl engine builds its spec with its own containerd client library and takes no base spec"))
+		}
+		if err := engine.CheckNerdctlRun(&pr.Run, pr.Host); err != nil {
 			return nil, runError("", err)
 		}
 		return pr, nil
@@ -114,7 +129,7 @@ func NewPredictor(run *manifest.Run, env []string, id string) (*engine.Predictor
 // Prediction returns the config prediction that run describes and the
 // scheme its values are measured with unless the job names one: nil and
 // bundle.SchemeV1 for the runc engine (the config umoci writes stays),
-// NewPredictor's for containerd (refval-v1) and docker (refval-v2), and for kubernetes an
+// NewPredictor's for containerd (refval-v1), docker and nerdctl (refval-v2), and for kubernetes an
 // engine.KubePredictor of run.Pod's container run.Container, measured with
 // bundle.SchemeV2 (the scheme whose rules remove what the kubelet and
 // containerd CRI vary per start). The kubernetes engine takes its options
@@ -126,9 +141,10 @@ func Prediction(run *manifest.Run, env []string, id string) (engine.ConfigPredic
 		if p == nil || err != nil {
 			return nil, bundle.SchemeV1, err
 		}
-		if p.Profile.Kind == engine.Docker {
-			// A Docker container measures alike across starts only under
-			// refval-v2 (HOSTNAME, the libnetwork-setkey hook).
+		if p.Profile.Kind == engine.Docker || p.Profile.Kind == engine.Nerdctl {
+			// A Docker or nerdctl container measures alike across starts
+			// only under refval-v2 (HOSTNAME, the libnetwork-setkey hook,
+			// the container ID in nerdctl's mount sources).
 			return p, bundle.SchemeV2, nil
 		}
 		return p, bundle.SchemeV1, nil

@@ -32,6 +32,16 @@
 // spec on nodes of a NodeProfile, checked against a real kubelet
 // (TestFidelityKubernetes); what it does not model is an error.
 //
+// The docker prediction (docker*.go) is what dockerd 20.10.24 writes for
+// `docker run` (DockerRun), its init layer included; the nerdctl
+// prediction (nerdctl*.go) is what nerdctl 2.2.1 writes for `nerdctl run`
+// (NerdctlRun) with the spec options and default seccomp profile of the
+// containerd v2.2.1 client library it is built with, and hooks carrying
+// nerdctl's path, global options and environment from the host profile
+// (NerdctlHost). Both are checked against the real engines
+// (TestDockerFidelity, TestNerdctlFidelity); what they do not model is an
+// error naming the option.
+//
 // OCIRules (ocirules.go, OCIRuler) states, for the kubernetes and docker
 // predictions, the CMC v0.9 ociRules that mark exactly the fields those
 // engines vary per start, at their positions in the prediction's

@@ -133,9 +133,9 @@ func fidelityOptions(dir string) []fidelityOption {
 		{name: "user-name", extended: true, ctr: []string{"--user", "nobody"}, ro: engine.RunOptions{User: "nobody"}, cannot: no16("--user")},
 		{name: "hostname", extended: true, ctr: []string{"--hostname", "box"}, ro: engine.RunOptions{Hostname: "box"}, cannot: no16("--hostname")},
 		{name: "tty", extended: true, ctr: []string{"--tty"}, args: []string{"/bin/true"}, ro: engine.RunOptions{TTY: true, Args: []string{"/bin/true"}}},
-		{name: "seccomp-default", extended: true, ro: engine.RunOptions{Seccomp: true}, cannot: func(string) string {
-			return "containerd's built-in seccomp profile is not modelled (ErrUnsupported); use --seccomp-profile"
-		}},
+		{name: "seccomp-default", extended: true, ctr: []string{"--seccomp"}, ro: engine.RunOptions{Seccomp: true}},
+		{name: "seccomp-default-caps", extended: true, ctr: []string{"--seccomp", "--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SYS_PTRACE"},
+			ro: engine.RunOptions{Seccomp: true, CapAdd: []string{"CAP_SYS_ADMIN", "CAP_SYS_PTRACE"}}},
 	}
 }
 
@@ -266,6 +266,7 @@ func runFidelity(t *testing.T, version, shimBin string) {
 	}{
 		{"env FOO=bar vs run FOO=baz", "busybox", engine.RunOptions{Env: []string{"FOO=bar"}}, []string{"--env", "FOO=baz"}},
 		{"read-only vs run writable", "busybox", engine.RunOptions{ReadOnly: true}, nil},
+		{"seccomp default vs run without", "busybox", engine.RunOptions{Seccomp: true}, nil},
 		{"image user vs run of busybox", "user", engine.RunOptions{}, nil},
 	} {
 		im := fidelityImages()[0]

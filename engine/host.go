@@ -30,6 +30,9 @@ type Host struct {
 	// Docker is the Docker daemon's configuration on the device, for the
 	// docker engine (nil: dockerd's defaults, kernel unknown).
 	Docker *DockerDaemon `json:"docker,omitempty"`
+	// Nerdctl is how nerdctl is run on the device, for the nerdctl engine
+	// (nil: the nerdctl engine cannot predict its hooks).
+	Nerdctl *NerdctlHost `json:"nerdctl,omitempty"`
 }
 
 // capNames is the capability list of containerd's pkg/cap (kernel 5.9:

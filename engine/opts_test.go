@@ -420,6 +420,7 @@ func TestParseMount(t *testing.T) {
 func TestRunOptionsValidate(t *testing.T) {
 	p16, _ := ParseProfile("containerd", "1.6")
 	p24, _ := ParseProfile("containerd", "2.4")
+	p17, _ := ParseProfile("containerd", "1.7")
 	tests := []struct {
 		name string
 		p    Profile
@@ -428,7 +429,8 @@ func TestRunOptionsValidate(t *testing.T) {
 	}{
 		{"cap without prefix", p24, RunOptions{CapAdd: []string{"SYS_ADMIN"}}, ErrInvalidOption},
 		{"profile without --seccomp", p24, RunOptions{SeccompProfile: []byte("{}")}, ErrInvalidOption},
-		{"default seccomp", p24, RunOptions{Seccomp: true}, ErrUnsupported},
+		{"default seccomp of 1.7 (not generated)", p17, RunOptions{Seccomp: true}, ErrUnsupported},
+		{"default seccomp of 2.4", p24, RunOptions{Seccomp: true}, nil},
 		{"--user on 1.6", p16, RunOptions{User: "app"}, ErrUnsupported},
 		{"--hostname on 1.6", p16, RunOptions{Hostname: "x"}, ErrUnsupported},
 		{"--user on 2.4", p24, RunOptions{User: "app"}, nil},

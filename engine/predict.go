@@ -121,6 +121,11 @@ func PredictSpec(image ocispec.Image, rootfs fs.FS, ro RunOptions, opts ...Optio
 			return nil, err
 		}
 		return predictDocker(image, rootfs, ro.Docker, o.host, o.id)
+	case Nerdctl:
+		if o.baseSpec != nil {
+			return nil, fmt.Errorf("%w: the nerdctl engine builds its spec with its own containerd client library and takes no base spec", ErrUnsupported)
+		}
+		return predictNerdctl(image, rootfs, &ro, o.host, o.id)
 	case Containerd:
 	default:
 		return nil, fmt.Errorf("%w: %q", ErrUnknownEngine, o.profile.Kind)

@@ -48,7 +48,7 @@ type Predictor struct {
 // with bundle.WithContainerID(p.ContainerID()).
 func (p *Predictor) ContainerID() string {
 	if p.ID == "" {
-		if p.Profile.Kind == Docker {
+		if p.Profile.Kind == Docker || p.Profile.Kind == Nerdctl {
 			return DockerDefaultContainerID
 		}
 		return DefaultContainerID

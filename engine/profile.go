@@ -46,9 +46,9 @@ type Profile struct {
 	rules   *rules
 }
 
-// String returns "runc", "containerd VERSION" or "docker VERSION".
+// String returns "runc", "containerd VERSION", "docker VERSION" or "nerdctl VERSION".
 func (p Profile) String() string {
-	if p.Kind == Containerd || p.Kind == Docker {
+	if p.Kind == Containerd || p.Kind == Docker || p.Kind == Nerdctl {
 		return string(p.Kind) + " " + p.Version
 	}
 	return string(p.Kind)
@@ -128,9 +128,11 @@ func ParseProfile(kind, version string) (Profile, error) {
 		return Profile{Kind: Runc}, nil
 	case Docker:
 		return dockerProfile(version)
+	case Nerdctl:
+		return nerdctlProfile(version)
 	case Containerd:
 	default:
-		return Profile{}, fmt.Errorf("%w: %q (want runc, containerd or docker)", ErrUnknownEngine, kind)
+		return Profile{}, fmt.Errorf("%w: %q (want runc, containerd, docker or nerdctl)", ErrUnknownEngine, kind)
 	}
 	if version == "" {
 		version = DefaultVersion

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/csv"
 	"fmt"
+	"runtime"
 	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -36,8 +37,9 @@ type RunOptions struct {
 	CapDrop []string `json:"capDrop,omitempty"`
 	// AllowNewPrivs is --allow-new-privs.
 	AllowNewPrivs bool `json:"allowNewPrivs,omitempty"`
-	// Seccomp is --seccomp; only with SeccompProfile (the content of
-	// --seccomp-profile FILE) can it be predicted.
+	// Seccomp is --seccomp: SeccompProfile (the content of
+	// --seccomp-profile FILE) when given, else containerd's default
+	// profile (DefaultSeccomp; generated for 1.6.20 and 2.4.2 only).
 	Seccomp        bool   `json:"seccomp,omitempty"`
 	SeccompProfile []byte `json:"seccompProfile,omitempty"`
 	// User is --user (containerd 1.7 and later).
@@ -52,6 +54,9 @@ type RunOptions struct {
 	// Docker holds the `docker run` options, under docker's names, of the
 	// docker engine (docker.go); the ctr options above are then unset.
 	Docker *DockerRun `json:"docker,omitempty"`
+	// Nerdctl holds the `nerdctl run` options, under nerdctl's names, of
+	// the nerdctl engine (nerdctl.go); the ctr options above are then unset.
+	Nerdctl *NerdctlRun `json:"nerdctl,omitempty"`
 }
 
 // IsZero reports whether o holds no option at all.
@@ -59,7 +64,7 @@ func (o *RunOptions) IsZero() bool {
 	return len(o.Args) == 0 && len(o.Env) == 0 && len(o.EnvFile) == 0 && o.Cwd == "" &&
 		len(o.Mounts) == 0 && !o.ReadOnly && !o.Privileged && !o.TTY && !o.NetHost &&
 		len(o.CapAdd) == 0 && len(o.CapDrop) == 0 && !o.AllowNewPrivs && !o.Seccomp &&
-		len(o.SeccompProfile) == 0 && o.User == "" && o.Hostname == "" && o.CPUShares == 0 && o.Namespace == "" && o.Docker == nil
+		len(o.SeccompProfile) == 0 && o.User == "" && o.Hostname == "" && o.CPUShares == 0 && o.Namespace == "" && o.Docker == nil && o.Nerdctl == nil
 }
 
 // ParseMount parses a ctr --mount value, a CSV record of key=value fields:
@@ -108,8 +113,8 @@ func (o *RunOptions) validate(r *rules) error {
 	if len(o.SeccompProfile) > 0 && !o.Seccomp {
 		return fmt.Errorf("%w: a seccomp profile needs --seccomp", ErrInvalidOption)
 	}
-	if o.Seccomp && len(o.SeccompProfile) == 0 {
-		return fmt.Errorf("%w: --seccomp without --seccomp-profile uses containerd's built-in default profile, which depends on the exact version and architecture", ErrUnsupported)
+	if _, ok := seccompReleases[r.version]; o.Seccomp && len(o.SeccompProfile) == 0 && !ok {
+		return fmt.Errorf("%w: --seccomp without --seccomp-profile uses containerd %s's built-in default profile, which is generated only for containerd 1.6.20 and 2.4.2 (give --seccomp-profile)", ErrUnsupported, r.version)
 	}
 	if o.User != "" && !r.userFlag {
 		return fmt.Errorf("%w: --user: ctr run of containerd %s has no --user (the image's own USER still applies)", ErrUnsupported, r.version)
@@ -174,8 +179,17 @@ func (o *RunOptions) CtrOpts(p Profile, image ocispec.Image, baseSpec []byte) ([
 	if len(o.CapDrop) > 0 {
 		opts = append(opts, WithDroppedCapabilities(o.CapDrop))
 	}
-	if o.Seccomp {
+	if o.Seccomp && len(o.SeccompProfile) > 0 {
 		opts = append(opts, WithSeccompProfile(o.SeccompProfile))
+	} else if o.Seccomp {
+		// seccomp.WithDefaultProfile of ctr's own containerd, for the
+		// bounding set after --privileged and the capability options,
+		// on ctr's architecture (the image's, which must match it).
+		arch := image.Architecture
+		if arch == "" {
+			arch = runtime.GOARCH
+		}
+		opts = append(opts, withDefaultSeccomp(r.version, arch))
 	}
 	shares := o.CPUShares
 	if shares == 0 {

@@ -11,6 +11,7 @@ import (
 )
 
 //go:generate sh -c "cd internal/seccompgen/v2.4 && go run . -out ../../.."
+//go:generate sh -c "cd internal/seccompgen/v2.2 && go run . -out ../../.."
 //go:generate sh -c "cd internal/seccompgen/v1.6 && go run . -out ../../.."
 
 // seccompData holds containerd's default seccomp profiles, generated from
@@ -39,7 +40,7 @@ type seccompDefault struct {
 
 // seccompReleases maps a pinned containerd version to its generated
 // profile's release name.
-var seccompReleases = map[string]string{"2.4.2": "2.4", "1.6.20": "1.6"}
+var seccompReleases = map[string]string{"2.4.2": "2.4", "2.2.1": "2.2", "1.6.20": "1.6"}
 
 // DefaultSeccomp returns containerd's default seccomp profile
 // (RuntimeDefault) of containerd version (a pinned one, as in Versions)
@@ -52,7 +53,7 @@ var seccompReleases = map[string]string{"2.4.2": "2.4", "1.6.20": "1.6"}
 func DefaultSeccomp(version, arch string, bounding []string) (*specs.LinuxSeccomp, error) {
 	rel, ok := seccompReleases[version]
 	if !ok {
-		return nil, fmt.Errorf("%w: containerd %s's default seccomp profile (RuntimeDefault) is not generated (engine/internal/seccompgen has containerd 1.6.20 and 2.4.2)", ErrUnsupported, version)
+		return nil, fmt.Errorf("%w: containerd %s's default seccomp profile (RuntimeDefault) is not generated (engine/internal/seccompgen has containerd 1.6.20, 2.2.1 and 2.4.2)", ErrUnsupported, version)
 	}
 	b, err := seccompData.ReadFile("seccomp_default_" + rel + "_" + arch + ".json")
 	if err != nil {

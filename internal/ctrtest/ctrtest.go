@@ -107,6 +107,7 @@ type Containerd struct {
 	cmd       *exec.Cmd
 	exited    chan struct{} // closed when containerd has been reaped
 	logPath   string
+	args      []string // containerd's arguments, for Restart
 }
 
 type options struct {
@@ -182,27 +183,57 @@ func New(t testing.TB, version string, opts ...Option) *Containerd {
 	if err := os.WriteFile(cfgPath, []byte(c.config(o)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.Create(c.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.cmd = exec.Command(filepath.Join(bin, "containerd"), "--config", cfgPath, "--log-level", o.logLevel)
-	c.cmd.Env = c.Env
-	c.cmd.Stdout, c.cmd.Stderr = logf, logf
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := c.cmd.Start(); err != nil {
-		logf.Close()
+	c.args = []string{"--config", cfgPath, "--log-level", o.logLevel}
+	if err := c.start(); err != nil {
 		os.RemoveAll(dir)
 		t.Fatalf("ctrtest: start containerd %s: %v", version, err)
 	}
-	logf.Close()
-	c.exited = make(chan struct{})
-	go func() { c.cmd.Wait(); close(c.exited) }()
 	t.Cleanup(c.stop)
 	if err := c.wait(30 * time.Second); err != nil {
 		t.Fatalf("ctrtest: containerd %s did not come up: %v\n%s", version, err, c.LogTail(40))
 	}
 	return c
+}
+
+// start starts containerd with c.args, its log appended to logPath.
+func (c *Containerd) start() error {
+	logf, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	c.cmd = exec.Command(filepath.Join(c.Bin, "containerd"), c.args...)
+	c.cmd.Env = c.Env
+	c.cmd.Stdout, c.cmd.Stderr = logf, logf
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := c.cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan struct{})
+	cmd := c.cmd
+	c.exited = exited
+	go func() { cmd.Wait(); close(exited) }()
+	return nil
+}
+
+// Restart stops containerd (SIGTERM; its shims and containers keep
+// running, as on a daemon restart) and starts it again on the same root,
+// state and socket, failing the test when it does not come back.
+func (c *Containerd) Restart() {
+	c.t.Helper()
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.exited:
+	case <-time.After(30 * time.Second):
+		c.cmd.Process.Kill()
+		<-c.exited
+	}
+	if err := c.start(); err != nil {
+		c.t.Fatalf("ctrtest: restart containerd %s: %v", c.Version, err)
+	}
+	if err := c.wait(30 * time.Second); err != nil {
+		c.t.Fatalf("ctrtest: containerd %s did not come back: %v\n%s", c.Version, err, c.LogTail(40))
+	}
 }
 
 // V1 reports whether the version is a containerd 1.x (config version 2,

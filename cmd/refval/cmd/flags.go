@@ -140,7 +140,7 @@ func (f *measureFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	f.fs = fl
 	f.scheme = bundle.SchemeV1
-	fl.Var(&f.scheme, "scheme", "measurement scheme: refval-v1, refval-v2 (default for --engine docker and kubernetes), cmc (the CMC version's: cmc-0.9, or CMC v0.7's with --cmc-version 0.7) or cmc-0.9")
+	fl.Var(&f.scheme, "scheme", "measurement scheme: refval-v1, refval-v2 (default for --engine docker, nerdctl and kubernetes), cmc (the CMC version's: cmc-0.9, or CMC v0.7's with --cmc-version 0.7) or cmc-0.9")
 	fl.StringVar(&f.id, "id", "", "container ID to replace by <container-id> in the config")
 	fl.StringVar(&f.name, "name", "", "name of the reference value (default: derived from the input)")
 	fl.StringVar(&f.driver, "driver", manifest.DriverSW, "how the runtime records the measurement: tpm (PCR) or sw (list)")
@@ -343,8 +343,8 @@ type runFlags struct {
 //	}
 func registerRunFlags(fs *pflag.FlagSet) *runFlags {
 	f := &runFlags{fs: fs}
-	fs.StringVar(&f.engine, "engine", string(engine.Runc), "runtime whose config.json to predict: runc (the bundle as unpacked), containerd (what ctr run writes), docker (what docker run writes: docker run's options follow the image) or kubernetes (what kubelet + containerd CRI write; --pod, --container)")
-	fs.StringVar(&f.engineVersion, "engine-version", "", "containerd version to reproduce: 1.6, 1.7, 2.0, 2.4 or 2.x (default "+engine.DefaultVersion+")")
+	fs.StringVar(&f.engine, "engine", string(engine.Runc), "runtime whose config.json to predict: runc (the bundle as unpacked), containerd (what ctr run writes), docker (what docker run writes: docker run's options follow the image), nerdctl (what nerdctl run writes: nerdctl run's options follow the image; needs --host-profile with a nerdctl section) or kubernetes (what kubelet + containerd CRI write; --pod, --container)")
+	fs.StringVar(&f.engineVersion, "engine-version", "", "engine version to reproduce: containerd 1.6, 1.7, 2.0, 2.4 or 2.x (default "+engine.DefaultVersion+"); docker 20.10; nerdctl 2.2")
 	fs.StringVar(&f.baseSpec, "base-spec", "", "start from this capture of \"ctr oci spec\" on the device instead of the version's default spec")
 	fs.StringVar(&f.hostProfile, "host-profile", "", `device profile for --privileged and --net-host: a JSON file, or "local" for this machine`)
 	fs.StringVar(&f.namespace, "namespace", engine.DefaultNamespace, "containerd namespace the container runs in (ctr --namespace)")
@@ -359,7 +359,7 @@ func registerRunFlags(fs *pflag.FlagSet) *runFlags {
 	fs.StringArrayVar(&f.capAdd, "cap-add", nil, "ctr run --cap-add CAP_NAME (repeatable)")
 	fs.StringArrayVar(&f.capDrop, "cap-drop", nil, "ctr run --cap-drop CAP_NAME (repeatable)")
 	fs.BoolVar(&f.allowNewPrivs, "allow-new-privs", false, "ctr run --allow-new-privs")
-	fs.BoolVar(&f.seccomp, "seccomp", false, "ctr run --seccomp (only with --seccomp-profile)")
+	fs.BoolVar(&f.seccomp, "seccomp", false, "ctr run --seccomp: --seccomp-profile, else containerd's default profile (1.6 and 2.4)")
 	fs.StringVar(&f.seccompProfile, "seccomp-profile", "", "ctr run --seccomp-profile FILE")
 	fs.StringVar(&f.user, "user", "", "ctr run --user USER[:GROUP] (containerd 1.7 and later)")
 	fs.StringVar(&f.hostname, "hostname", "", "ctr run --hostname (containerd 1.7 and later)")
@@ -452,6 +452,9 @@ func (f *runFlags) run(args []string) (*manifest.Run, error) {
 	if f.engine == string(engine.Docker) {
 		return f.dockerRun(args)
 	}
+	if f.engine == string(engine.Nerdctl) {
+		return f.nerdctlRun(args)
+	}
 	run := &manifest.Run{Engine: f.engine, EngineVersion: f.engineVersion}
 	ro := &run.RunOptions
 	ro.Args, ro.Env, ro.Cwd, ro.User, ro.Hostname = args, f.env, f.cwd, f.user, f.hostname
@@ -529,6 +532,28 @@ func (f *runFlags) dockerRun(args []string) (*manifest.Run, error) {
 	}
 	run := &manifest.Run{Engine: f.engine, EngineVersion: f.engineVersion}
 	run.RunOptions.Docker = d
+	if run.Host, err = f.host(); err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+// nerdctlRun reads the run options of --engine nerdctl as dockerRun does:
+// a `nerdctl run` command line without the image after it; of refval's
+// run flags only --engine-version and --host-profile (which needs a
+// nerdctl section, `refval host-profile --nerdctl`) apply.
+func (f *runFlags) nerdctlRun(args []string) (*manifest.Run, error) {
+	for _, n := range runOptionFlags {
+		if n != "engine-version" && n != "host-profile" && f.fs.Changed(n) {
+			return nil, UsageErrorf("--%s: with --engine nerdctl, give nerdctl run's own options after the image (refval measure --engine nerdctl --host-profile FILE IMAGE -- --network none -e A=1 CMD)", n)
+		}
+	}
+	r, err := engine.ParseNerdctlRunArgs(args, os.ReadFile)
+	if err != nil {
+		return nil, UsageErrorf("%v", err)
+	}
+	run := &manifest.Run{Engine: f.engine, EngineVersion: f.engineVersion}
+	run.RunOptions.Nerdctl = r
 	if run.Host, err = f.host(); err != nil {
 		return nil, err
 	}

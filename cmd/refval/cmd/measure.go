@@ -160,6 +160,9 @@ func ociRulesFor(f *measureFlags, all bool, pred engine.ConfigPredictor, scheme 
 	if errors.Is(err, refval.ErrNoOCIRules) {
 		return nil, UsageErrorf("--oci-rules-out needs --engine kubernetes or docker: %v (CMC matches this config by its hash)", err)
 	}
+	if errors.Is(err, engine.ErrUnsupported) {
+		return nil, UsageErrorf("--oci-rules-out: %v", err)
+	}
 	if err != nil {
 		return nil, UsageErrorf("--oci-rules-out needs --scheme cmc: %v", err)
 	}

@@ -24,10 +24,11 @@ func TestRunFlagsUsage(t *testing.T) {
 		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--privileged"},                 // needs a host profile
 		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--mount", "bogus"},             // bad --mount
 		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--cap-add", "SYS_ADMIN"},       // no CAP_ prefix
-		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--seccomp"},                    // default profile not modelled
 		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--env-file", dir + "/missing"}, // unreadable file
 		{"measure", "oci:" + dir + ":x", "--", "/bin/true"},                                        // args need containerd
 		{"unpack", "oci:" + dir + ":x", dir + "/b", "--read-only"},
+		// containerd 2.0's default seccomp profile is not generated
+		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--engine-version", "2.0", "--seccomp"},
 		{"measure", "oci:" + dir + ":x", "--engine", "containerd", "--base-spec", "runopts_test.go"}, // not a spec
 	} {
 		if _, errs, code := runCLI(t, args...); code != ExitUsage {

@@ -13,9 +13,9 @@
 // against DefaultProfile for many lists (refusing to write otherwise), so
 // that engine/seccomp.go can compose the profile for any capability list.
 //
-// Each release has its own command with its own go.mod (v1.6/, v2.4/),
+// Each release has its own command with its own go.mod (v1.6/, v2.2/, v2.4/),
 // pinned to that release, so that neither the main module nor the other
-// release depends on it: go generate ./engine/ runs both.
+// release depends on it: go generate ./engine/ runs them all.
 package seccompgen
 
 import (
