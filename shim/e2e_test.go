@@ -63,8 +63,9 @@ func shimBinary(t testing.TB) string {
 			return
 		}
 		buildPath = filepath.Join(buildDir, shim.ShimName)
-		cmd := exec.Command("go", "build", "-tags", buildTags, "-o", buildPath, "github.com/refval/refval/cmd/containerd-shim-cmc-v1")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		// As the Makefile builds it: with cgo (the C front), static.
+		cmd := exec.Command("go", "build", "-tags", buildTags+" netgo osusergo", "-ldflags", "-linkmode external -extldflags -static", "-o", buildPath, "github.com/refval/refval/cmd/containerd-shim-cmc-v1")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}

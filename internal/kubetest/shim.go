@@ -38,8 +38,9 @@ func shimBinary(dir string) (string, error) {
 		return p, err
 	}
 	p := filepath.Join(dir, "bin", "containerd-shim-cmc-v1")
-	cmd := exec.Command("go", "build", "-tags", shimBuildTags, "-o", p, "github.com/refval/refval/cmd/containerd-shim-cmc-v1")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	// As the Makefile builds it: with cgo (the shim's C front), static.
+	cmd := exec.Command("go", "build", "-tags", shimBuildTags+" netgo osusergo", "-ldflags", "-linkmode external -extldflags -static", "-o", p, "github.com/refval/refval/cmd/containerd-shim-cmc-v1")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build shim: %v\n%s", err, out)
 	}
