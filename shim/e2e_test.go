@@ -133,6 +133,7 @@ func newRig(t testing.TB, version string) *rig {
 		if real, err := filepath.EvalSymlinks(bin); err == nil {
 			os.RemoveAll(shim.FallbackRuncLinkDir(real))
 		}
+		removeFastCaches(r.cfgPath)
 	})
 	r.image = r.c.Import(archive)[0]
 	return r

@@ -4,11 +4,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/refval/refval/internal/atomicfile"
 )
 
 // FastEnv is the environment variable the shim mode sets for the runc
@@ -79,4 +83,70 @@ func withoutEnv(env []string, key string) []string {
 		out = append(out, kv)
 	}
 	return out
+}
+
+// fastCacheMagic is the first line of the shim mode's cache (front.c
+// CACHE_MAGIC).
+const fastCacheMagic = "refval-shim-fast 1"
+
+// fastCachePath is where the shim mode leaves its decisions for the C
+// front, one file per binary (device and inode) and configuration path:
+// RunLinkRoot/fast-DEV-INO-FNV, FNV the FNV-1a of the path, a NUL and "e"
+// or "d" (explicit or default path).
+func (s *self) fastCachePath(cfgPath string, explicit bool) (string, bool) {
+	st, ok := s.fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return "", false
+	}
+	h := fnv.New64a()
+	h.Write([]byte(cfgPath))
+	mode := byte('d')
+	if explicit {
+		mode = 'e'
+	}
+	h.Write([]byte{0, mode})
+	return filepath.Join(RunLinkRoot, fmt.Sprintf("fast-%x-%x-%016x", st.Dev, st.Ino, h.Sum64())), true
+}
+
+// fastCache is the content of the cache for a shim mode that execs the
+// runc shim with runc link dir dir and token tok; "" when the C front
+// could not repeat the decision exactly (a relative runc_shim, a runc
+// link dir that is not clean and absolute).
+func (s *self) fastCache(cfg *Config, tok string) string {
+	if tok == "" || (cfg.RuncShim != "" && !filepath.IsAbs(cfg.RuncShim)) {
+		return ""
+	}
+	clean := func(p string) bool { return filepath.IsAbs(p) && filepath.Clean(p) == p }
+	var link string
+	if cfg.RuncLinkDir != "" {
+		if !clean(cfg.RuncLinkDir) {
+			return ""
+		}
+		link = "c " + hex.EncodeToString([]byte(cfg.RuncLinkDir))
+	} else {
+		installed := filepath.Clean(filepath.Join(filepath.Dir(s.path), LibexecDir))
+		link = "a " + hex.EncodeToString([]byte(installed)) + " " + hex.EncodeToString([]byte(FallbackRuncLinkDir(s.path)))
+	}
+	return strings.Join([]string{fastCacheMagic, hex.EncodeToString([]byte(s.path)), tok,
+		hex.EncodeToString([]byte(cfg.RuncShim)), link}, "\n") + "\n"
+}
+
+// writeFastCache leaves the shim mode's decision for the C front (package
+// shim/front), which repeats it for later shim calls without starting Go
+// while the configuration file, this binary, the runc shim and the runc
+// link are what they were. Best effort: without it every shim call takes
+// the Go path. Written only when it changes.
+func (s *self) writeFastCache(cfg *Config, cfgPath string, explicit bool, tok string) error {
+	content := s.fastCache(cfg, tok)
+	p, ok := s.fastCachePath(cfgPath, explicit)
+	if content == "" || !ok {
+		return nil
+	}
+	if old, err := os.ReadFile(p); err == nil && string(old) == content {
+		return nil
+	}
+	if err := os.MkdirAll(RunLinkRoot, 0o755); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(p, []byte(content), 0o644)
 }

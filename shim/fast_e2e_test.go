@@ -2,6 +2,7 @@ package shim_test
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -54,7 +55,11 @@ func (r *fastRig) writeConfig(t *testing.T, extra string) {
 	t.Helper()
 	cfg := fmt.Sprintf("cmc_version = \"0.7\"\nlist = %q\nlog_file = %q\nruncLinkDirLine\nrunc_shim = %q\n%s\n",
 		filepath.Join(r.dir, "list.json"), filepath.Join(r.dir, "shim.log"), filepath.Join(r.real, shim.RuncShimName), extra)
-	cfg = strings.Replace(cfg, "runcLinkDirLine", fmt.Sprintf("runc_link_dir = %q", r.link), 1)
+	linkLine := fmt.Sprintf("runc_link_dir = %q", r.link)
+	if strings.Contains(extra, "runc_link_dir") {
+		linkLine = ""
+	}
+	cfg = strings.Replace(cfg, "runcLinkDirLine", linkLine, 1)
 	if err := os.WriteFile(r.cfg, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -284,4 +289,110 @@ func TestFastPathFallsBack(t *testing.T) {
 			t.Fatalf("exit %d, Go ran %v:\n%s", res.code, res.goRan, res.stderr)
 		}
 	})
+}
+
+// removeFastCaches removes the shim mode's caches for the configuration
+// file cfg (the token in them names it).
+func removeFastCaches(cfg string) {
+	files, _ := filepath.Glob(filepath.Join(shim.RunLinkRoot, "fast-*"))
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err == nil && bytes.Contains(b, []byte(":"+hex.EncodeToString([]byte(cfg))+":")) {
+			os.Remove(f)
+		}
+	}
+}
+
+// TestFastPathShimMode: once a shim-mode call in Go has left its cache,
+// the next shim calls exec the runc shim from the C front, with the argv
+// and environment the Go shim mode gives it; a changed configuration, a
+// missing runc link or an unsafe cache sends them back to Go.
+func TestFastPathShimMode(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs root (the cache is under /run)")
+		}
+		t.Skip("needs root: the cache is under /run")
+	}
+	for _, linkDir := range []string{"configured", "fallback"} {
+		t.Run(linkDir, func(t *testing.T) {
+			r := newFastRig(t, "log_level = \"info\"")
+			if linkDir == "fallback" {
+				r.writeConfig(t, "log_level = \"info\"\nrunc_link_dir = \"\"")
+				t.Cleanup(func() {
+					if real, err := filepath.EvalSymlinks(r.bin); err == nil {
+						os.RemoveAll(shim.FallbackRuncLinkDir(real))
+					}
+				})
+			}
+			t.Cleanup(func() { removeFastCaches(r.cfg) })
+			env := []string{"PATH=" + r.real + ":/usr/bin:/bin", shim.ConfigEnv + "=" + r.cfg, "KEEP=1"}
+			nasty := append(slices.Clip(env), "PATH=/later", "KEEP=2", "", "NOEQUALS", shim.FastEnv+"=stale")
+			start := []string{"-namespace", "n", "-address", "/a.sock", "-publish-binary", "/usr/bin/containerd", "-id", "c", "start"}
+			first := r.call(t, r.bin, start, env)
+			if !first.goRan || first.code != 0 {
+				t.Fatalf("first shim call: exit %d, Go ran %v:\n%s", first.code, first.goRan, first.stderr)
+			}
+			if _, ok := getenvOf(first.env, shim.FastEnv); !ok {
+				t.Fatalf("no token: %q", first.env)
+			}
+			for _, e := range [][]string{env, nasty} {
+				slow := first
+				if len(e) != len(env) {
+					// Go's answer for this environment: the same call with
+					// the flags in an order the front leaves alone.
+					reordered := append([]string{"-address", "/a.sock", "-namespace", "n"}, start[4:]...)
+					if slow = r.call(t, r.bin, reordered, e); !slow.goRan {
+						t.Fatalf("reordered call did not take the Go path:\n%s", slow.stderr)
+					}
+				}
+				for _, args := range [][]string{start, {"-namespace", "n", "-address", "/a.sock", "-id", "c", "-bundle", "/b", "delete"}, {"-info"}} {
+					fast := r.call(t, r.bin, args, e)
+					if fast.goRan || fast.code != 0 {
+						t.Fatalf("%q: the C front did not take it (exit %d):\n%s", args, fast.code, fast.stderr)
+					}
+					want := append([]string{"/bin/sh", filepath.Join(r.real, shim.RuncShimName)}, args...)
+					if !slices.Equal(fast.argv, want) {
+						t.Fatalf("runc shim argv %q, want %q", fast.argv, want)
+					}
+					if !slices.Equal(fast.env, slow.env) {
+						t.Fatalf("runc shim environment differs:\nfront %q\nGo    %q", fast.env, slow.env)
+					}
+				}
+			}
+			// Back to Go: a rewritten configuration (the token is stale) ...
+			r.writeConfig(t, map[string]string{"configured": "log_level = \"info\"", "fallback": "log_level = \"info\"\nrunc_link_dir = \"\""}[linkDir])
+			if res := r.call(t, r.bin, start, env); !res.goRan || res.code != 0 {
+				t.Fatalf("changed config: exit %d, Go ran %v", res.code, res.goRan)
+			}
+			if res := r.call(t, r.bin, start, env); res.goRan {
+				t.Fatalf("the Go call after the change left no new cache")
+			}
+			// ... a missing runc link (Go recreates the fallback one; a
+			// configured one is missing: fail-open, PATH without it) ...
+			link := filepath.Join(r.link, "runc")
+			if linkDir == "fallback" {
+				real, _ := filepath.EvalSymlinks(r.bin)
+				link = filepath.Join(shim.FallbackRuncLinkDir(real), "runc")
+			}
+			os.Remove(link)
+			res := r.call(t, r.bin, start, env)
+			if !res.goRan || res.code != 0 {
+				t.Fatalf("missing link: exit %d, Go ran %v:\n%s", res.code, res.goRan, res.stderr)
+			}
+			if p, _ := getenvOf(res.env, "PATH"); strings.HasPrefix(p, filepath.Dir(link)) != (linkDir == "fallback") {
+				t.Fatalf("missing %s link: PATH %q", linkDir, p)
+			}
+			// ... and a cache others may write.
+			os.Symlink(r.bin, link)
+			files, _ := filepath.Glob(filepath.Join(shim.RunLinkRoot, "fast-*"))
+			for _, f := range files {
+				if b, _ := os.ReadFile(f); bytes.Contains(b, []byte(hex.EncodeToString([]byte(r.cfg)))) {
+					os.Chmod(f, 0o666)
+				}
+			}
+			if res := r.call(t, r.bin, start, env); !res.goRan {
+				t.Fatalf("group/other-writable cache used")
+			}
+		})
+	}
 }

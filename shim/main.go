@@ -268,6 +268,9 @@ func shimMain(argv, env []string, stderr io.Writer) int {
 		if cfgErr == nil && beforeErr == nil && afterErr == nil {
 			if tok := FastToken(cfg, path, explicit, before, after, changed, time.Now()); tok != "" {
 				newEnv = setenv(newEnv, FastEnv, tok)
+				if err := me.writeFastCache(cfg, path, explicit, tok); err != nil {
+					log.Debug("fast path cache", "err", err)
+				}
 			}
 		}
 	case cfg.Enforce:

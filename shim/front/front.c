@@ -5,6 +5,7 @@
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,11 +197,10 @@ static int unhex(char *out, size_t n, const char *s) {
 	return 0;
 }
 
-// token_runc checks the token the shim mode left (shim/fast.go FastToken)
+// verify_token checks the token the shim mode left (shim/fast.go FastToken)
 // against the configuration file as it is now, and writes the configured
 // runc ("" for the PATH lookup) into runc.
-static int token_runc(char *const envp[], char *runc, size_t n) {
-	const char *tok = env_first(envp, FAST_ENV);
+static int verify_token(char *const envp[], const char *tok, char *runc, size_t n) {
 	if (tok == NULL) {
 		return -1;
 	}
@@ -233,17 +233,10 @@ static int token_runc(char *const envp[], char *runc, size_t n) {
 	return unhex(runc, n, tok + wl);
 }
 
-int refval_front_prepare(int argc, char *const argv[], char *const envp[], char *path, unsigned long n, char ***env) {
-	if (argc < 2 || refval_front_classify(argc, argv) < 0) {
-		return -1;
-	}
-	char runc[4096];
-	if (token_runc(envp, runc, sizeof runc) != 0) {
-		return -1;
-	}
-	// This binary, as Go's os.Executable sees it (shim/exec.go findSelf).
-	char exe[4096];
-	ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
+// find_self: this binary, as Go's os.Executable sees it (shim/exec.go
+// findSelf); -1 if it was replaced or deleted since it started.
+static int find_self(char *exe, size_t n, struct stat *self) {
+	ssize_t el = readlink("/proc/self/exe", exe, n - 1);
 	if (el <= 0) {
 		return -1;
 	}
@@ -252,84 +245,65 @@ int refval_front_prepare(int argc, char *const argv[], char *const envp[], char 
 	if ((size_t)el >= sizeof deleted - 1 && strcmp(exe + el - (sizeof deleted - 1), deleted) == 0) {
 		return -1;
 	}
-	struct stat self;
-	if (exe[0] != '/' || stat(exe, &self) != 0) {
+	return exe[0] == '/' && stat(exe, self) == 0 ? 0 : -1;
+}
+
+// next_entry copies the PATH entry at *d into dir and advances *d past
+// it (NULL after the last one), as filepath.SplitList splits; -1 if the
+// entry is not absolute and clean (Go would read it otherwise).
+static int next_entry(const char **d, char *dir, size_t n) {
+	const char *end = strchr(*d, ':');
+	size_t dl = end ? (size_t)(end - *d) : strlen(*d);
+	if (dl >= n) {
 		return -1;
 	}
+	memcpy(dir, *d, dl);
+	dir[dl] = '\0';
+	*d = end ? end + 1 : NULL;
+	return clean_abs(dir) ? 0 : -1;
+}
 
-	// runc's PATH: the first PATH= entry, without the directories whose
-	// runc is this binary (shim/exec.go withoutSelf).
-	const char *pathv = env_first(envp, "PATH");
-	char *newpath = NULL;
-	path[0] = '\0';
-	if (pathv != NULL) {
-		newpath = malloc(strlen(pathv) + 6);
-		if (newpath == NULL) {
+static int join(char *buf, size_t n, const char *dir, const char *name) {
+	int w = snprintf(buf, n, "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, name);
+	return w > 0 && (size_t)w < n ? 0 : -1;
+}
+
+// look_path is shim/exec.go lookPath: the first regular, executable name
+// in pathv that is not this binary; -1 if none or if an entry is unclear.
+static int look_path(const char *pathv, const char *name, const struct stat *self, char *out, size_t n) {
+	if (pathv == NULL || *pathv == '\0') {
+		return -1;
+	}
+	for (const char *d = pathv; d != NULL;) {
+		char dir[4096], p[4200];
+		if (next_entry(&d, dir, sizeof dir) != 0 || join(p, sizeof p, dir, name) != 0) {
 			return -1;
 		}
-		strcpy(newpath, "PATH=");
-		const char *d = pathv;
-		int first = 1;
-		// filepath.SplitList: "" is no entry, "a:" is "a" and "".
-		while (*pathv != '\0') {
-			const char *end = strchr(d, ':');
-			size_t dl = end ? (size_t)(end - d) : strlen(d);
-			char dir[4096], p[4200];
-			if (dl >= sizeof dir) {
-				goto fail;
-			}
-			memcpy(dir, d, dl);
-			dir[dl] = '\0';
-			if (!clean_abs(dir) || !runc_in(p, sizeof p, dir, dl)) {
-				goto fail;
-			}
-			struct stat st;
-			int have = stat(p, &st) == 0;
-			if (!(have && same(&st, &self))) {
-				if (!first) {
-					strcat(newpath, ":");
-				}
-				strcat(newpath, dir);
-				first = 0;
-				// shim/exec.go lookPath: the first regular, executable
-				// runc that is not this binary.
-				if (runc[0] == '\0' && path[0] == '\0' && have && S_ISREG(st.st_mode) && (st.st_mode & 0111) != 0) {
-					if (strlen(p) >= n) {
-						goto fail;
-					}
-					strcpy(path, p);
-				}
-			}
-			if (end == NULL) {
-				break;
-			}
-			d = end + 1;
-		}
-	}
-	if (runc[0] != '\0') {
-		// Configured (absolute, shim/fast.go): it must exist and must not
-		// be this binary (shim/exec.go resolve).
 		struct stat st;
-		if (runc[0] != '/' || stat(runc, &st) != 0 || same(&st, &self) || strlen(runc) >= n) {
-			goto fail;
+		if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111) != 0 && !same(&st, self)) {
+			if (strlen(p) >= n) {
+				return -1;
+			}
+			strcpy(out, p);
+			return 0;
 		}
-		strcpy(path, runc);
 	}
-	if (path[0] == '\0') {
-		goto fail;
-	}
+	return -1;
+}
 
-	// runc's environment: os.Environ (no empty entries, the first of each
-	// key), PATH replaced in place, FAST_ENV removed (runcMain).
+// build_env is os.Environ (no empty entries, the first of each key)
+// without FAST_ENV, with PATH= replaced in place by path_entry (appended
+// if there was none and add_path), and extra appended if not NULL.
+static char **build_env(char *const envp[], char *path_entry, int add_path, char *extra) {
 	int ne = 0;
 	while (envp[ne] != NULL) {
 		ne++;
 	}
-	char **out = calloc(ne + 1, sizeof *out);
+	char **out = calloc(ne + 3, sizeof *out);
 	if (out == NULL) {
-		goto fail;
+		return NULL;
 	}
-	int o = 0;
+	int o = 0, had_path = 0;
 	for (int i = 0; i < ne; i++) {
 		const char *e = envp[i];
 		if (*e == '\0') {
@@ -347,37 +321,275 @@ int refval_front_prepare(int argc, char *const argv[], char *const envp[], char 
 			if (kl == (long)strlen(FAST_ENV) && strncmp(e, FAST_ENV, kl) == 0) {
 				continue;
 			}
-			if (newpath != NULL && kl == 4 && strncmp(e, "PATH", 4) == 0) {
-				out[o++] = newpath;
+			if (path_entry != NULL && kl == 4 && strncmp(e, "PATH", 4) == 0) {
+				out[o++] = path_entry;
+				had_path = 1;
 				continue;
 			}
 		}
 		out[o++] = (char *)e;
 	}
+	if (path_entry != NULL && !had_path && add_path) {
+		out[o++] = path_entry;
+	}
+	if (extra != NULL) {
+		out[o++] = extra;
+	}
 	out[o] = NULL;
-	*env = out;
+	return out;
+}
+
+int refval_front_prepare(int argc, char *const argv[], char *const envp[], char *path, unsigned long n, char ***env) {
+	if (argc < 2 || refval_front_classify(argc, argv) < 0) {
+		return -1;
+	}
+	char runc[4096];
+	if (verify_token(envp, env_first(envp, FAST_ENV), runc, sizeof runc) != 0) {
+		return -1;
+	}
+	char exe[4096];
+	struct stat self;
+	if (find_self(exe, sizeof exe, &self) != 0) {
+		return -1;
+	}
+	// runc's PATH: the first PATH= entry, without the directories whose
+	// runc is this binary (shim/exec.go withoutSelf).
+	const char *pathv = env_first(envp, "PATH");
+	char *newpath = NULL;
+	if (pathv != NULL) {
+		newpath = malloc(strlen(pathv) + 6);
+		if (newpath == NULL) {
+			return -1;
+		}
+		strcpy(newpath, "PATH=");
+		int first = 1;
+		for (const char *d = *pathv != '\0' ? pathv : NULL; d != NULL;) {
+			char dir[4096], p[4200];
+			if (next_entry(&d, dir, sizeof dir) != 0 || join(p, sizeof p, dir, "runc") != 0) {
+				goto fail;
+			}
+			if (!is_self(p, &self)) {
+				if (!first) {
+					strcat(newpath, ":");
+				}
+				strcat(newpath, dir);
+				first = 0;
+			}
+		}
+	}
+	if (runc[0] != '\0') {
+		// Configured (absolute, shim/fast.go): it must exist and must not
+		// be this binary (shim/exec.go resolve).
+		struct stat st;
+		if (runc[0] != '/' || stat(runc, &st) != 0 || same(&st, &self) || strlen(runc) >= n) {
+			goto fail;
+		}
+		strcpy(path, runc);
+	} else if (look_path(newpath != NULL ? newpath + 5 : NULL, "runc", &self, path, n) != 0) {
+		goto fail;
+	}
+	*env = build_env(envp, newpath, 0, NULL);
+	if (*env == NULL) {
+		goto fail;
+	}
 	return 0;
 fail:
 	free(newpath);
 	return -1;
 }
 
+// The shim mode's fast path: shim/fast.go writeFastCache leaves, per
+// binary and configuration path, what the shim mode decided; it is used
+// only while the token in it still matches the configuration file and
+// every file it names is still what Go would find.
+#define CACHE_DIR "/run/containerd-shim-cmc-v1"
+#define CACHE_MAGIC "refval-shim-fast 1"
+#define RUNC_SHIM "containerd-shim-runc-v2"
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// fnv64a of s and the explicit flag, as shim/fast.go fastCachePath.
+static unsigned long long fnv64a(const char *s, int explicit) {
+	unsigned long long h = 14695981039346656037ULL;
+	for (; *s; s++) {
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	}
+	h = (h ^ 0) * 1099511628211ULL;
+	return (h ^ (unsigned char)(explicit ? 'e' : 'd')) * 1099511628211ULL;
+}
+
+// refval_front_shim_classify: argv is certainly a shim-mode call of the
+// Go Main (not named runc, and shim/runcargs.go LooksLikeRunc is false
+// because the first argument is a shim-only flag).
+int refval_front_shim_classify(int argc, char *const argv[]) {
+	if (argc < 2) {
+		return 0;
+	}
+	const char *base = strrchr(argv[0], '/');
+	base = base ? base + 1 : argv[0];
+	if (strcmp(base, "runc") == 0) {
+		return 0;
+	}
+	const char *a = argv[1];
+	return strcmp(a, "-namespace") == 0 || strcmp(a, "--namespace") == 0 ||
+		strcmp(a, "-info") == 0 || strcmp(a, "--info") == 0;
+}
+
+// read_cache reads the cache file for this binary and configuration into
+// buf: regular, owned by this user, writable by nobody else, in a
+// directory that is the same.
+static int read_cache(const struct stat *self, char *const envp[], char *buf, size_t n) {
+	const char *cfg = env_first(envp, CONFIG_ENV);
+	int explicit = cfg != NULL && *cfg != '\0';
+	if (!explicit) {
+		cfg = DEFAULT_CONFIG;
+	}
+	char p[256];
+	snprintf(p, sizeof p, CACHE_DIR "/fast-%llx-%llx-%016llx",
+		(unsigned long long)self->st_dev, (unsigned long long)self->st_ino, fnv64a(cfg, explicit));
+	struct stat ds;
+	if (lstat(CACHE_DIR, &ds) != 0 || !S_ISDIR(ds.st_mode) || ds.st_uid != geteuid() || (ds.st_mode & 022) != 0) {
+		return -1;
+	}
+	int fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		return -1;
+	}
+	struct stat st;
+	ssize_t r = -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() && (st.st_mode & 022) == 0 &&
+		st.st_size > 0 && (size_t)st.st_size < n) {
+		r = read(fd, buf, n - 1);
+	}
+	close(fd);
+	if (r <= 0 || r != st.st_size) {
+		return -1;
+	}
+	buf[r] = '\0';
+	return 0;
+}
+
+// next_line cuts the line at *s (NUL-terminating it) and advances *s.
+static char *next_line(char **s) {
+	if (*s == NULL) {
+		return NULL;
+	}
+	char *l = *s, *e = strchr(l, '\n');
+	if (e == NULL) {
+		return NULL; // every line ends in \n
+	}
+	*e = '\0';
+	*s = e + 1;
+	return l;
+}
+
+int refval_front_shim_prepare(int argc, char *const argv[], char *const envp[], char *path, unsigned long n, char ***env) {
+	if (!refval_front_shim_classify(argc, argv)) {
+		return -1;
+	}
+	char exe[4096];
+	struct stat self;
+	if (find_self(exe, sizeof exe, &self) != 0) {
+		return -1;
+	}
+	char buf[32768];
+	if (read_cache(&self, envp, buf, sizeof buf) != 0) {
+		return -1;
+	}
+	char *s = buf;
+	char *magic = next_line(&s), *selfhex = next_line(&s), *tok = next_line(&s), *shimhex = next_line(&s), *link = next_line(&s);
+	if (link == NULL || *s != '\0' || strcmp(magic, CACHE_MAGIC) != 0) {
+		return -1;
+	}
+	char cached[4096], runc[4096];
+	if (unhex(cached, sizeof cached, selfhex) != 0 || strcmp(cached, exe) != 0) {
+		return -1;
+	}
+	if (verify_token(envp, tok, runc, sizeof runc) != 0) {
+		return -1;
+	}
+	// The runc shim: configured (absolute, existing, not this binary) or
+	// the first in containerd's PATH (shim/exec.go resolve).
+	char shim[4096];
+	if (unhex(shim, sizeof shim, shimhex) != 0 && *shimhex != '\0') {
+		return -1;
+	}
+	if (*shimhex != '\0') {
+		struct stat st;
+		if (shim[0] != '/' || stat(shim, &st) != 0 || same(&st, &self) || strlen(shim) >= n) {
+			return -1;
+		}
+		strcpy(path, shim);
+	} else if (look_path(env_first(envp, "PATH"), RUNC_SHIM, &self, path, n) != 0) {
+		return -1;
+	}
+	// The runc link dir (shim/exec.go runcLinkDir): "c DIR" configured,
+	// "a INSTALLED FALLBACK" found in that order; each must hold a runc
+	// that is this binary, or Go decides (and creates the fallback).
+	char dir[4096] = "";
+	char *f1 = link + 2, *f2 = strchr(f1, ' ');
+	if (link[0] == 'c' && link[1] == ' ' && f2 == NULL) {
+		char p[4200];
+		if (unhex(dir, sizeof dir, f1) != 0 || join(p, sizeof p, dir, "runc") != 0 || !is_self(p, &self)) {
+			return -1;
+		}
+	} else if (link[0] == 'a' && link[1] == ' ' && f2 != NULL) {
+		*f2++ = '\0';
+		char inst[4096], fb[4096], p[4200];
+		if (unhex(inst, sizeof inst, f1) != 0 || unhex(fb, sizeof fb, f2) != 0) {
+			return -1;
+		}
+		if (join(p, sizeof p, inst, "runc") == 0 && is_self(p, &self)) {
+			strcpy(dir, inst);
+		} else if (join(p, sizeof p, fb, "runc") == 0 && is_self(p, &self)) {
+			strcpy(dir, fb);
+		} else {
+			return -1;
+		}
+	} else {
+		return -1;
+	}
+	// The runc shim's environment (shim/main.go shimMain): FAST_ENV
+	// removed, dir first in PATH (shim/exec.go prependPATH), the token.
+	const char *pathv = env_first(envp, "PATH");
+	if (pathv == NULL || *pathv == '\0') {
+		pathv = DEFAULT_PATH;
+	}
+	char *newpath = malloc(strlen(dir) + strlen(pathv) + 7);
+	char *newtok = malloc(strlen(FAST_ENV) + strlen(tok) + 2);
+	if (newpath == NULL || newtok == NULL) {
+		free(newpath);
+		free(newtok);
+		return -1;
+	}
+	sprintf(newpath, "PATH=%s:%s", dir, pathv);
+	sprintf(newtok, FAST_ENV "=%s", tok);
+	*env = build_env(envp, newpath, 1, newtok);
+	if (*env == NULL) {
+		free(newpath);
+		free(newtok);
+		return -1;
+	}
+	return 0;
+}
+
 // refval_front runs before the Go runtime (and before any Go code): for
-// a runc pass-through with a valid token it execs the real runc; on any
-// doubt, or if execve fails, it returns and the Go wrapper handles the
-// call exactly as without this front.
+// a runc pass-through with a valid token, or a shim-mode call with a
+// valid cache, it execs what the Go code would exec; on any doubt, or if
+// execve fails, it returns and the Go code handles the call exactly as
+// without this front.
 __attribute__((constructor)) static void refval_front(int argc, char **argv, char **envp) {
 	if (argc < 2 || argv == NULL || envp == NULL || argv[0] == NULL) {
 		return;
 	}
-	const char *base = strrchr(argv[0], '/');
-	base = base ? base + 1 : argv[0];
-	if (strcmp(base, "runc") != 0 || env_first(envp, FAST_ENV) == NULL) {
-		return;
-	}
 	char path[4096];
 	char **env = NULL;
-	if (refval_front_prepare(argc, argv, envp, path, sizeof path, &env) != 0) {
+	const char *base = strrchr(argv[0], '/');
+	base = base ? base + 1 : argv[0];
+	if (strcmp(base, "runc") == 0) {
+		if (env_first(envp, FAST_ENV) == NULL || refval_front_prepare(argc, argv, envp, path, sizeof path, &env) != 0) {
+			return;
+		}
+	} else if (refval_front_shim_prepare(argc, argv, envp, path, sizeof path, &env) != 0) {
 		return;
 	}
 	char **args = calloc(argc + 1, sizeof *args);

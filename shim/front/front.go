@@ -58,3 +58,11 @@ func Prepare(argv, env []string) (path string, runcEnv []string, ok bool) {
 	}
 	return C.GoString(buf), runcEnv, true
 }
+
+// ShimClassify runs the C front's shim-mode check on argv (argv[0]
+// included): true when the Go Main would certainly take it as a shim call.
+func ShimClassify(argv []string) bool {
+	a, free := cArgv(argv)
+	defer free()
+	return C.refval_front_shim_classify(C.int(len(argv)), a) != 0
+}

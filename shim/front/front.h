@@ -13,4 +13,11 @@ int refval_front_classify(int argc, char *const argv[]);
  * applies, -1 when the call must fall through to Go. */
 int refval_front_prepare(int argc, char *const argv[], char *const envp[], char *path, unsigned long n, char ***env);
 
+/* refval_front_shim_classify is 1 when argv is certainly a shim-mode call. */
+int refval_front_shim_classify(int argc, char *const argv[]);
+
+/* refval_front_shim_prepare is refval_front_prepare for a shim-mode call:
+ * the runc shim and its environment, from the shim mode's cache. */
+int refval_front_shim_prepare(int argc, char *const argv[], char *const envp[], char *path, unsigned long n, char ***env);
+
 #endif

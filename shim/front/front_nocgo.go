@@ -10,3 +10,6 @@ func Classify([]string) int { return -1 }
 
 // Prepare is never ok without the C front.
 func Prepare(_, _ []string) (string, []string, bool) { return "", nil, false }
+
+// ShimClassify is false without the C front.
+func ShimClassify([]string) bool { return false }

@@ -1,6 +1,7 @@
 package front_test
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -116,5 +117,64 @@ func FuzzClassify(f *testing.F) {
 			return // no NUL in an argv string
 		}
 		check(t, strings.Split(s, "\n"))
+	})
+}
+
+// checkShim fails when the C front takes argv as a shim-mode call while
+// the Go Main would take it as runc (which may measure).
+func checkShim(t *testing.T, argv []string) bool {
+	t.Helper()
+	if !front.ShimClassify(argv) {
+		return false
+	}
+	if len(argv) == 0 || filepath.Base(argv[0]) == shim.RuncName || shim.LooksLikeRunc(argv[1:]) {
+		t.Fatalf("UNMEASURED CONTAINER: the C front takes %q as a shim call; the Go Main as runc", argv)
+	}
+	return true
+}
+
+func TestShimClassifyAgreesWithMain(t *testing.T) {
+	if !front.Enabled {
+		t.Skip("built without cgo: no C front")
+	}
+	shimCalls := [][]string{
+		{"containerd-shim-cmc-v1", "-namespace", "n", "-address", "/a", "-publish-binary", "/c", "-id", "x", "start"},
+		{"/usr/local/bin/containerd-shim-cmc-v1", "-namespace", "n", "-id", "x", "-bundle", "/b", "delete"},
+		{"containerd-shim-cmc-v1", "-info"}, {"containerd-shim-cmc-v1", "--namespace", "n", "start"},
+	}
+	for _, a := range shimCalls {
+		if !checkShim(t, a) {
+			t.Errorf("%q: not taken as a shim call", a)
+		}
+	}
+	others := [][]string{
+		{"runc", "-namespace", "n", "start"}, {"/x/runc", "-info"},
+		{"containerd-shim-cmc-v1", "--root", "/r", "-namespace", "n", "create", "c"},
+		{"containerd-shim-cmc-v1", "create", "c"}, {"containerd-shim-cmc-v1", "-v"}, {"containerd-shim-cmc-v1"},
+		{"containerd-shim-cmc-v1", "-namespace=n", "start"}, {"containerd-shim-cmc-v1", "-address", "/a", "-namespace", "n", "start"},
+	}
+	for _, c := range corpus {
+		others = append(others, append([]string{"containerd-shim-cmc-v1"}, c.args...))
+	}
+	for _, a := range others {
+		if checkShim(t, a) {
+			t.Errorf("%q: taken as a shim call", a)
+		}
+	}
+}
+
+// FuzzShimClassify: the C front takes as a shim call only what the Go
+// Main takes as one.
+func FuzzShimClassify(f *testing.F) {
+	if !front.Enabled {
+		f.Skip("built without cgo: no C front")
+	}
+	f.Add("containerd-shim-cmc-v1\n-namespace\nn\nstart")
+	f.Add("runc\n-info")
+	f.Fuzz(func(t *testing.T, s string) {
+		if strings.IndexByte(s, 0) >= 0 {
+			return
+		}
+		checkShim(t, strings.Split(s, "\n"))
 	})
 }
