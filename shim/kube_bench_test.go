@@ -127,4 +127,3 @@ func BenchmarkPodStart(b *testing.B) {
 		})
 	}
 }
-
