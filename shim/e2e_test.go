@@ -40,6 +40,7 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	shim.RemoveTestFastCacheRoot()
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}

@@ -85,15 +85,22 @@ func withoutEnv(env []string, key string) []string {
 	return out
 }
 
-// fastCacheMagic is the first line of the shim mode's cache (front.c
-// CACHE_MAGIC).
-const fastCacheMagic = "refval-shim-fast 1"
+// fastCacheRoot holds the caches: RunLinkRoot, where front.c reads them
+// (a variable for the package's own tests only).
+var fastCacheRoot = RunLinkRoot
 
-// fastCachePath is where the shim mode leaves its decisions for the C
-// front, one file per binary (device and inode) and configuration path:
-// RunLinkRoot/fast-DEV-INO-FNV, FNV the FNV-1a of the path, a NUL and "e"
+// The first lines of the caches (front.c CACHE_MAGIC, RUNC_CACHE_MAGIC).
+const (
+	fastCacheMagic = "refval-shim-fast 1"
+	runcCacheMagic = "refval-runc-fast 1"
+)
+
+// fastCachePath is where the Go code leaves its decisions for the C
+// front, one file per kind ("fast": the shim mode's; "runc": a runc
+// call's token), binary (device and inode) and configuration path:
+// RunLinkRoot/KIND-DEV-INO-FNV, FNV the FNV-1a of the path, a NUL and "e"
 // or "d" (explicit or default path).
-func (s *self) fastCachePath(cfgPath string, explicit bool) (string, bool) {
+func (s *self) fastCachePath(kind, cfgPath string, explicit bool) (string, bool) {
 	st, ok := s.fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return "", false
@@ -105,7 +112,7 @@ func (s *self) fastCachePath(cfgPath string, explicit bool) (string, bool) {
 		mode = 'e'
 	}
 	h.Write([]byte{0, mode})
-	return filepath.Join(RunLinkRoot, fmt.Sprintf("fast-%x-%x-%016x", st.Dev, st.Ino, h.Sum64())), true
+	return filepath.Join(fastCacheRoot, fmt.Sprintf("%s-%x-%x-%016x", kind, st.Dev, st.Ino, h.Sum64())), true
 }
 
 // fastCache is the content of the cache for a shim mode that execs the
@@ -137,15 +144,29 @@ func (s *self) fastCache(cfg *Config, tok string) string {
 // link are what they were. Best effort: without it every shim call takes
 // the Go path. Written only when it changes.
 func (s *self) writeFastCache(cfg *Config, cfgPath string, explicit bool, tok string) error {
-	content := s.fastCache(cfg, tok)
-	p, ok := s.fastCachePath(cfgPath, explicit)
+	return s.writeCache("fast", s.fastCache(cfg, tok), cfgPath, explicit)
+}
+
+// writeRuncCache leaves the token of a runc call for the C front, which
+// then passes through the later runc calls of this binary and
+// configuration that come without one (runc.v2 with the runc link as
+// BinaryName: no shim mode sets the token there).
+func (s *self) writeRuncCache(cfgPath string, explicit bool, tok string) error {
+	if tok == "" {
+		return nil
+	}
+	return s.writeCache("runc", runcCacheMagic+"\n"+hex.EncodeToString([]byte(s.path))+"\n"+tok+"\n", cfgPath, explicit)
+}
+
+func (s *self) writeCache(kind, content, cfgPath string, explicit bool) error {
+	p, ok := s.fastCachePath(kind, cfgPath, explicit)
 	if content == "" || !ok {
 		return nil
 	}
 	if old, err := os.ReadFile(p); err == nil && string(old) == content {
 		return nil
 	}
-	if err := os.MkdirAll(RunLinkRoot, 0o755); err != nil {
+	if err := os.MkdirAll(fastCacheRoot, 0o755); err != nil {
 		return err
 	}
 	return atomicfile.WriteFile(p, []byte(content), 0o644)

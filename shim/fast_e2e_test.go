@@ -294,8 +294,9 @@ func TestFastPathFallsBack(t *testing.T) {
 // removeFastCaches removes the shim mode's caches for the configuration
 // file cfg (the token in them names it).
 func removeFastCaches(cfg string) {
-	files, _ := filepath.Glob(filepath.Join(shim.RunLinkRoot, "fast-*"))
-	for _, f := range files {
+	fast, _ := filepath.Glob(filepath.Join(shim.RunLinkRoot, "fast-*"))
+	runc, _ := filepath.Glob(filepath.Join(shim.RunLinkRoot, "runc-*"))
+	for _, f := range append(fast, runc...) {
 		if b, err := os.ReadFile(f); err == nil && bytes.Contains(b, []byte(":"+hex.EncodeToString([]byte(cfg))+":")) {
 			os.Remove(f)
 		}
@@ -394,5 +395,65 @@ func TestFastPathShimMode(t *testing.T) {
 				t.Fatalf("group/other-writable cache used")
 			}
 		})
+	}
+}
+
+// TestFastPathRuncCache: runc calls that come without the token (the
+// runc.v2 BinaryName form: no shim mode) take the C front once a Go runc
+// call of the same binary and configuration has left its token in the
+// cache, with the environment Go gives runc; a changed configuration or a
+// cache others may write sends them back to Go.
+func TestFastPathRuncCache(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs root (the cache is under /run)")
+		}
+		t.Skip("needs root: the cache is under /run")
+	}
+	r := newFastRig(t, "log_level = \"info\"")
+	t.Cleanup(func() { removeFastCaches(r.cfg) })
+	env := []string{"PATH=" + r.link + ":" + r.real + ":/usr/bin:/bin", shim.ConfigEnv + "=" + r.cfg, "KEEP=1", "KEEP=2", ""}
+	args := passThroughCalls[0]
+	first := r.call(t, filepath.Join(r.link, "runc"), args, env)
+	if !first.goRan || first.code != 0 {
+		t.Fatalf("first call: exit %d, Go ran %v:\n%s", first.code, first.goRan, first.stderr)
+	}
+	for _, a := range passThroughCalls {
+		fast := r.call(t, filepath.Join(r.link, "runc"), a, env)
+		if fast.goRan || fast.code != 0 {
+			t.Fatalf("%q: the C front did not take it (exit %d):\n%s", a, fast.code, fast.stderr)
+		}
+		if want := append([]string{"/bin/sh", filepath.Join(r.real, "runc")}, a...); !slices.Equal(fast.argv, want) {
+			t.Fatalf("argv %q, want %q", fast.argv, want)
+		}
+		if !slices.Equal(fast.env, first.env) {
+			t.Fatalf("runc environment differs:\nfront %q\nGo    %q", fast.env, first.env)
+		}
+	}
+	r.writeConfig(t, "log_level = \"info\"")
+	if res := r.call(t, filepath.Join(r.link, "runc"), args, env); !res.goRan {
+		t.Fatal("stale cache used after the configuration changed")
+	}
+	if res := r.call(t, filepath.Join(r.link, "runc"), args, env); res.goRan {
+		t.Fatal("the Go call after the change left no new cache")
+	}
+	files, _ := filepath.Glob(filepath.Join(shim.RunLinkRoot, "runc-*"))
+	for _, f := range files {
+		if b, _ := os.ReadFile(f); bytes.Contains(b, []byte(hex.EncodeToString([]byte(r.cfg)))) {
+			os.Chmod(f, 0o646)
+		}
+	}
+	if res := r.call(t, filepath.Join(r.link, "runc"), args, env); !res.goRan {
+		t.Fatal("other-writable cache used")
+	}
+	// A create is measured whatever the cache says.
+	b := filepath.Join(r.dir, "bundle")
+	os.MkdirAll(filepath.Join(b, "rootfs"), 0o755)
+	os.WriteFile(filepath.Join(b, "config.json"), []byte(`{"ociVersion":"1.0.2","process":{"args":["sh"],"cwd":"/"},"root":{"path":"rootfs"}}`), 0o644)
+	if res := r.call(t, filepath.Join(r.link, "runc"), []string{"--root", "/r", "create", "--bundle", b, "c"}, env); !res.goRan || res.code != 0 {
+		t.Fatalf("create: exit %d, Go ran %v:\n%s", res.code, res.goRan, res.stderr)
+	}
+	if l, err := measurelist.Read(filepath.Join(r.dir, "list.json"), measurelist.JSON); err != nil || len(l) != 1 {
+		t.Fatalf("list: %d entries, %v", len(l), err)
 	}
 }

@@ -126,7 +126,10 @@ func (h *lazyHandler) WithGroup(string) slog.Handler { return h }
 func runcMain(argv, env []string, stderr io.Writer) int {
 	call, parseErr := ParseRuncArgs(argv[1:])
 	measured := measuredCommands[call.Command]
+	path, explicit := ConfigPath()
+	before, changed, beforeErr := configFingerprint(path)
 	cfg, cfgErr := loadConfig(measured)
+	after, _, afterErr := configFingerprint(path)
 	log, closeLog := openLog(cfg)
 	defer closeLog()
 	if cfgErr != nil && measured {
@@ -136,6 +139,12 @@ func runcMain(argv, env []string, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", ShimName, err)
 		return 1
+	}
+	if cfgErr == nil && beforeErr == nil && afterErr == nil {
+		// The later pass-through calls without a token take the C front.
+		if err := me.writeRuncCache(path, explicit, FastToken(cfg, path, explicit, before, after, changed, time.Now())); err != nil {
+			log.Debug("fast path cache", "err", err)
+		}
 	}
 	runcEnv := withoutEnv(me.withoutSelf(env), FastEnv)
 	real, err := me.resolve(cfg.Runc, RuncName, runcEnv)

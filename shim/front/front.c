@@ -138,12 +138,6 @@ static int clean_abs(const char *d) {
 	return 1;
 }
 
-// runc_in: dir + "/runc" into buf (as filepath.Join: "/" + "runc" = "/runc").
-static int runc_in(char *buf, size_t n, const char *dir, size_t dlen) {
-	int w = snprintf(buf, n, "%.*s/runc", (int)(dlen == 1 ? 0 : dlen), dir);
-	return w > 0 && (size_t)w < n;
-}
-
 // config_fingerprint writes what shim/fast.go configFingerprint writes
 // for path: "-" when it does not exist, else its identity and times.
 static int config_fingerprint(char *buf, size_t n, const char *path) {
@@ -339,17 +333,103 @@ static char **build_env(char *const envp[], char *path_entry, int add_path, char
 	return out;
 }
 
-int refval_front_prepare(int argc, char *const argv[], char *const envp[], char *path, unsigned long n, char ***env) {
-	if (argc < 2 || refval_front_classify(argc, argv) < 0) {
+// The caches the Go code leaves under CACHE_DIR (shim/fast.go), per
+// binary and configuration path: "fast-" what the shim mode decided,
+// "runc-" the token of a runc call (for runc calls that come without
+// one: the runc.v2 BinaryName form). They are used only while the token
+// in them still matches the configuration file and every file they name
+// is still what Go would find.
+#define CACHE_DIR "/run/containerd-shim-cmc-v1"
+#define CACHE_MAGIC "refval-shim-fast 1"
+#define RUNC_CACHE_MAGIC "refval-runc-fast 1"
+#define RUNC_SHIM "containerd-shim-runc-v2"
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// fnv64a of s and the explicit flag, as shim/fast.go fastCachePath.
+static unsigned long long fnv64a(const char *s, int explicit) {
+	unsigned long long h = 14695981039346656037ULL;
+	for (; *s; s++) {
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	}
+	h = (h ^ 0) * 1099511628211ULL;
+	return (h ^ (unsigned char)(explicit ? 'e' : 'd')) * 1099511628211ULL;
+}
+
+// read_cache reads the cache file (kind fast or runc) for this binary and configuration into
+// buf: regular, owned by this user, writable by nobody else, in a
+// directory that is the same.
+static int read_cache(const struct stat *self, char *const envp[], const char *kind, char *buf, size_t n) {
+	const char *cfg = env_first(envp, CONFIG_ENV);
+	int explicit = cfg != NULL && *cfg != '\0';
+	if (!explicit) {
+		cfg = DEFAULT_CONFIG;
+	}
+	char p[256];
+	snprintf(p, sizeof p, CACHE_DIR "/%s-%llx-%llx-%016llx", kind,
+		(unsigned long long)self->st_dev, (unsigned long long)self->st_ino, fnv64a(cfg, explicit));
+	struct stat ds;
+	if (lstat(CACHE_DIR, &ds) != 0 || !S_ISDIR(ds.st_mode) || ds.st_uid != geteuid() || (ds.st_mode & 022) != 0) {
 		return -1;
 	}
-	char runc[4096];
-	if (verify_token(envp, env_first(envp, FAST_ENV), runc, sizeof runc) != 0) {
+	int fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		return -1;
+	}
+	struct stat st;
+	ssize_t r = -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() && (st.st_mode & 022) == 0 &&
+		st.st_size > 0 && (size_t)st.st_size < n) {
+		r = read(fd, buf, n - 1);
+	}
+	close(fd);
+	if (r <= 0 || r != st.st_size) {
+		return -1;
+	}
+	buf[r] = '\0';
+	return 0;
+}
+
+// next_line cuts the line at *s (NUL-terminating it) and advances *s.
+static char *next_line(char **s) {
+	if (*s == NULL) {
+		return NULL;
+	}
+	char *l = *s, *e = strchr(l, '\n');
+	if (e == NULL) {
+		return NULL; // every line ends in \n
+	}
+	*e = '\0';
+	*s = e + 1;
+	return l;
+}
+
+int refval_front_prepare(int argc, char *const argv[], char *const envp[], char *path, unsigned long n, char ***env) {
+	if (argc < 2 || refval_front_classify(argc, argv) < 0) {
 		return -1;
 	}
 	char exe[4096];
 	struct stat self;
 	if (find_self(exe, sizeof exe, &self) != 0) {
+		return -1;
+	}
+	// The token: from the shim mode (the environment), else from the
+	// cache an earlier Go runc call of this binary and configuration left.
+	const char *tok = env_first(envp, FAST_ENV);
+	char buf[16384];
+	if (tok == NULL) {
+		if (read_cache(&self, envp, "runc", buf, sizeof buf) != 0) {
+			return -1;
+		}
+		char *s = buf, cached[4096];
+		char *magic = next_line(&s), *selfhex = next_line(&s);
+		tok = next_line(&s);
+		if (tok == NULL || *s != '\0' || strcmp(magic, RUNC_CACHE_MAGIC) != 0 ||
+			unhex(cached, sizeof cached, selfhex) != 0 || strcmp(cached, exe) != 0) {
+			return -1;
+		}
+	}
+	char runc[4096];
+	if (verify_token(envp, tok, runc, sizeof runc) != 0) {
 		return -1;
 	}
 	// runc's PATH: the first PATH= entry, without the directories whose
@@ -398,25 +478,6 @@ fail:
 	return -1;
 }
 
-// The shim mode's fast path: shim/fast.go writeFastCache leaves, per
-// binary and configuration path, what the shim mode decided; it is used
-// only while the token in it still matches the configuration file and
-// every file it names is still what Go would find.
-#define CACHE_DIR "/run/containerd-shim-cmc-v1"
-#define CACHE_MAGIC "refval-shim-fast 1"
-#define RUNC_SHIM "containerd-shim-runc-v2"
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-// fnv64a of s and the explicit flag, as shim/fast.go fastCachePath.
-static unsigned long long fnv64a(const char *s, int explicit) {
-	unsigned long long h = 14695981039346656037ULL;
-	for (; *s; s++) {
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	}
-	h = (h ^ 0) * 1099511628211ULL;
-	return (h ^ (unsigned char)(explicit ? 'e' : 'd')) * 1099511628211ULL;
-}
-
 // refval_front_shim_classify: argv is certainly a shim-mode call of the
 // Go Main (not named runc, and shim/runcargs.go LooksLikeRunc is false
 // because the first argument is a shim-only flag).
@@ -434,54 +495,6 @@ int refval_front_shim_classify(int argc, char *const argv[]) {
 		strcmp(a, "-info") == 0 || strcmp(a, "--info") == 0;
 }
 
-// read_cache reads the cache file for this binary and configuration into
-// buf: regular, owned by this user, writable by nobody else, in a
-// directory that is the same.
-static int read_cache(const struct stat *self, char *const envp[], char *buf, size_t n) {
-	const char *cfg = env_first(envp, CONFIG_ENV);
-	int explicit = cfg != NULL && *cfg != '\0';
-	if (!explicit) {
-		cfg = DEFAULT_CONFIG;
-	}
-	char p[256];
-	snprintf(p, sizeof p, CACHE_DIR "/fast-%llx-%llx-%016llx",
-		(unsigned long long)self->st_dev, (unsigned long long)self->st_ino, fnv64a(cfg, explicit));
-	struct stat ds;
-	if (lstat(CACHE_DIR, &ds) != 0 || !S_ISDIR(ds.st_mode) || ds.st_uid != geteuid() || (ds.st_mode & 022) != 0) {
-		return -1;
-	}
-	int fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		return -1;
-	}
-	struct stat st;
-	ssize_t r = -1;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() && (st.st_mode & 022) == 0 &&
-		st.st_size > 0 && (size_t)st.st_size < n) {
-		r = read(fd, buf, n - 1);
-	}
-	close(fd);
-	if (r <= 0 || r != st.st_size) {
-		return -1;
-	}
-	buf[r] = '\0';
-	return 0;
-}
-
-// next_line cuts the line at *s (NUL-terminating it) and advances *s.
-static char *next_line(char **s) {
-	if (*s == NULL) {
-		return NULL;
-	}
-	char *l = *s, *e = strchr(l, '\n');
-	if (e == NULL) {
-		return NULL; // every line ends in \n
-	}
-	*e = '\0';
-	*s = e + 1;
-	return l;
-}
-
 int refval_front_shim_prepare(int argc, char *const argv[], char *const envp[], char *path, unsigned long n, char ***env) {
 	if (!refval_front_shim_classify(argc, argv)) {
 		return -1;
@@ -492,7 +505,7 @@ int refval_front_shim_prepare(int argc, char *const argv[], char *const envp[], 
 		return -1;
 	}
 	char buf[32768];
-	if (read_cache(&self, envp, buf, sizeof buf) != 0) {
+	if (read_cache(&self, envp, "fast", buf, sizeof buf) != 0) {
 		return -1;
 	}
 	char *s = buf;
@@ -586,7 +599,7 @@ __attribute__((constructor)) static void refval_front(int argc, char **argv, cha
 	const char *base = strrchr(argv[0], '/');
 	base = base ? base + 1 : argv[0];
 	if (strcmp(base, "runc") == 0) {
-		if (env_first(envp, FAST_ENV) == NULL || refval_front_prepare(argc, argv, envp, path, sizeof path, &env) != 0) {
+		if (refval_front_prepare(argc, argv, envp, path, sizeof path, &env) != 0) {
 			return;
 		}
 	} else if (refval_front_shim_prepare(argc, argv, envp, path, sizeof path, &env) != 0) {
