@@ -863,8 +863,21 @@ func BenchmarkStartLatency(b *testing.B) {
 			b.ReportMetric(total, "ms-measure+record")
 			b.ReportMetric(withMs-baseMs-total, "ms-overhead-beyond-measurement")
 			b.ReportMetric(median(times["binary"])-baseMs, "ms-overhead-binaryname")
+			// Medians of the per-round differences: a load change between
+			// rounds cancels out.
+			b.ReportMetric(pairedMedian(with, base), "ms-overhead-paired")
+			b.ReportMetric(pairedMedian(times["binary"], base), "ms-overhead-binaryname-paired")
 		})
 	}
+}
+
+// pairedMedian is the median of a[i]-b[i], in ms.
+func pairedMedian(a, b []time.Duration) float64 {
+	d := make([]time.Duration, len(a))
+	for i := range a {
+		d[i] = a[i] - b[i]
+	}
+	return median(d)
 }
 
 func median(d []time.Duration) float64 {
