@@ -851,6 +851,9 @@ func BenchmarkStartLatency(b *testing.B) {
 				}
 			}
 			base, with := times["runc"], times["cmc"]
+			if fastTokenOf(r.cfgPath) == "" {
+				b.Fatal("the shim mode left no fast-path cache: the C front was not used")
+			}
 			// Medians: the machine is shared, and a load spike during one
 			// start must not decide the figure.
 			measure, total := logTimes(b, filepath.Join(dir, "shim.log"))

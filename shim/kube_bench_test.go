@@ -112,6 +112,9 @@ func BenchmarkPodStart(b *testing.B) {
 					}
 				}
 			}
+			if fastTokenOf(cfgPath) == "" {
+				b.Fatal("the shim mode left no fast-path cache: the C front was not used")
+			}
 			measured := 0
 			for range s.Measurements(b) {
 				measured++
