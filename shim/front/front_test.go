@@ -2,6 +2,7 @@ package front_test
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -176,5 +177,32 @@ func FuzzShimClassify(f *testing.F) {
 			return
 		}
 		checkShim(t, strings.Split(s, "\n"))
+	})
+}
+
+// FuzzPrepare: any token, configuration path and PATH in the
+// environment leave the front's decision well-defined: no crash, and a
+// fast path only with a real runc that is not this binary.
+func FuzzPrepare(f *testing.F) {
+	if !front.Enabled {
+		f.Skip("built without cgo: no C front")
+	}
+	f.Add("1:-:d:2f6e6f:", "/nonexistent", "/usr/bin:/bin")
+	f.Add("1:1.2.3.4.5.6.7:e:2f:2f62696e2f74727565", "/", "")
+	f.Add("", "", "a::b")
+	f.Fuzz(func(t *testing.T, tok, cfg, path string) {
+		for _, s := range []string{tok, cfg, path} {
+			if strings.IndexByte(s, 0) >= 0 {
+				return
+			}
+		}
+		env := []string{shim.FastEnv + "=" + tok, shim.ConfigEnv + "=" + cfg, "PATH=" + path}
+		p, runcEnv, ok := front.Prepare([]string{"runc", "--root", "/r", "state", "c"}, env)
+		if !ok {
+			return
+		}
+		if !filepath.IsAbs(p) || slices.ContainsFunc(runcEnv, func(kv string) bool { return strings.HasPrefix(kv, shim.FastEnv+"=") }) {
+			t.Fatalf("fast path to %q with environment %q", p, runcEnv)
+		}
 	})
 }
