@@ -828,22 +828,35 @@ func BenchmarkStartLatency(b *testing.B) {
 			// The list on a tmpfs, where the shipped default is.
 			dir := r.setup(b, fmt.Sprintf("log_level = \"info\"\nlist = %q", filepath.Join(tmpfsDir(b), "list.json")))
 			time.Sleep(150 * time.Millisecond) // the C front wants a settled configuration
+			// A second containerd whose shim configuration has log_level
+			// debug: no token, so every call takes the Go path, as before
+			// the C front (plus one log line per call).
+			rGo := newRig(b, v)
+			rGo.setup(b, fmt.Sprintf("log_level = \"debug\"\nlist = %q", filepath.Join(tmpfsDir(b), "list.json")))
+			time.Sleep(150 * time.Millisecond) // the C front wants a settled configuration
 			const pairs = 20
 			// runc: the plain runc-v2 shim; cmc: runtime io.containerd.cmc.v1
 			// (the C front takes every call but create); binary: runc-v2
-			// with the runc link as its runc binary (BinaryName; no shim
-			// mode, so no token: every runc call starts Go).
-			modes := map[string][]string{"runc": nil, "cmc": {"--runtime", runtimeCMC}, "binary": {"--runc-binary", filepath.Join(r.linkDir, "runc")}}
+			// with the runc link as its runc binary (BinaryName: no shim
+			// mode; the runc calls take the front from the token the Go
+			// create leaves in the cache); go-runc, go: the same as runc
+			// and cmc on the second containerd (the Go path).
+			modes := map[string][]string{"runc": nil, "cmc": {"--runtime", runtimeCMC}, "binary": {"--runc-binary", filepath.Join(r.linkDir, "runc")},
+				"go-runc": nil, "go": {"--runtime", runtimeCMC}}
 			times := map[string][]time.Duration{}
 			for range b.N {
 				for i := range pairs {
-					order := []string{"runc", "cmc", "binary"}
-					order = append(order[i%3:], order[:i%3]...)
+					order := []string{"runc", "cmc", "binary", "go-runc", "go"}
+					order = append(order[i%5:], order[:i%5]...)
 					for _, m := range order {
+						rig := r
+						if strings.HasPrefix(m, "go") {
+							rig = rGo
+						}
 						args := append([]string{"--rm"}, modes[m]...)
 						// A distinct env per start, so every start records a new entry.
-						args = append(args, "--env", fmt.Sprintf("I=%d-%s", i, m), r.image, fmt.Sprintf("bench-%d-%s", i, m), "true")
-						x := r.run(args...)
+						args = append(args, "--env", fmt.Sprintf("I=%d-%s", i, m), rig.image, fmt.Sprintf("bench-%d-%s", i, m), "true")
+						x := rig.run(args...)
 						if x.ExitCode != 0 {
 							b.Fatalf("run: %s", x)
 						}
@@ -871,9 +884,12 @@ func BenchmarkStartLatency(b *testing.B) {
 			// rounds cancels out.
 			b.ReportMetric(pairedMedian(with, base), "ms-overhead-paired")
 			b.ReportMetric(pairedMedian(times["binary"], base), "ms-overhead-binaryname-paired")
+			goOverhead := median(times["go"]) - median(times["go-runc"])
+			b.ReportMetric(goOverhead, "ms-overhead-go-path")
+			b.ReportMetric(pairedMedian(times["go"], times["go-runc"]), "ms-overhead-go-path-paired")
 			benchproc.TableRow(b, fmt.Sprintf("`ctr run --rm` under the shim vs runc-v2, containerd %s, %d rounds", v, pairs),
-				fmt.Sprintf("runc-v2 %.1f ms, shim %.1f ms: %+.1f ms (per round %+.1f ms), of which measure + record %.1f ms; BinaryName form %+.1f ms",
-					baseMs, withMs, withMs-baseMs, pairedMedian(with, base), total, pairedMedian(times["binary"], base)),
+				fmt.Sprintf("runc-v2 %.1f ms, shim %.1f ms: %+.1f ms (per round %+.1f ms), of which measure + record %.1f ms; BinaryName form %+.1f ms; Go path (no C front) %+.1f ms",
+					baseMs, withMs, withMs-baseMs, pairedMedian(with, base), total, pairedMedian(times["binary"], base), goOverhead),
 				"—", fmt.Sprintf("%.3f× runc-v2", withMs/baseMs), "—", "—", goal(withMs-baseMs <= 5, "+5 ms"))
 		})
 	}
