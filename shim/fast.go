@@ -1,6 +1,7 @@
 package shim
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -170,4 +171,19 @@ func (s *self) writeCache(kind, content, cfgPath string, explicit bool) error {
 		return err
 	}
 	return atomicfile.WriteFile(p, []byte(content), 0o644)
+}
+
+// RemoveFastCaches removes the C front's caches (under RunLinkRoot) that
+// belong to the configuration file cfgPath, for tests and uninstallers;
+// the shim itself never needs to (a stale cache is never used).
+func RemoveFastCaches(cfgPath string) {
+	mark := []byte(":" + hex.EncodeToString([]byte(cfgPath)) + ":")
+	for _, kind := range []string{"fast", "runc"} {
+		files, _ := filepath.Glob(filepath.Join(RunLinkRoot, kind+"-*"))
+		for _, f := range files {
+			if b, err := os.ReadFile(f); err == nil && bytes.Contains(b, mark) {
+				os.Remove(f)
+			}
+		}
+	}
 }

@@ -48,6 +48,7 @@ func newFastRig(t *testing.T, extra string) *fastRig {
 		}
 	}
 	r.writeConfig(t, extra)
+	t.Cleanup(func() { removeFastCaches(r.cfg) })
 	return r
 }
 
@@ -291,17 +292,9 @@ func TestFastPathFallsBack(t *testing.T) {
 	})
 }
 
-// removeFastCaches removes the shim mode's caches for the configuration
-// file cfg (the token in them names it).
-func removeFastCaches(cfg string) {
-	fast, _ := filepath.Glob(filepath.Join(shim.RunLinkRoot, "fast-*"))
-	runc, _ := filepath.Glob(filepath.Join(shim.RunLinkRoot, "runc-*"))
-	for _, f := range append(fast, runc...) {
-		if b, err := os.ReadFile(f); err == nil && bytes.Contains(b, []byte(":"+hex.EncodeToString([]byte(cfg))+":")) {
-			os.Remove(f)
-		}
-	}
-}
+// removeFastCaches removes the C front's caches for the configuration
+// file cfg: the ones the binary wrote under shim.RunLinkRoot.
+func removeFastCaches(cfg string) { shim.RemoveFastCaches(cfg) }
 
 // TestFastPathShimMode: once a shim-mode call in Go has left its cache,
 // the next shim calls exec the runc shim from the C front, with the argv

@@ -70,6 +70,8 @@ func NewShim(t testing.TB, scheme string) *Shim {
 	if err := os.WriteFile(filepath.Join(dir, "shim.toml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The shim's C front caches what it decided under /run; remove them.
+	t.Cleanup(func() { shim.RemoveFastCaches(filepath.Join(dir, "shim.toml")) })
 	return s
 }
 
