@@ -482,8 +482,9 @@ fail:
 // Go Main (not named runc, and shim/runcargs.go LooksLikeRunc is false
 // because the first argument is a shim-only flag).
 int refval_front_shim_classify(int argc, char *const argv[]) {
-	if (argc < 2) {
-		return 0;
+	size_t l0 = argc > 0 ? strlen(argv[0]) : 0;
+	if (argc < 2 || l0 == 0 || argv[0][l0 - 1] == '/') {
+		return 0; // filepath.Base would strip the slash: left to Go
 	}
 	const char *base = strrchr(argv[0], '/');
 	base = base ? base + 1 : argv[0];
@@ -591,8 +592,9 @@ int refval_front_shim_prepare(int argc, char *const argv[], char *const envp[], 
 // execve fails, it returns and the Go code handles the call exactly as
 // without this front.
 __attribute__((constructor)) static void refval_front(int argc, char **argv, char **envp) {
-	if (argc < 2 || argv == NULL || envp == NULL || argv[0] == NULL) {
-		return;
+	if (argc < 2 || argv == NULL || envp == NULL || argv[0] == NULL || argv[0][0] == '\0' ||
+		argv[0][strlen(argv[0]) - 1] == '/') {
+		return; // no name, or one filepath.Base would read otherwise: Go
 	}
 	char path[4096];
 	char **env = NULL;

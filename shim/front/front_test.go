@@ -150,6 +150,7 @@ func TestShimClassifyAgreesWithMain(t *testing.T) {
 	}
 	others := [][]string{
 		{"runc", "-namespace", "n", "start"}, {"/x/runc", "-info"},
+		{"/x/runc/", "-namespace", "create", "c"}, {"runc//", "-info"}, {"", "-namespace", "n", "start"},
 		{"containerd-shim-cmc-v1", "--root", "/r", "-namespace", "n", "create", "c"},
 		{"containerd-shim-cmc-v1", "create", "c"}, {"containerd-shim-cmc-v1", "-v"}, {"containerd-shim-cmc-v1"},
 		{"containerd-shim-cmc-v1", "-namespace=n", "start"}, {"containerd-shim-cmc-v1", "-address", "/a", "-namespace", "n", "start"},
