@@ -173,6 +173,8 @@ func FuzzShimClassify(f *testing.F) {
 	}
 	f.Add("containerd-shim-cmc-v1\n-namespace\nn\nstart")
 	f.Add("runc\n-info")
+	f.Add("/x/runc/\n-namespace\ncreate")
+	f.Add("\n--namespace")
 	f.Fuzz(func(t *testing.T, s string) {
 		if strings.IndexByte(s, 0) >= 0 {
 			return
