@@ -20,6 +20,8 @@ CACHE=${REFVAL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/refval}
 PKGS=(containerd runc umoci skopeo docker-registry swtpm swtpm-tools tpm2-tools apache2-utils busybox-static openssl iproute2 containernetworking-plugins)
 # docker: Debian's Docker 20.10.24 (dockerd, docker) for the Docker fidelity test (internal/dockertest).
 PKGS+=(docker.io)
+# gcc, libc6-dev: the shim's C front (shim/front) is built with cgo, statically.
+PKGS+=(gcc libc6-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do

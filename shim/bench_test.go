@@ -1,11 +1,15 @@
 package shim_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,19 +18,66 @@ import (
 	"github.com/refval/refval/shim"
 )
 
-// BenchmarkWrapperBreakdown splits the cost of one runc call through the
-// wrapper, interleaved in the same run (medians, in ms):
+// tmpfsDir returns a new directory on a tmpfs, where the shipped default
+// list (/run/refval/...) lives on a real host: /run if it is one, else
+// /dev/shm (this VM's /run is on ext4).
+func tmpfsDir(b testing.TB) string {
+	b.Helper()
+	for _, root := range []string{"/run", "/dev/shm"} {
+		var st syscall.Statfs_t
+		if syscall.Statfs(root, &st) == nil && st.Type == 0x01021994 { // TMPFS_MAGIC
+			d, err := os.MkdirTemp(root, "refval-bench-")
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { os.RemoveAll(d) })
+			return d
+		}
+	}
+	b.Skip("no tmpfs at /run or /dev/shm for the list")
+	return ""
+}
+
+// fastTokenOf returns the FastEnv token in the shim mode's cache for the
+// configuration file cfg ("" if there is none).
+func fastTokenOf(cfg string) string {
+	files, _ := filepath.Glob(filepath.Join(shim.RunLinkRoot, "fast-*"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil || !bytes.Contains(b, []byte(":"+hex.EncodeToString([]byte(cfg))+":")) {
+			continue
+		}
+		if lines := strings.Split(string(b), "\n"); len(lines) > 2 {
+			return lines[2]
+		}
+	}
+	return ""
+}
+
+// BenchmarkWrapperBreakdown splits the cost of one call of the binary,
+// interleaved in the same run (medians, in ms):
 //
 //   - exec-true: starting /bin/true, the floor of any exec here;
-//   - pass-through: the wrapper as runc for `runc state` (argv check,
-//     configuration, exec of the real runc, here /bin/true);
+//   - exec-env-true: /usr/bin/env exec'ing /bin/true, the floor of a
+//     pass-through (two execs);
+//   - pass-through-go: the binary as runc for `runc state` on the Go
+//     path (Go start, argv check, configuration, exec of the real runc,
+//     here /bin/true) -- every pass-through before the front;
+//   - pass-through: the same call with the token the shim mode sets (the
+//     C front execs runc before the Go runtime starts);
+//   - shim-go and shim: the shim mode (`-id c start`) without and with
+//     the C front (its cache), exec'ing the runc shim (here /bin/true);
 //   - create: the wrapper for `runc create` of a small bundle (plus
-//     measuring and recording a new list entry each time);
+//     measuring and recording a new list entry each time; the list on a
+//     tmpfs, as the shipped default /run/refval/... is);
 //
 // and, in this process, the parts: config-load (LoadConfig), measure
-// (bundle.Measure of the same bundle) and record (measurelist.Append of
-// a new entry). exec = pass-through - exec-true is what starting the
-// wrapper costs per runc call.
+// (bundle.Measure of the same bundle), record (measurelist.Append of a
+// new entry to a list on tmpfs) and record-disk (the same on the
+// worktree's disk, for a list configured there: fsync of the list and
+// its directory). exec-go = pass-through-go - exec-true is what a Go
+// start of the wrapper costs per call, front = pass-through -
+// exec-env-true what the C front costs beyond two execs.
 func BenchmarkWrapperBreakdown(b *testing.B) {
 	bin := shimBinary(b)
 	d := b.TempDir()
@@ -35,12 +86,22 @@ func BenchmarkWrapperBreakdown(b *testing.B) {
 	if err := os.Symlink(bin, link); err != nil {
 		b.Fatal(err)
 	}
+	// runc-go: the same binary under a name the C front leaves to Go
+	// (Main takes it as runc by its --root), for the Go path's figures.
+	goLink := filepath.Join(d, "go", "runc-go")
+	os.MkdirAll(filepath.Dir(goLink), 0o755)
+	if err := os.Symlink(bin, goLink); err != nil {
+		b.Fatal(err)
+	}
 	cfg := filepath.Join(d, "shim.toml")
-	list := filepath.Join(d, "list.json")
-	os.WriteFile(cfg, fmt.Appendf(nil, "cmc_version = \"0.7\"\nrunc = \"/bin/true\"\nlist = %q\nlog_file = %q\n", list, filepath.Join(d, "shim.log")), 0o644)
+	list := filepath.Join(tmpfsDir(b), "list.json")
+	os.WriteFile(cfg, fmt.Appendf(nil, "cmc_version = \"0.7\"\nrunc = \"/bin/true\"\nrunc_shim = \"/bin/true\"\nrunc_link_dir = %q\nlist = %q\nlog_file = %q\n",
+		filepath.Dir(link), list, filepath.Join(d, "shim.log")), 0o644)
+	b.Cleanup(func() { removeFastCaches(cfg) })
+	time.Sleep(150 * time.Millisecond) // FastToken wants a settled file
 	bdir := benchBundle(b, d)
 	env := append(os.Environ(), shim.ConfigEnv+"="+cfg)
-	run := func(args ...string) time.Duration {
+	run := func(env []string, args ...string) time.Duration {
 		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Env = env
 		start := time.Now()
@@ -49,6 +110,17 @@ func BenchmarkWrapperBreakdown(b *testing.B) {
 		}
 		return time.Since(start)
 	}
+	shimArgs := []string{bin, "-namespace", "n", "-id", "c", "start"}
+	// The same call, flags in an order the C front leaves to Go.
+	shimGoArgs := []string{bin, "-id", "c", "-namespace", "n", "start"}
+	run(env, shimArgs...) // the Go shim mode leaves the cache
+	tok := fastTokenOf(cfg)
+	if tok == "" {
+		b.Fatal("the shim mode left no fast-path cache (not root?)")
+	}
+	fastEnv := append(env[:len(env):len(env)], shim.FastEnv+"="+tok)
+	inproc := filepath.Join(tmpfsDir(b), "inproc.json")
+	disk := filepath.Join(d, "disk.json")
 	times := map[string][]time.Duration{}
 	n := 0
 	for range b.N {
@@ -56,9 +128,13 @@ func BenchmarkWrapperBreakdown(b *testing.B) {
 			n++
 			// A new env value per round: every create records a new entry.
 			writeBenchConfig(b, bdir, n)
-			times["exec-true"] = append(times["exec-true"], run("/bin/true"))
-			times["pass-through"] = append(times["pass-through"], run(link, "--root", d, "state", "c"))
-			times["create"] = append(times["create"], run(link, "--root", d, "create", "--bundle", bdir, "c"))
+			times["exec-true"] = append(times["exec-true"], run(env, "/bin/true"))
+			times["exec-env-true"] = append(times["exec-env-true"], run(env, "/usr/bin/env", "/bin/true"))
+			times["pass-through-go"] = append(times["pass-through-go"], run(env, goLink, "--root", d, "state", "c"))
+			times["pass-through"] = append(times["pass-through"], run(fastEnv, link, "--root", d, "state", "c"))
+			times["shim-go"] = append(times["shim-go"], run(env, shimGoArgs...))
+			times["shim"] = append(times["shim"], run(env, shimArgs...))
+			times["create"] = append(times["create"], run(fastEnv, link, "--root", d, "create", "--bundle", bdir, "c"))
 
 			start := time.Now()
 			if _, err := shim.LoadConfig(cfg, true); err != nil {
@@ -73,17 +149,20 @@ func BenchmarkWrapperBreakdown(b *testing.B) {
 			times["measure"] = append(times["measure"], time.Since(start))
 			e := measurelist.NewEntry("c", nil, res)
 			e.TemplateSha256[0] ^= 0xff // not the entry the create recorded
-			start = time.Now()
-			if _, err := measurelist.Append(filepath.Join(d, "inproc.json"), measurelist.JSON, e, nil); err != nil {
-				b.Fatal(err)
+			for k, p := range map[string]string{"record": inproc, "record-disk": disk} {
+				start = time.Now()
+				if _, err := measurelist.Append(p, measurelist.JSON, e, nil); err != nil {
+					b.Fatal(err)
+				}
+				times[k] = append(times[k], time.Since(start))
 			}
-			times["record"] = append(times["record"], time.Since(start))
 		}
 	}
-	for _, k := range []string{"exec-true", "pass-through", "create", "config-load", "measure", "record"} {
+	for _, k := range []string{"exec-true", "exec-env-true", "pass-through-go", "pass-through", "shim-go", "shim", "create", "config-load", "measure", "record", "record-disk"} {
 		b.ReportMetric(median(times[k]), "ms-"+k)
 	}
-	b.ReportMetric(median(times["pass-through"])-median(times["exec-true"]), "ms-exec")
+	b.ReportMetric(median(times["pass-through-go"])-median(times["exec-true"]), "ms-exec-go")
+	b.ReportMetric(median(times["pass-through"])-median(times["exec-env-true"]), "ms-front")
 }
 
 // benchBundle writes a bundle with a small rootfs (64 files) under dir.

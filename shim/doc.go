@@ -24,6 +24,15 @@
 //     values, the normalized config and the rootfs records under the
 //     generate directory (default /tmp/measure), then starts the container.
 //
+// The binary links the C front (package shim/front), which runs before
+// the Go runtime: a runc call that is certainly a pass-through, carrying
+// the FastEnv token the shim mode gives the runc shim while the
+// configuration file is unchanged, and a shim-mode call whose decision the
+// Go shim mode cached under RunLinkRoot, are exec'ed from C with exactly
+// the argv and environment the Go code would build; anything else, and
+// any doubt, falls through to Main. create, run and restore always reach
+// Go. Built without cgo, the binary is the Go code alone.
+//
 // Recording keeps a measurement list (package measurelist: JSON or CBOR,
 // one entry per distinct template hash) under an exclusive lock with
 // atomic replacement, and hands each new entry to the driver the

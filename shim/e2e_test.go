@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/driver/cmcd"
+	"github.com/refval/refval/internal/benchproc"
 	"github.com/refval/refval/internal/ctrtest"
 	"github.com/refval/refval/internal/testimage"
 	"github.com/refval/refval/manifest"
@@ -40,6 +41,7 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	shim.RemoveTestFastCacheRoot()
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
@@ -63,8 +65,9 @@ func shimBinary(t testing.TB) string {
 			return
 		}
 		buildPath = filepath.Join(buildDir, shim.ShimName)
-		cmd := exec.Command("go", "build", "-tags", buildTags, "-o", buildPath, "github.com/refval/refval/cmd/containerd-shim-cmc-v1")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		// As the Makefile builds it: with cgo (the C front), static.
+		cmd := exec.Command("go", "build", "-tags", buildTags+" netgo osusergo", "-ldflags", "-linkmode external -extldflags -static", "-o", buildPath, "github.com/refval/refval/cmd/containerd-shim-cmc-v1")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -132,6 +135,7 @@ func newRig(t testing.TB, version string) *rig {
 		if real, err := filepath.EvalSymlinks(bin); err == nil {
 			os.RemoveAll(shim.FallbackRuncLinkDir(real))
 		}
+		removeFastCaches(r.cfgPath)
 	})
 	r.image = r.c.Import(archive)[0]
 	return r
@@ -143,8 +147,10 @@ func newRig(t testing.TB, version string) *rig {
 func (r *rig) setup(t testing.TB, extra string) string {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := fmt.Sprintf("list = %q\nlog_file = %q\n%s\n",
-		filepath.Join(dir, "list.json"), filepath.Join(dir, "shim.log"), strings.ReplaceAll(extra, "{dir}", dir))
+	cfg := fmt.Sprintf("log_file = %q\n%s\n", filepath.Join(dir, "shim.log"), strings.ReplaceAll(extra, "{dir}", dir))
+	if !strings.Contains(extra, "list =") {
+		cfg = fmt.Sprintf("list = %q\n", filepath.Join(dir, "list.json")) + cfg
+	}
 	if !strings.Contains(extra, "runc_link_dir") {
 		cfg += fmt.Sprintf("runc_link_dir = %q\n", r.linkDir)
 	}
@@ -819,29 +825,48 @@ func BenchmarkStartLatency(b *testing.B) {
 	for _, v := range ctrtest.Versions {
 		b.Run(v, func(b *testing.B) {
 			r := newRig(b, v)
-			dir := r.setup(b, "log_level = \"info\"")
+			// The list on a tmpfs, where the shipped default is.
+			dir := r.setup(b, fmt.Sprintf("log_level = \"info\"\nlist = %q", filepath.Join(tmpfsDir(b), "list.json")))
+			time.Sleep(150 * time.Millisecond) // the C front wants a settled configuration
+			// A second containerd whose shim configuration has log_level
+			// debug: no token, so every call takes the Go path, as before
+			// the C front (plus one log line per call).
+			rGo := newRig(b, v)
+			rGo.setup(b, fmt.Sprintf("log_level = \"debug\"\nlist = %q", filepath.Join(tmpfsDir(b), "list.json")))
+			time.Sleep(150 * time.Millisecond) // the C front wants a settled configuration
 			const pairs = 20
-			var base, with []time.Duration
+			// runc: the plain runc-v2 shim; cmc: runtime io.containerd.cmc.v1
+			// (the C front takes every call but create); binary: runc-v2
+			// with the runc link as its runc binary (BinaryName: no shim
+			// mode; the runc calls take the front from the token the Go
+			// create leaves in the cache); go-runc, go: the same as runc
+			// and cmc on the second containerd (the Go path).
+			modes := map[string][]string{"runc": nil, "cmc": {"--runtime", runtimeCMC}, "binary": {"--runc-binary", filepath.Join(r.linkDir, "runc")},
+				"go-runc": nil, "go": {"--runtime", runtimeCMC}}
+			times := map[string][]time.Duration{}
 			for range b.N {
 				for i := range pairs {
-					for _, cmc := range []bool{false, true} {
-						args := []string{"--rm"}
-						if cmc {
-							args = append(args, "--runtime", runtimeCMC)
+					order := []string{"runc", "cmc", "binary", "go-runc", "go"}
+					order = append(order[i%5:], order[:i%5]...)
+					for _, m := range order {
+						rig := r
+						if strings.HasPrefix(m, "go") {
+							rig = rGo
 						}
+						args := append([]string{"--rm"}, modes[m]...)
 						// A distinct env per start, so every start records a new entry.
-						args = append(args, "--env", fmt.Sprintf("I=%d-%v", i, cmc), r.image, fmt.Sprintf("bench-%d-%v", i, cmc), "true")
-						x := r.run(args...)
+						args = append(args, "--env", fmt.Sprintf("I=%d-%s", i, m), rig.image, fmt.Sprintf("bench-%d-%s", i, m), "true")
+						x := rig.run(args...)
 						if x.ExitCode != 0 {
 							b.Fatalf("run: %s", x)
 						}
-						if cmc {
-							with = append(with, x.Duration)
-						} else {
-							base = append(base, x.Duration)
-						}
+						times[m] = append(times[m], x.Duration)
 					}
 				}
+			}
+			base, with := times["runc"], times["cmc"]
+			if fastTokenOf(r.cfgPath) == "" {
+				b.Fatal("the shim mode left no fast-path cache: the C front was not used")
 			}
 			// Medians: the machine is shared, and a load spike during one
 			// start must not decide the figure.
@@ -854,8 +879,37 @@ func BenchmarkStartLatency(b *testing.B) {
 			b.ReportMetric(measure, "ms-measure")
 			b.ReportMetric(total, "ms-measure+record")
 			b.ReportMetric(withMs-baseMs-total, "ms-overhead-beyond-measurement")
+			b.ReportMetric(median(times["binary"])-baseMs, "ms-overhead-binaryname")
+			// Medians of the per-round differences: a load change between
+			// rounds cancels out.
+			b.ReportMetric(pairedMedian(with, base), "ms-overhead-paired")
+			b.ReportMetric(pairedMedian(times["binary"], base), "ms-overhead-binaryname-paired")
+			goOverhead := median(times["go"]) - median(times["go-runc"])
+			b.ReportMetric(goOverhead, "ms-overhead-go-path")
+			b.ReportMetric(pairedMedian(times["go"], times["go-runc"]), "ms-overhead-go-path-paired")
+			benchproc.TableRow(b, fmt.Sprintf("`ctr run --rm` under the shim vs runc-v2, containerd %s, %d rounds", v, pairs),
+				fmt.Sprintf("runc-v2 %.1f ms, shim %.1f ms: %+.1f ms (per round %+.1f ms), of which measure + record %.1f ms; BinaryName form %+.1f ms; Go path (no C front) %+.1f ms",
+					baseMs, withMs, withMs-baseMs, pairedMedian(with, base), total, pairedMedian(times["binary"], base), goOverhead),
+				"—", fmt.Sprintf("%.3f× runc-v2", withMs/baseMs), "—", "—", goal(withMs-baseMs <= 5, "+5 ms"))
 		})
 	}
+}
+
+// goal says whether a latency goal of issue 14 was met in this run.
+func goal(met bool, what string) string {
+	if met {
+		return "goal ≤ " + what + ": met"
+	}
+	return "goal ≤ " + what + ": not met"
+}
+
+// pairedMedian is the median of a[i]-b[i], in ms.
+func pairedMedian(a, b []time.Duration) float64 {
+	d := make([]time.Duration, len(a))
+	for i := range a {
+		d[i] = a[i] - b[i]
+	}
+	return median(d)
 }
 
 func median(d []time.Duration) float64 {

@@ -126,7 +126,10 @@ func (h *lazyHandler) WithGroup(string) slog.Handler { return h }
 func runcMain(argv, env []string, stderr io.Writer) int {
 	call, parseErr := ParseRuncArgs(argv[1:])
 	measured := measuredCommands[call.Command]
+	path, explicit := ConfigPath()
+	before, changed, beforeErr := configFingerprint(path)
 	cfg, cfgErr := loadConfig(measured)
+	after, _, afterErr := configFingerprint(path)
 	log, closeLog := openLog(cfg)
 	defer closeLog()
 	if cfgErr != nil && measured {
@@ -137,7 +140,13 @@ func runcMain(argv, env []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\n", ShimName, err)
 		return 1
 	}
-	runcEnv := me.withoutSelf(env)
+	if cfgErr == nil && beforeErr == nil && afterErr == nil {
+		// The later pass-through calls without a token take the C front.
+		if err := me.writeRuncCache(path, explicit, FastToken(cfg, path, explicit, before, after, changed, time.Now())); err != nil {
+			log.Debug("fast path cache", "err", err)
+		}
+	}
+	runcEnv := withoutEnv(me.withoutSelf(env), FastEnv)
 	real, err := me.resolve(cfg.Runc, RuncName, runcEnv)
 	if err != nil {
 		log.Error("find runc", "err", err)
@@ -236,7 +245,10 @@ func refuse(call RuncCall, err error, stderr io.Writer) {
 // shimMain is the containerd shim: exec the real runc shim with a PATH
 // that routes its runc calls through this binary.
 func shimMain(argv, env []string, stderr io.Writer) int {
+	path, explicit := ConfigPath()
+	before, changed, beforeErr := configFingerprint(path)
 	cfg, cfgErr := loadConfig(false)
+	after, _, afterErr := configFingerprint(path)
 	log, closeLog := openLog(cfg)
 	defer closeLog()
 	if cfgErr != nil {
@@ -255,11 +267,21 @@ func shimMain(argv, env []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\n", ShimName, err)
 		return 1
 	}
-	newEnv := env
+	// The runc calls of this shim take the C front's fast path while the
+	// configuration stays as read here (package shim/front).
+	newEnv := withoutEnv(env, FastEnv)
 	dir, err := me.runcLinkDir(cfg.RuncLinkDir)
 	switch {
 	case err == nil:
-		newEnv = prependPATH(env, dir)
+		newEnv = prependPATH(newEnv, dir)
+		if cfgErr == nil && beforeErr == nil && afterErr == nil {
+			if tok := FastToken(cfg, path, explicit, before, after, changed, time.Now()); tok != "" {
+				newEnv = setenv(newEnv, FastEnv, tok)
+				if err := me.writeFastCache(cfg, path, explicit, tok); err != nil {
+					log.Debug("fast path cache", "err", err)
+				}
+			}
+		}
 	case cfg.Enforce:
 		log.Error("runc link", "err", err)
 		fmt.Fprintf(stderr, "%s: containers would not be measured: %v\n", ShimName, err)

@@ -54,6 +54,10 @@ var (
 // restores): it must not be a way to start a container unmeasured.
 var measuredCommands = map[string]bool{"create": true, "run": true, "restore": true}
 
+// Measured reports whether the runc subcommand command starts a container
+// from a bundle, so that the wrapper measures it (create, run, restore).
+func Measured(command string) bool { return measuredCommands[command] }
+
 // ParseRuncArgs parses runc's arguments (without argv[0]).
 func ParseRuncArgs(args []string) (RuncCall, error) {
 	var c RuncCall

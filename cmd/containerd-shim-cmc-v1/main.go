@@ -7,6 +7,9 @@ import (
 	"os"
 
 	"github.com/refval/refval/shim"
+	// The C front: pass-through runc calls exec the real runc before the
+	// Go runtime starts (built with cgo; without, the Go wrapper alone).
+	_ "github.com/refval/refval/shim/front"
 )
 
 func main() { os.Exit(shim.Main(os.Args)) }

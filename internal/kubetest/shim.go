@@ -38,8 +38,9 @@ func shimBinary(dir string) (string, error) {
 		return p, err
 	}
 	p := filepath.Join(dir, "bin", "containerd-shim-cmc-v1")
-	cmd := exec.Command("go", "build", "-tags", shimBuildTags, "-o", p, "github.com/refval/refval/cmd/containerd-shim-cmc-v1")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	// As the Makefile builds it: with cgo (the shim's C front), static.
+	cmd := exec.Command("go", "build", "-tags", shimBuildTags+" netgo osusergo", "-ldflags", "-linkmode external -extldflags -static", "-o", p, "github.com/refval/refval/cmd/containerd-shim-cmc-v1")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build shim: %v\n%s", err, out)
 	}
@@ -69,6 +70,8 @@ func NewShim(t testing.TB, scheme string) *Shim {
 	if err := os.WriteFile(filepath.Join(dir, "shim.toml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The shim's C front caches what it decided under /run; remove them.
+	t.Cleanup(func() { shim.RemoveFastCaches(filepath.Join(dir, "shim.toml")) })
 	return s
 }
 
