@@ -3,6 +3,7 @@ package shim_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/refval/refval/bundle"
+	"github.com/refval/refval/internal/testimage"
 	"github.com/refval/refval/measurelist"
 	"github.com/refval/refval/shim"
 )
@@ -181,5 +183,143 @@ func writeBenchConfig(b *testing.B, bd string, n int) {
 	cfg := fmt.Sprintf(`{"ociVersion":"1.0.2","process":{"args":["sh"],"env":["N=%d"],"cwd":"/"},"root":{"path":"rootfs"}}`, n)
 	if err := os.WriteFile(filepath.Join(bd, "config.json"), []byte(cfg), 0o644); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// BenchmarkCreateBreakdown splits the measured `runc create` of the
+// busybox test image's rootfs (the image BenchmarkStartLatency runs:
+// busybox, a 2 MB static binary, and its applet links) into its parts,
+// interleaved, medians in ms:
+//
+//   - create: the binary as runc for `runc create` (runc is /bin/true):
+//     exec, Go start, configuration with file checks, measure, record;
+//   - exec-go: the same binary's Go path for `runc state` (exec, Go
+//     start, configuration, exec of /bin/true), the cost before measuring;
+//
+// and in this process: config-load (LoadConfig with the file checks a
+// create runs), measure (bundle.Measure with the options Recorder.Measure
+// passes), of which hash-busybox (SHA-256 of the busybox binary read
+// from disk: the floor of an exact measurement of this rootfs), record
+// (measurelist.AppendCodec of a new entry to a list on tmpfs) and
+// recorder (NewRecorder + Recorder.Measure: measure and record as create
+// runs them). Run with -cpuprofile to see where measure goes.
+func BenchmarkCreateBreakdown(b *testing.B) {
+	bin := shimBinary(b)
+	d := b.TempDir()
+	link := filepath.Join(d, "bin", "runc")
+	goLink := filepath.Join(d, "go", "runc-go")
+	for _, l := range []string{link, goLink} {
+		os.MkdirAll(filepath.Dir(l), 0o755)
+		if err := os.Symlink(bin, l); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cfgPath := filepath.Join(d, "shim.toml")
+	list := filepath.Join(tmpfsDir(b), "list.json")
+	os.WriteFile(cfgPath, fmt.Appendf(nil, "cmc_version = \"0.7\"\nrunc = \"/bin/true\"\nrunc_link_dir = %q\nlist = %q\nlog_file = %q\nlog_level = \"info\"\n",
+		filepath.Dir(link), list, filepath.Join(d, "shim.log")), 0o644)
+	b.Cleanup(func() { removeFastCaches(cfgPath) })
+	bdir := busyboxBundle(b, d)
+	env := append(os.Environ(), shim.ConfigEnv+"="+cfgPath)
+	b.Setenv(shim.ConfigEnv, cfgPath)
+	run := func(args ...string) time.Duration {
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Env = env
+		start := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		return time.Since(start)
+	}
+	inproc := filepath.Join(tmpfsDir(b), "inproc.json")
+	cfg, err := shim.LoadConfig(cfgPath, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfgIn := *cfg
+	cfgIn.List = filepath.Join(tmpfsDir(b), "recorder.json")
+	times := map[string][]time.Duration{}
+	n := 0
+	for range b.N {
+		for range 30 {
+			n++
+			writeBenchConfig(b, bdir, n)
+			times["create"] = append(times["create"], run(link, "--root", d, "create", "--bundle", bdir, fmt.Sprintf("c%d", n)))
+			times["exec-go"] = append(times["exec-go"], run(goLink, "--root", d, "state", "c"))
+
+			start := time.Now()
+			if _, err := shim.LoadConfig(cfgPath, true); err != nil {
+				b.Fatal(err)
+			}
+			times["config-load"] = append(times["config-load"], time.Since(start))
+			start = time.Now()
+			res, err := bundle.Measure(context.Background(), bdir, bundle.WithContainerID("c"), bundle.WithScheme(cfg.Scheme), bundle.WithoutRootlessXattr())
+			if err != nil {
+				b.Fatal(err)
+			}
+			times["measure"] = append(times["measure"], time.Since(start))
+			start = time.Now()
+			raw, err := os.ReadFile(filepath.Join(bdir, "rootfs/bin/busybox"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			sha256.Sum256(raw)
+			times["hash-busybox"] = append(times["hash-busybox"], time.Since(start))
+			e := measurelist.NewEntry(fmt.Sprintf("c%d", n), nil, res)
+			start = time.Now()
+			if _, err := measurelist.AppendCodec(inproc, measurelist.JSON, e, nil); err != nil {
+				b.Fatal(err)
+			}
+			times["record"] = append(times["record"], time.Since(start))
+			writeBenchConfig(b, bdir, -n)
+			start = time.Now()
+			rec, err := shim.NewRecorder(&cfgIn, nil)
+			if err == nil {
+				_, err = rec.Measure(context.Background(), bdir, fmt.Sprintf("r%d", n))
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			times["recorder"] = append(times["recorder"], time.Since(start))
+		}
+	}
+	for _, k := range []string{"create", "exec-go", "config-load", "measure", "hash-busybox", "record", "recorder"} {
+		b.ReportMetric(median(times[k]), "ms-"+k)
+	}
+}
+
+// busyboxBundle writes a bundle whose rootfs is the busybox test image's
+// (testimage.BusyboxImage: bin/, the busybox binary, its applet links).
+func busyboxBundle(b *testing.B, dir string) string {
+	raw, err := os.ReadFile(testimage.BusyboxPath)
+	if err != nil {
+		b.Skip(err)
+	}
+	bd := filepath.Join(dir, "busybox-bundle")
+	bin := filepath.Join(bd, "rootfs", "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "busybox"), raw, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	for _, a := range testimage.BusyboxApplets {
+		if err := os.Symlink("busybox", filepath.Join(bin, a)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	writeBenchConfig(b, bd, 0)
+	return bd
+}
+
+// BenchmarkMeasureBusybox is bundle.Measure of the busybox bundle as the
+// wrapper runs it, alone in a loop: a CPU profile of it (-cpuprofile)
+// shows where the measurement of a create goes.
+func BenchmarkMeasureBusybox(b *testing.B) {
+	bdir := busyboxBundle(b, b.TempDir())
+	for b.Loop() {
+		if _, err := bundle.Measure(context.Background(), bdir, bundle.WithContainerID("c"), bundle.WithoutRootlessXattr()); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
