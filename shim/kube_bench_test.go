@@ -95,6 +95,16 @@ func BenchmarkPodStart(b *testing.B) {
 			startPod("warm-shim")
 			point(filepath.Join(ctrBin, shim.RuncShimName))
 			startPod("warm-runc")
+			// With tracefs: trace the shim pods' processes (sched
+			// tracepoints, no ptrace) and count the calls through the
+			// wrapper and those that started the Go runtime (not the C
+			// front) per pod, start and removal.
+			tr, terr := newTrace(b, filepath.Join("/sys/kernel/tracing/instances", fmt.Sprintf("refval-pod-%d-%s", os.Getpid(), strings.ReplaceAll(v, ".", ""))))
+			if terr != nil {
+				b.Logf("no trace of the calls: %v", terr)
+			}
+			root := containerdPid(b, k.C.Address)
+			var wrappedN, goN []time.Duration // counts, as durations for median
 			var base, with []time.Duration
 			for range b.N {
 				for i := range pods {
@@ -105,7 +115,21 @@ func BenchmarkPodStart(b *testing.B) {
 					for _, cmc := range order {
 						if cmc {
 							point(s.Bin)
+							if tr != nil {
+								tr.reset()
+							}
 							with = append(with, startPod(fmt.Sprintf("b%d-cmc", i)))
+							if tr != nil {
+								calls, gos := wrappedCalls(tr.read(root))
+								wrappedN, goN = append(wrappedN, time.Duration(len(calls))*time.Millisecond), append(goN, time.Duration(gos)*time.Millisecond)
+								if i == 0 {
+									var l []string
+									for _, c := range calls {
+										l = append(l, fmt.Sprintf("%s (wrapper %.2f ms, Go %v)", c.name, c.real-c.entry, c.goStart))
+									}
+									b.Logf("containerd %s, pod %d: %d calls through the wrapper: %s", v, i, len(calls), strings.Join(l, ", "))
+								}
+							}
 						} else {
 							point(filepath.Join(ctrBin, shim.RuncShimName))
 							base = append(base, startPod(fmt.Sprintf("b%d-runc", i)))
@@ -122,6 +146,10 @@ func BenchmarkPodStart(b *testing.B) {
 			}
 			if want := 2 * (pods*b.N + 1); measured < want {
 				b.Fatalf("the shim measured %d containers, want at least %d (sandbox and app of every shim pod)", measured, want)
+			}
+			if tr != nil {
+				b.ReportMetric(median(wrappedN), "wrapped-calls/pod")
+				b.ReportMetric(median(goN), "go-starts/pod")
 			}
 			baseMs, withMs := median(base), median(with)
 			b.ReportMetric(baseMs, "ms/pod-runc")

@@ -35,7 +35,10 @@ func BenchmarkTraceRun(b *testing.B) {
 			r := newRig(b, v)
 			r.setup(b, fmt.Sprintf("log_level = \"info\"\nlist = %q", filepath.Join(tmpfsDir(b), "list.json")))
 			time.Sleep(150 * time.Millisecond)
-			tr := newTrace(b, filepath.Join(inst, fmt.Sprintf("refval-%d-%s", os.Getpid(), strings.ReplaceAll(v, ".", ""))))
+			tr, err := newTrace(b, filepath.Join(inst, fmt.Sprintf("refval-%d-%s", os.Getpid(), strings.ReplaceAll(v, ".", ""))))
+			if err != nil {
+				b.Skip(err)
+			}
 			root := containerdPid(b, r.c.Address)
 			modes := map[string][]string{"runc": nil, "cmc": {"--runtime", runtimeCMC}, "binary": {"--runc-binary", filepath.Join(r.linkDir, "runc")}}
 			order := []string{"runc", "cmc", "binary"}
@@ -213,9 +216,9 @@ type ftrace struct {
 }
 
 // newTrace makes a private ftrace instance with the process tracepoints on.
-func newTrace(b testing.TB, dir string) *ftrace {
+func newTrace(b testing.TB, dir string) (*ftrace, error) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
-		b.Skipf("ftrace instance: %v", err)
+		return nil, fmt.Errorf("ftrace instance: %w", err)
 	}
 	b.Cleanup(func() {
 		os.WriteFile(filepath.Join(dir, "tracing_on"), []byte("0"), 0o644)
@@ -229,7 +232,21 @@ func newTrace(b testing.TB, dir string) *ftrace {
 		t.write("events/sched/"+e+"/enable", "1")
 	}
 	t.write("tracing_on", "1")
-	return t
+	return t, nil
+}
+
+// wrappedCalls returns the calls of a trace that went through the
+// wrapper (two execs) and how many of them started the Go runtime.
+func wrappedCalls(evs []traceEvent) (wrapped []traceCall, goStarts int) {
+	for _, c := range traceCalls(evs) {
+		if c.real != c.entry {
+			wrapped = append(wrapped, c)
+			if c.goStart {
+				goStarts++
+			}
+		}
+	}
+	return wrapped, goStarts
 }
 
 func (t *ftrace) write(f, v string) {
