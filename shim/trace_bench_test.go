@@ -17,14 +17,24 @@ import (
 	"github.com/refval/refval/internal/ctrtest"
 )
 
-// BenchmarkTraceRun traces the processes of one `ctr run --rm` per
-// runtime (plain runc-v2, io.containerd.cmc.v1, runc-v2 with the runc
-// link as BinaryName) on each containerd, with the kernel's scheduler
-// tracepoints (sched_process_fork/exec/exit in a private ftrace instance:
-// no ptrace, so the timing is not disturbed), and logs every exec and exit
-// below containerd with its time from the start of `ctr`: where the time
-// of a start goes, call by call. Run with -v; it reports the number of
-// execs and the time to the container's exit per runtime (medians).
+// BenchmarkTraceRun shows where the time of a `ctr run --rm` goes, call
+// by call, under the plain runc-v2 shim, io.containerd.cmc.v1 and runc-v2
+// with the runc link as BinaryName, on each containerd: it records every
+// exec, fork and exit below containerd with the kernel's scheduler
+// tracepoints (sched_process_exec/fork/exit in a private ftrace instance;
+// no ptrace, so nothing is slowed down), cuts each start into its 7 calls
+// (traceCallNames) and the gaps between them (traceSegmentNames), and
+// logs per segment the median under each runtime and, against runc-v2,
+// the median and the trimmed mean of the per-round differences (the
+// means nearly add up to the total's; medians do not). It also counts,
+// per call, the rounds in which the wrapper forked a thread before it
+// exec'ed the real binary -- the Go runtime started, so the C front did
+// not take the call. Run with -v (the first round's full trace is
+// logged too). REFVAL_TRACE_STRACE=DIR adds, for the first round, an
+// strace of the execve calls with argv and environment (slow: that
+// round's timing is off). Rounds rotate the order of the runtimes; a
+// round whose trace does not show the 7 calls for every runtime is left
+// out and logged.
 func BenchmarkTraceRun(b *testing.B) {
 	inst := "/sys/kernel/tracing/instances"
 	if _, err := os.Stat(inst); err != nil {
@@ -56,6 +66,7 @@ func BenchmarkTraceRun(b *testing.B) {
 			}
 			for range b.N {
 				for i := range traceRounds {
+					round := map[string][]float64{}
 					for _, m := range append(order[i%3:], order[:i%3]...) {
 						n++
 						tr.reset()
@@ -79,14 +90,20 @@ func BenchmarkTraceRun(b *testing.B) {
 						calls := traceCalls(evs)
 						if len(calls) != len(traceCallNames) {
 							b.Logf("containerd %s, %s: %d calls, not %d: round left out", v, m, len(calls), len(traceCallNames))
-							continue
+							break
 						}
 						for k, c := range calls {
 							if c.goStart {
 								goStarts[m][k]++
 							}
 						}
-						for k, d := range traceSegments(calls, base, float64(x.Duration)/1e6) {
+						round[m] = traceSegments(calls, base, float64(x.Duration)/1e6)
+					}
+					if len(round) < len(order) {
+						continue // keep the rounds paired
+					}
+					for m, segs := range round {
+						for k, d := range segs {
 							seg[m][traceSegmentNames[k]] = append(seg[m][traceSegmentNames[k]], ms(d))
 						}
 					}
@@ -112,7 +129,7 @@ func BenchmarkTraceRun(b *testing.B) {
 				}
 				tab = append(tab, fmt.Sprintf("Go runtime started (rounds) under %s: %s", m, strings.Join(g, ", ")))
 			}
-			b.Logf("containerd %s, medians in ms (per round, against runc-v2: median / trimmed mean of the differences; the means add up to the total's), %d rounds:\n%s", v, len(seg["runc"]["total"]), strings.Join(tab, "\n"))
+			b.Logf("containerd %s, medians in ms (per round, against runc-v2: median / trimmed mean of the differences; the means nearly add up to the total's), %d rounds:\n%s", v, len(seg["runc"]["total"]), strings.Join(tab, "\n"))
 			for _, m := range order {
 				b.ReportMetric(median(seg[m]["total"]), "ms-"+m)
 				if m != "runc" {
@@ -124,7 +141,8 @@ func BenchmarkTraceRun(b *testing.B) {
 }
 
 // pairedTrimmedMean is the mean of a[i]-b[i] without the lowest and the
-// highest fifth, in ms: unlike medians, these add up over segments.
+// highest fifth, in ms: unlike medians, these nearly add up over the
+// segments of a start.
 func pairedTrimmedMean(a, b []time.Duration) float64 {
 	d := make([]time.Duration, min(len(a), len(b)))
 	for i := range d {
