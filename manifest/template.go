@@ -2,9 +2,9 @@ package manifest
 
 import "fmt"
 
-// TemplateType is the document type of CMC version v's manifests: a
+// templateType is the document type of CMC version v's manifests: a
 // Manifest for CMC 0.9, an App Manifest for 0.7.
-func TemplateType(v CMCVersion) string {
+func templateType(v CMCVersion) string {
 	if v == CMC09 {
 		return TypeManifest
 	}
@@ -16,7 +16,7 @@ func TemplateType(v CMCVersion) string {
 // would ignore fails before anything is measured. A template of the other
 // dialect fails naming the CMC version to select.
 func CheckTemplate(tmpl *Document, v CMCVersion) error {
-	want := TemplateType(v)
+	want := templateType(v)
 	if t := tmpl.Type(); t != want {
 		if dv, ok := DialectOf(t); ok && dv != v {
 			return fmt.Errorf("%w: %q is a CMC %s document, but the CMC version is %s (select CMC version %s: cmc_version \"%s\" in a batch file, --cmc-version %s; or give a %q template)", ErrUnknownType, t, dv, v, dv, dv, dv, want)
