@@ -22,7 +22,7 @@ type RunOptions struct {
 	// Scheme is the measurement scheme (the zero Scheme is the default,
 	// refval-v1); a batch file's scheme is checked as it is decoded.
 	Scheme bundle.Scheme `json:"scheme,omitempty"`
-	// Driver is manifest.DriverTPM or manifest.DriverSW ("" is manifest.DriverSW).
+	// Driver is manifest.DriverTPM or DriverSW ("" is DriverSW).
 	Driver string `json:"driver,omitempty"`
 	// PCR of a TPM reference value (nil: manifest.DefaultPCR).
 	PCR *int `json:"pcr,omitempty"`
@@ -39,7 +39,7 @@ type RunOptions struct {
 	// runc).
 	Run *Run `json:"run,omitempty"`
 	// OciRules are the ociRules of the image's Manifest Description (CMC
-	// 0.9, GenerateConfig.ImageDescription only): how CMC's verifier
+	// 0.9, GenerateOptions.ImageDescription only): how CMC's verifier
 	// compares the measured config with the reference where their hashes
 	// differ (`refval measure --oci-rules-out` writes them).
 	OciRules map[string]any `json:"ociRules,omitempty"`
