@@ -12,10 +12,15 @@
 // become an engine prediction, and how a batch of jobs becomes signed
 // manifests (MeasureImage, ImageReferenceValues, NewPredictor, Generate),
 // for either CMC dialect (MeasureImageComponent and ImageComponents for CMC
-// 0.9, the default; Generate sets the signers up for the dialect).
+// 0.9, the default; Generate sets the signers up for the dialect). The
+// batch file and job model (Batch, Job, RunOptions, Run) is here, not in
+// package manifest, because run options hold engine options: the document
+// model stays free of the engine, which the shim does not link.
 //
 // It leaves out everything that belongs to a command line: flags, output
-// formats, exit codes, files named by flags (callers pass contents). It
+// formats, exit codes, files named by flags (callers pass contents; only
+// Generate writes, its output directory and the description file it
+// updates atomically). It
 // computes no digest itself: every digest comes from package bundle, over
 // the records of oci/layerfs or of a disk walk (docs/architecture.md).
 package refval

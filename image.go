@@ -128,14 +128,14 @@ func Platform(m *oci.Manifest) string {
 // oci: no rootfs on disk) into the reference value its manifest carries:
 // the job's scheme (else the prediction's, refval-v2 for kubernetes),
 // platform and run options (Prediction), named o.Name
-// or else after the image (manifest.NameFromImage: "web" for
+// or else after the image (NameFromImage: "web" for
 // "docker://r/ns/web:1"), described by the exact image. The ImageInfo
 // gives the manifest digest users know, the one at the source. base holds
 // the image-source options (store, registry, policy).
 //
 // A job whose Run is still in its command-line form is refused: resolve
 // it first (cmd/refval does, with its flag parser).
-func MeasureImage(ctx context.Context, ref string, o manifest.RunOptions, base ...oci.Option) (manifest.ReferenceValue, manifest.ImageInfo, error) {
+func MeasureImage(ctx context.Context, ref string, o RunOptions, base ...oci.Option) (manifest.ReferenceValue, ImageInfo, error) {
 	var rv manifest.ReferenceValue
 	res, vo, info, err := measureJob(ctx, ref, o, base)
 	if err != nil {
@@ -151,7 +151,7 @@ func MeasureImage(ctx context.Context, ref string, o manifest.RunOptions, base .
 // MeasureImageComponent is MeasureImage for the CMC v0.9 dialect: the
 // image's component (ImageComponents), ctrData.ociSpec being the config
 // the job's run options predict.
-func MeasureImageComponent(ctx context.Context, ref string, o manifest.RunOptions, base ...oci.Option) (manifest.Component, manifest.ImageInfo, error) {
+func MeasureImageComponent(ctx context.Context, ref string, o RunOptions, base ...oci.Option) (manifest.Component, ImageInfo, error) {
 	var c manifest.Component
 	res, vo, info, err := measureJob(ctx, ref, o, base)
 	if err != nil {
@@ -166,8 +166,8 @@ func MeasureImageComponent(ctx context.Context, ref string, o manifest.RunOption
 
 // measureJob measures the one platform of a job's image and returns it with
 // the value options and image identity MeasureImage gives it.
-func measureJob(ctx context.Context, ref string, o manifest.RunOptions, base []oci.Option) (*oci.ImageMeasurement, ValueOptions, manifest.ImageInfo, error) {
-	var info manifest.ImageInfo
+func measureJob(ctx context.Context, ref string, o RunOptions, base []oci.Option) (*oci.ImageMeasurement, ValueOptions, ImageInfo, error) {
+	var info ImageInfo
 	pred, scheme, err := Prediction(o.Run, o.Env, "")
 	if err != nil {
 		return nil, ValueOptions{}, info, err
@@ -189,7 +189,7 @@ func measureJob(ctx context.Context, ref string, o manifest.RunOptions, base []o
 	}
 	name := o.Name
 	if name == "" {
-		name = manifest.NameFromImage(ref)
+		name = NameFromImage(ref)
 	}
 	r := &res.Results[0]
 	// The digest users know is the manifest's at the source; the store
@@ -198,6 +198,6 @@ func measureJob(ctx context.Context, ref string, o manifest.RunOptions, base []o
 	if r.Manifest.SourceDigest != "" {
 		d = r.Manifest.SourceDigest
 	}
-	info = manifest.ImageInfo{Reference: ref, Digest: d.String(), Platform: Platform(r.Manifest)}
+	info = ImageInfo{Reference: ref, Digest: d.String(), Platform: Platform(r.Manifest)}
 	return res, ValueOptions{Name: name, Driver: o.Driver, PCR: o.PCR, Optional: o.Optional}, info, nil
 }

@@ -45,7 +45,7 @@ func testLayout(t *testing.T) (ref string, base []oci.Option, desc string, platf
 func TestMeasureImageDefaults(t *testing.T) {
 	ctx := context.Background()
 	ref, base, digest, platform := testLayout(t)
-	rv, info, err := MeasureImage(ctx, ref, manifest.RunOptions{}, base...)
+	rv, info, err := MeasureImage(ctx, ref, RunOptions{}, base...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestMeasureImageDefaults(t *testing.T) {
 	if rv.Description != wantDesc {
 		t.Errorf("description %q, want %q", rv.Description, wantDesc)
 	}
-	tpm, _, err := MeasureImage(ctx, ref, manifest.RunOptions{Driver: manifest.DriverTPM, Name: "front"}, base...)
+	tpm, _, err := MeasureImage(ctx, ref, RunOptions{Driver: manifest.DriverTPM, Name: "front"}, base...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,10 +88,10 @@ func TestNewPredictor(t *testing.T) {
 	if p, err := NewPredictor(nil, []string{"A=1"}, ""); p != nil || err != nil {
 		t.Errorf("no run: %v %v, want nil (runc)", p, err)
 	}
-	if p, err := NewPredictor(&manifest.Run{Engine: "runc"}, nil, ""); p != nil || err != nil {
+	if p, err := NewPredictor(&Run{Engine: "runc"}, nil, ""); p != nil || err != nil {
 		t.Errorf("runc: %v %v, want nil", p, err)
 	}
-	run := &manifest.Run{Engine: "containerd", EngineVersion: "2.4", RunOptions: engine.RunOptions{Env: []string{"B=2"}, Cwd: "/srv"}}
+	run := &Run{Engine: "containerd", EngineVersion: "2.4", RunOptions: engine.RunOptions{Env: []string{"B=2"}, Cwd: "/srv"}}
 	p, err := NewPredictor(run, []string{"A=1"}, "ctr1")
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +102,7 @@ func TestNewPredictor(t *testing.T) {
 	if strings.Join(run.Env, " ") != "B=2" {
 		t.Errorf("the job's run options were changed: env %q", run.Env)
 	}
-	for name, bad := range map[string]*manifest.Run{
+	for name, bad := range map[string]*Run{
 		"runc with options":   {RunOptions: engine.RunOptions{Cwd: "/srv"}},
 		"unknown engine":      {Engine: "podman"},
 		"unknown version":     {Engine: "containerd", EngineVersion: "9.9"},
@@ -121,24 +121,24 @@ func TestNewPredictor(t *testing.T) {
 // predicted fails Generate before any image is measured.
 func TestGenerateChecksRunOptionsFirst(t *testing.T) {
 	measured := 0
-	jobs := []manifest.Job{{Image: "oci:/l:a"}, {Image: "oci:/l:b", RunOptions: manifest.RunOptions{Run: &manifest.Run{Engine: "podman"}}}}
-	_, err := Generate(context.Background(), jobs, GenerateOptions{GenerateConfig: manifest.GenerateConfig{
+	jobs := []Job{{Image: "oci:/l:a"}, {Image: "oci:/l:b", RunOptions: RunOptions{Run: &Run{Engine: "podman"}}}}
+	_, err := Generate(context.Background(), jobs, GenerateOptions{
 		Template: []byte(`{"type":"App Manifest","name":"t","version":"1","validity":{"notBefore":"2026-01-01T00:00:00Z","notAfter":"2027-01-01T00:00:00Z"}}`),
 		OutDir:   t.TempDir(),
-		Measure: func(context.Context, string, manifest.RunOptions) (manifest.ReferenceValue, manifest.ImageInfo, error) {
+		Measure: func(context.Context, string, RunOptions) (manifest.ReferenceValue, ImageInfo, error) {
 			measured++
-			return manifest.ReferenceValue{}, manifest.ImageInfo{}, nil
+			return manifest.ReferenceValue{}, ImageInfo{}, nil
 		},
-	}})
+	})
 	if !errors.Is(err, ErrRunOptions) || measured != 0 || !strings.Contains(err.Error(), "images[1]") {
 		t.Errorf("err %v, %d measured; want ErrRunOptions naming images[1] before measuring", err, measured)
 	}
 }
 
-// TestRunOptionsErrorField: the error names the member of manifest.Run at
+// TestRunOptionsErrorField: the error names the member of Run at
 // fault, so that the CLI can name its flag and a batch its member.
 func TestRunOptionsErrorField(t *testing.T) {
-	for want, run := range map[string]*manifest.Run{
+	for want, run := range map[string]*Run{
 		"engine":   {Engine: "podman"},
 		"baseSpec": {Engine: "containerd", BaseSpec: []byte(`[]`)},
 		"host":     {Engine: "containerd", RunOptions: engine.RunOptions{NetHost: true}},

@@ -8,7 +8,6 @@ import (
 
 	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/engine"
-	"github.com/refval/refval/manifest"
 )
 
 // ErrRunOptions is wrapped by NewPredictor for run options that cannot
@@ -18,7 +17,7 @@ import (
 var ErrRunOptions = errors.New("invalid run options")
 
 // RunOptionsError is the error of NewPredictor: Field names the member of
-// manifest.Run at fault ("engine", "baseSpec", "host"), or is empty when
+// Run at fault ("engine", "baseSpec", "host"), or is empty when
 // Err, from package engine, names the option itself. It wraps Err and
 // ErrRunOptions.
 type RunOptionsError struct {
@@ -46,7 +45,7 @@ func runError(field string, err error) error { return &RunOptionsError{Field: fi
 //
 // Every check that needs no image is made here, so that a bad option
 // fails before anything is pulled.
-func NewPredictor(run *manifest.Run, env []string, id string) (*engine.Predictor, error) {
+func NewPredictor(run *Run, env []string, id string) (*engine.Predictor, error) {
 	if run == nil {
 		return nil, nil
 	}
@@ -135,7 +134,7 @@ func NewPredictor(run *manifest.Run, env []string, id string) (*engine.Predictor
 // containerd CRI vary per start). The kubernetes engine takes its options
 // from the pod file only: run options, a base spec, a host profile or a
 // job environment are errors, as is a missing pod or container.
-func Prediction(run *manifest.Run, env []string, id string) (engine.ConfigPredictor, bundle.Scheme, error) {
+func Prediction(run *Run, env []string, id string) (engine.ConfigPredictor, bundle.Scheme, error) {
 	if run == nil || run.Engine != string(engine.Kubernetes) {
 		p, err := NewPredictor(run, env, id)
 		if p == nil || err != nil {

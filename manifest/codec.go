@@ -306,7 +306,7 @@ func pathOrRoot(p string) string {
 func jsonUnmarshalStrict(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(v); err != nil {
-		return fieldError(err)
+		return FieldError(err)
 	}
 	return nil
 }

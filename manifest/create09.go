@@ -171,7 +171,7 @@ func ReadComponents(b []byte) ([]Component, error) {
 		dec := json.NewDecoder(bytes.NewReader(t))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&out); err != nil {
-			return nil, fieldError(err)
+			return nil, FieldError(err)
 		}
 	case CBOR:
 		if err := cborDec.Unmarshal(b, &out); err != nil {

@@ -17,14 +17,17 @@
 //
 // The CMC v0.9 documents (Manifest, Image and Manifest Description,
 // components) are modelled too; CMCVersion selects the dialect, and every
-// function taking none, Generate and ParseCMCVersion("") included, speaks
+// function taking none, ParseCMCVersion("") included, speaks
 // DefaultCMCVersion (0.9). The zero CMCVersion is that default too,
 // wherever it is passed (CMCVersion.Resolved is the one place that says
 // so: the cmcd driver, the measurement list codec and the signature
-// algorithms of a zero version are CMC 0.9's). Generate refuses a template of the other
-// dialect, and for 0.9 one whose version CMC would ignore, before measuring.
+// algorithms of a zero version are CMC 0.9's). CheckTemplate refuses a
+// template of the other dialect, and for 0.9 one whose version CMC would
+// ignore.
 //
-// Left out: signatures (package signing), measuring images (package oci;
-// Generate takes a MeasureFunc or MeasureComponentFunc), and the CBOR key
-// maps of CMC document types other than those above.
+// Left out: signatures (package signing), measuring images (package oci),
+// the batch file, run options and the generation pipeline (package refval,
+// the composition tier: run options hold engine options, and this package
+// imports no engine, umoci or YAML, since the shim links it), and the CBOR
+// key maps of CMC document types other than those above.
 package manifest

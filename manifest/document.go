@@ -102,13 +102,13 @@ func (d *Document) Decode(v any) error {
 		return err
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return fieldError(err)
+		return FieldError(err)
 	}
 	return nil
 }
 
-// fieldError rewrites encoding/json's type errors to name the member path.
-func fieldError(err error) error {
+// FieldError rewrites encoding/json's type errors to name the member path.
+func FieldError(err error) error {
 	if te, ok := err.(*json.UnmarshalTypeError); ok {
 		return fmt.Errorf("%w: %s: %s, want %s", ErrField, te.Field, te.Value, te.Type)
 	}

@@ -81,11 +81,3 @@ func FuzzReadReferenceValues(f *testing.F) {
 		_, _ = ReadReferenceValues(in)
 	})
 }
-
-func FuzzParseBatch(f *testing.F) {
-	f.Add([]byte(`{"images":[{"image":"oci:/l:web","name":"web","driver":"tpm","pcr":11,"env":["A=1"]}]}`))
-	f.Add([]byte(`[{"image":"docker://r/x:1"}]`))
-	f.Fuzz(func(t *testing.T, in []byte) {
-		_, _ = ParseBatch(in)
-	})
-}

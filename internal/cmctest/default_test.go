@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/refval/refval"
 	"github.com/refval/refval/internal/cmctest"
 	"github.com/refval/refval/internal/testimage"
 	"github.com/refval/refval/manifest"
@@ -113,11 +114,11 @@ func TestGenerateDefaultWithCMC(t *testing.T) {
 	run(t, true, bin, "manifest", "create", "--name", "tmpl", "--version", "2025-01-01T00:00:00Z", "--valid-for", "1d", "--out", tmpl)
 	p := cmctest.NewPKI(t, t.TempDir(), "p256")
 	out := filepath.Join(tmp, "out")
-	var first []manifest.GenerateResult
+	var first []refval.GenerateResult
 	for _, f := range []string{"json", "cbor"} {
 		sum := run(t, true, bin, append([]string{"generate", ref, "--template", tmpl, "--scheme", "cmc", "--format", f,
 			"--key", p.Key, "--cert", p.Leaf, "--out", out, "--not-before", "2025-01-01T00:00:00Z", "--valid-for", "36500d"}, store...)...)
-		var rs []manifest.GenerateResult
+		var rs []refval.GenerateResult
 		if err := json.Unmarshal(sum, &rs); err != nil || len(rs) != 1 || rs[0].Component == nil {
 			t.Fatalf("generate --format %s summary %v:\n%s", f, err, sum)
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refval/refval"
 	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/manifest"
 	"github.com/refval/refval/oci"
@@ -72,15 +73,15 @@ func TestDefaultCMCVersionIs09(t *testing.T) {
 
 // fakeComponent stands in for package oci in the CMC 0.9 path, as
 // fakeMeasure does for 0.7.
-func fakeComponent(measured *int) manifest.MeasureComponentFunc {
-	return func(_ context.Context, ref string, o manifest.RunOptions) (manifest.Component, manifest.ImageInfo, error) {
+func fakeComponent(measured *int) refval.MeasureComponentFunc {
+	return func(_ context.Context, ref string, o refval.RunOptions) (manifest.Component, refval.ImageInfo, error) {
 		*measured++
 		if strings.Contains(ref, "broken") {
-			return manifest.Component{}, manifest.ImageInfo{}, errors.New("corrupted blob")
+			return manifest.Component{}, refval.ImageInfo{}, errors.New("corrupted blob")
 		}
 		return manifest.Component{Type: manifest.ComponentApplication, Name: o.Name + "/" + string(o.Scheme),
 				Hashes: []manifest.Hash{{Alg: manifest.HashSHA256, Content: bytes.Repeat([]byte{9}, 32)}}},
-			manifest.ImageInfo{Reference: ref, Digest: "sha256:" + strings.Repeat("cd", 32)}, nil
+			refval.ImageInfo{Reference: ref, Digest: "sha256:" + strings.Repeat("cd", 32)}, nil
 	}
 }
 
@@ -95,8 +96,8 @@ func TestGenerateCMC09(t *testing.T) {
 	measured := 0
 	oldC, oldM := componentMeasurer, imageMeasurer
 	t.Cleanup(func() { componentMeasurer, imageMeasurer = oldC, oldM })
-	componentMeasurer = func([]oci.Option) manifest.MeasureComponentFunc { return fakeComponent(&measured) }
-	imageMeasurer = func([]oci.Option) manifest.MeasureFunc { return fakeMeasure }
+	componentMeasurer = func([]oci.Option) refval.MeasureComponentFunc { return fakeComponent(&measured) }
+	imageMeasurer = func([]oci.Option) refval.MeasureFunc { return fakeMeasure }
 	t.Setenv("SOURCE_DATE_EPOCH", fmtUnix(time.Now().Add(-time.Minute)))
 	tmpl := filepath.Join(dir, "manifest.json")
 	imgDesc := filepath.Join(dir, "image.json")
@@ -116,7 +117,7 @@ func TestGenerateCMC09(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("generate: exit %d %s", code, stderr)
 	}
-	var sum []manifest.GenerateResult
+	var sum []refval.GenerateResult
 	if err := json.Unmarshal([]byte(out), &sum); err != nil || len(sum) != 1 || sum[0].Component == nil || sum[0].ReferenceValue != nil {
 		t.Fatalf("summary %v:\n%s", err, out)
 	}
@@ -205,8 +206,8 @@ func TestManifestCreateFromImage(t *testing.T) {
 	measured := 0
 	oldC, oldM := componentMeasurer, imageMeasurer
 	t.Cleanup(func() { componentMeasurer, imageMeasurer = oldC, oldM })
-	componentMeasurer = func([]oci.Option) manifest.MeasureComponentFunc { return fakeComponent(&measured) }
-	imageMeasurer = func([]oci.Option) manifest.MeasureFunc { return fakeMeasure }
+	componentMeasurer = func([]oci.Option) refval.MeasureComponentFunc { return fakeComponent(&measured) }
+	imageMeasurer = func([]oci.Option) refval.MeasureFunc { return fakeMeasure }
 	t.Setenv("SOURCE_DATE_EPOCH", fmtUnix(time.Now()))
 	code, out, stderr := sigCLI(t, "", "manifest", "create", "--from-image", "oci:/layout:web", "--scheme", "cmc", "--name", "web", "--version", "2026-01-02T15:04:05Z")
 	var m manifest.Manifest

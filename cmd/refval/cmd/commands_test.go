@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/refval/refval"
 	"github.com/refval/refval/internal/testimage"
 	"github.com/refval/refval/manifest"
 )
@@ -87,7 +88,7 @@ func TestBatchRunObjectForm(t *testing.T) {
  {"image":"`+ref+`","name":"plain","env":["MODE=prod"]}]}`), 0o644)
 	code, out, stderr = sigCLI(t, "", "generate", "--cmc-version", "0.7", "--batch", batch, "--template", tmpl, "--key", signers[0][0], "--cert", signers[0][1],
 		"--out", filepath.Join(dir, "out"), "--layout", store, "--insecure-policy", "-q")
-	var sum []manifest.GenerateResult
+	var sum []refval.GenerateResult
 	if code != 0 || json.Unmarshal([]byte(out), &sum) != nil || len(sum) != 3 {
 		t.Fatalf("generate: exit %d\n%s\n%s", code, out, stderr)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/refval/refval"
 	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/engine"
 	"github.com/refval/refval/internal/testimage"
@@ -123,7 +124,7 @@ func TestGenerateDockerRun(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("generate: exit %d\n%s\n%s", code, sumOut, stderr)
 	}
-	var sum []manifest.GenerateResult
+	var sum []refval.GenerateResult
 	if err := json.Unmarshal([]byte(sumOut), &sum); err != nil || len(sum) != 2 {
 		t.Fatalf("summary %v: %s", err, sumOut)
 	}

@@ -312,7 +312,7 @@ func (s *signerFlags) load() ([]signing.Signer, error) {
 // --host-profile) and the `ctr run` options that change the config, under
 // ctr's own names. measure and unpack register them; generate's batch
 // file spells them the same way in its legacy command-line "run"
-// (parseRunCommandLine). run turns them into a manifest.Run, and
+// (parseRunCommandLine). run turns them into a refval.Run, and
 // refval.NewPredictor, the one place a prediction is set up, into an
 // engine.Predictor.
 type runFlags struct {
@@ -417,7 +417,7 @@ func (f *runFlags) usageError(err error) error {
 
 // run returns the run options of the flags as the library takes them (nil
 // for --engine runc), with the files the flags name read.
-func (f *runFlags) run(args []string) (*manifest.Run, error) {
+func (f *runFlags) run(args []string) (*refval.Run, error) {
 	if f.engine != string(engine.Kubernetes) {
 		for _, n := range kubeFlags {
 			if f.fs.Changed(n) {
@@ -436,7 +436,7 @@ func (f *runFlags) run(args []string) (*manifest.Run, error) {
 		if f.pod == "" || f.container == "" {
 			return nil, UsageErrorf("--engine kubernetes needs --pod FILE and --container NAME")
 		}
-		return &manifest.Run{Engine: f.engine, Pod: f.pod, Container: f.container, NodeProfile: f.nodeProfile}, nil
+		return &refval.Run{Engine: f.engine, Pod: f.pod, Container: f.container, NodeProfile: f.nodeProfile}, nil
 	}
 	if f.engine == string(engine.Runc) {
 		for _, n := range runOptionFlags {
@@ -455,7 +455,7 @@ func (f *runFlags) run(args []string) (*manifest.Run, error) {
 	if f.engine == string(engine.Nerdctl) {
 		return f.nerdctlRun(args)
 	}
-	run := &manifest.Run{Engine: f.engine, EngineVersion: f.engineVersion}
+	run := &refval.Run{Engine: f.engine, EngineVersion: f.engineVersion}
 	ro := &run.RunOptions
 	ro.Args, ro.Env, ro.Cwd, ro.User, ro.Hostname = args, f.env, f.cwd, f.user, f.hostname
 	ro.ReadOnly, ro.Privileged, ro.TTY, ro.NetHost = f.readOnly, f.privileged, f.tty, f.netHost
@@ -520,7 +520,7 @@ func (f *runFlags) host() (*engine.Host, error) {
 // the image are a `docker run` command line without the image, under
 // docker's own names ([OPTIONS] [COMMAND [ARG...]]); of refval's run
 // flags only --engine-version and --host-profile apply.
-func (f *runFlags) dockerRun(args []string) (*manifest.Run, error) {
+func (f *runFlags) dockerRun(args []string) (*refval.Run, error) {
 	for _, n := range runOptionFlags {
 		if n != "engine-version" && n != "host-profile" && f.fs.Changed(n) {
 			return nil, UsageErrorf("--%s: with --engine docker, give docker run's own options after the image (refval measure --engine docker IMAGE -- -e A=1 --read-only CMD)", n)
@@ -530,7 +530,7 @@ func (f *runFlags) dockerRun(args []string) (*manifest.Run, error) {
 	if err != nil {
 		return nil, UsageErrorf("%v", err)
 	}
-	run := &manifest.Run{Engine: f.engine, EngineVersion: f.engineVersion}
+	run := &refval.Run{Engine: f.engine, EngineVersion: f.engineVersion}
 	run.RunOptions.Docker = d
 	if run.Host, err = f.host(); err != nil {
 		return nil, err
@@ -542,7 +542,7 @@ func (f *runFlags) dockerRun(args []string) (*manifest.Run, error) {
 // a `nerdctl run` command line without the image after it; of refval's
 // run flags only --engine-version and --host-profile (which needs a
 // nerdctl section, `refval host-profile --nerdctl`) apply.
-func (f *runFlags) nerdctlRun(args []string) (*manifest.Run, error) {
+func (f *runFlags) nerdctlRun(args []string) (*refval.Run, error) {
 	for _, n := range runOptionFlags {
 		if n != "engine-version" && n != "host-profile" && f.fs.Changed(n) {
 			return nil, UsageErrorf("--%s: with --engine nerdctl, give nerdctl run's own options after the image (refval measure --engine nerdctl --host-profile FILE IMAGE -- --network none -e A=1 CMD)", n)
@@ -552,7 +552,7 @@ func (f *runFlags) nerdctlRun(args []string) (*manifest.Run, error) {
 	if err != nil {
 		return nil, UsageErrorf("%v", err)
 	}
-	run := &manifest.Run{Engine: f.engine, EngineVersion: f.engineVersion}
+	run := &refval.Run{Engine: f.engine, EngineVersion: f.engineVersion}
 	run.RunOptions.Nerdctl = r
 	if run.Host, err = f.host(); err != nil {
 		return nil, err
@@ -595,7 +595,7 @@ func parseRunCommandLine(args []string) (*runFlags, error) {
 
 // resolveRunCommandLines replaces the legacy command-line "run" of every
 // job by the options it spells (nil for runc), before anything is measured.
-func resolveRunCommandLines(file string, jobs []manifest.Job) error {
+func resolveRunCommandLines(file string, jobs []refval.Job) error {
 	for i := range jobs {
 		r := jobs[i].Run
 		if r == nil || r.CommandLine == nil {

@@ -17,10 +17,10 @@ import (
 // imageMeasurer returns the function that measures one image for generate
 // and manifest create --from-image: refval.MeasureImage with the
 // registry/store options of the command line. Tests replace it.
-var imageMeasurer = func(base []oci.Option) manifest.MeasureFunc { return refval.Measurer(base...) }
+var imageMeasurer = func(base []oci.Option) refval.MeasureFunc { return refval.Measurer(base...) }
 
 // componentMeasurer is imageMeasurer for CMC 0.9 components.
-var componentMeasurer = func(base []oci.Option) manifest.MeasureComponentFunc {
+var componentMeasurer = func(base []oci.Option) refval.MeasureComponentFunc {
 	return refval.ComponentMeasurer(base...)
 }
 
@@ -99,14 +99,14 @@ path per image) and exits 1 if any image failed, after finishing the others.`,
 			if err != nil {
 				return err
 			}
-			var jobs []manifest.Job
+			var jobs []refval.Job
 			var batchVersion manifest.CMCVersion
 			if batch != "" {
 				b, err := os.ReadFile(batch)
 				if err != nil {
 					return err
 				}
-				bt, err := manifest.ParseBatchFile(b)
+				bt, err := refval.ParseBatchFile(b)
 				if err != nil {
 					return UsageErrorf("%s: %v", batch, err)
 				}
@@ -141,7 +141,7 @@ path per image) and exits 1 if any image failed, after finishing the others.`,
 				if err := checkImageArg(a); err != nil {
 					return err
 				}
-				j := manifest.Job{Image: a, RunOptions: manifest.RunOptions{Scheme: scheme, Driver: driver, PCR: p, Env: env, OciRules: rules}}
+				j := refval.Job{Image: a, RunOptions: refval.RunOptions{Scheme: scheme, Driver: driver, PCR: p, Env: env, OciRules: rules}}
 				if err := j.Validate(); err != nil {
 					return UsageErrorf("%v", err)
 				}
@@ -149,7 +149,7 @@ path per image) and exits 1 if any image failed, after finishing the others.`,
 			}
 			if !v.changed(cmd) {
 				// The window then comes from the template: say which flags
-				// give one when it has none (manifest.Generate refuses it).
+				// give one when it has none (refval.Generate refuses it).
 				if d, err := manifest.Parse(tb, ""); err == nil {
 					if _, _, err := d.ValidityWindow(); err != nil {
 						return fmt.Errorf("%s: %w: give --valid-for (with --not-before or SOURCE_DATE_EPOCH) or a validity in the template", template, err)
@@ -157,11 +157,9 @@ path per image) and exits 1 if any image failed, after finishing the others.`,
 				}
 			}
 			o := refval.GenerateOptions{
-				GenerateConfig: manifest.GenerateConfig{
-					CMCVersion: dialect, Template: tb, Format: f, OutDir: outDir,
-					DeviceDescription: deviceDesc, ImageDescription: imageDesc,
-					Measure: imageMeasurer(base), MeasureComponent: componentMeasurer(base),
-				},
+				CMCVersion: dialect, Template: tb, Format: f, OutDir: outDir,
+				DeviceDescription: deviceDesc, ImageDescription: imageDesc,
+				Measure: imageMeasurer(base), MeasureComponent: componentMeasurer(base),
 				Signers: signers,
 			}
 			if v.changed(cmd) {

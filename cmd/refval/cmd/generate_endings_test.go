@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/refval/refval"
 	ti "github.com/refval/refval/internal/testimage"
 	"github.com/refval/refval/manifest"
 )
@@ -63,7 +64,7 @@ func TestGenerateLayerEndings(t *testing.T) {
 	if code != 1 {
 		t.Errorf("generate: exit %d, want 1 (the truncated image failed)\n%s", code, stderr)
 	}
-	var sum []manifest.GenerateResult
+	var sum []refval.GenerateResult
 	if err := json.Unmarshal([]byte(sumOut), &sum); err != nil || len(sum) != len(jobs) {
 		t.Fatalf("summary %v: %s", err, sumOut)
 	}

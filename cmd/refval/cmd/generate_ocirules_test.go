@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refval/refval"
 	"github.com/refval/refval/manifest"
 	"github.com/refval/refval/oci"
 )
@@ -24,7 +25,7 @@ func TestGenerateOCIRules(t *testing.T) {
 	measured := 0
 	oldC := componentMeasurer
 	t.Cleanup(func() { componentMeasurer = oldC })
-	componentMeasurer = func([]oci.Option) manifest.MeasureComponentFunc { return fakeComponent(&measured) }
+	componentMeasurer = func([]oci.Option) refval.MeasureComponentFunc { return fakeComponent(&measured) }
 	t.Setenv("SOURCE_DATE_EPOCH", fmtUnix(time.Now().Add(-time.Minute)))
 	// The template, and two Image Descriptions holding its description.
 	tmpl := filepath.Join(dir, "manifest.json")

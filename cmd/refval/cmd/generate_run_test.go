@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/refval/refval"
 	"github.com/refval/refval/internal/testimage"
 	"github.com/refval/refval/manifest"
 )
@@ -54,7 +55,7 @@ func TestGenerateRunOptions(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("generate: exit %d\n%s\n%s", code, sumOut, stderr)
 	}
-	var sum []manifest.GenerateResult
+	var sum []refval.GenerateResult
 	if err := json.Unmarshal([]byte(sumOut), &sum); err != nil || len(sum) != 2 {
 		t.Fatalf("summary %v: %s", err, sumOut)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refval/refval"
 	"github.com/refval/refval/internal/testimage"
 	"github.com/refval/refval/manifest"
 )
@@ -41,7 +42,7 @@ func TestGenerateRealImage(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("generate: exit %d\n%s\n%s", code, sumOut, stderr)
 	}
-	var sum []manifest.GenerateResult
+	var sum []refval.GenerateResult
 	if err := json.Unmarshal([]byte(sumOut), &sum); err != nil || len(sum) != 1 {
 		t.Fatalf("summary %v: %s", err, sumOut)
 	}

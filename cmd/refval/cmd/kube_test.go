@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/refval/refval"
 	"github.com/refval/refval/bundle"
 	ti "github.com/refval/refval/internal/testimage"
 	"github.com/refval/refval/manifest"
@@ -90,7 +91,7 @@ func TestGenerateKubernetes(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("generate: exit %d\n%s\n%s", code, sumOut, stderr)
 	}
-	var sum []manifest.GenerateResult
+	var sum []refval.GenerateResult
 	if err := json.Unmarshal([]byte(sumOut), &sum); err != nil || len(sum) != 1 || sum[0].ReferenceValue == nil {
 		t.Fatalf("summary %v: %s", err, sumOut)
 	}

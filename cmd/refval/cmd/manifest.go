@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/refval/refval"
 	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/internal/atomicfile"
 	"github.com/refval/refval/manifest"
@@ -205,13 +206,13 @@ lasts --valid-for (default 365d) unless --not-after is given.`,
 				return err
 			}
 			// --from-image: the run options of the one image measured.
-			var run manifest.RunOptions
+			var run refval.RunOptions
 			var base []oci.Option
 			if fromImage != "" {
 				if err := checkImageArg(fromImage); err != nil {
 					return err
 				}
-				run = manifest.RunOptions{Name: o.Name, Scheme: schemeFor(scheme, dialect), Driver: driver}
+				run = refval.RunOptions{Name: o.Name, Scheme: schemeFor(scheme, dialect), Driver: driver}
 				if cmd.Flags().Changed("pcr") {
 					run.PCR = &pcr
 				}

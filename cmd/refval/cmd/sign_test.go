@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/refval/refval"
 	"github.com/refval/refval/manifest"
 	"github.com/refval/refval/oci"
 )
@@ -221,7 +222,7 @@ func TestCLIGenerate(t *testing.T) {
 	root, signers := sigPKI(t, dir, "gen")
 	old := imageMeasurer
 	t.Cleanup(func() { imageMeasurer = old })
-	imageMeasurer = func([]oci.Option) manifest.MeasureFunc { return fakeMeasure }
+	imageMeasurer = func([]oci.Option) refval.MeasureFunc { return fakeMeasure }
 	tmpl := filepath.Join(dir, "app.manifest.json")
 	os.WriteFile(tmpl, []byte(`{"type":"App Manifest","name":"x","version":"1","developerCommonName":"gen signer","referenceValues":[]}`), 0o644)
 	outDir := filepath.Join(dir, "out")
@@ -238,7 +239,7 @@ func TestCLIGenerate(t *testing.T) {
 	if code != ExitFailure {
 		t.Fatalf("exit %d, want 1 (one image failed): %s", code, stderr)
 	}
-	var sum []manifest.GenerateResult
+	var sum []refval.GenerateResult
 	if err := json.Unmarshal([]byte(out), &sum); err != nil || len(sum) != 2 {
 		t.Fatalf("summary: %v\n%s", err, out)
 	}
@@ -270,12 +271,12 @@ func TestCLIGenerate(t *testing.T) {
 
 // fakeMeasure stands in for package oci: images whose reference contains
 // "broken" fail, the others get a fixed reference value.
-func fakeMeasure(_ context.Context, ref string, o manifest.RunOptions) (manifest.ReferenceValue, manifest.ImageInfo, error) {
+func fakeMeasure(_ context.Context, ref string, o refval.RunOptions) (manifest.ReferenceValue, refval.ImageInfo, error) {
 	if strings.Contains(ref, "broken") {
-		return manifest.ReferenceValue{}, manifest.ImageInfo{}, errors.New("corrupted blob")
+		return manifest.ReferenceValue{}, refval.ImageInfo{}, errors.New("corrupted blob")
 	}
 	return manifest.ReferenceValue{Type: manifest.TypeSW, Name: o.Name, Sha256: bytes.Repeat([]byte{7}, 32)},
-		manifest.ImageInfo{Reference: ref, Digest: "sha256:" + strings.Repeat("ab", 32)}, nil
+		refval.ImageInfo{Reference: ref, Digest: "sha256:" + strings.Repeat("ab", 32)}, nil
 }
 
 func fmtRFC(t time.Time) string { return t.UTC().Format(time.RFC3339) }

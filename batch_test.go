@@ -1,11 +1,13 @@
-package manifest
+package refval
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/refval/refval/bundle"
+	"github.com/refval/refval/manifest"
 )
 
 // TestBatchRunForms: a batch entry's "run" is read as an object of typed
@@ -46,4 +48,48 @@ func TestBatchRunForms(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+}
+
+// The files in examples/ci must stay valid input for generate.
+func TestCIExamplesParse(t *testing.T) {
+	b, err := os.ReadFile("examples/ci/images.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if jobs, err := ParseBatch(b); err != nil || len(jobs) == 0 {
+		t.Errorf("images.json: %v", err)
+	}
+	b, err = os.ReadFile("examples/ci/app.manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := manifest.Parse(b, ""); err != nil || d.Type() != manifest.TypeAppManifest {
+		t.Errorf("app.manifest.json: %v", err)
+	}
+}
+
+func TestNameFromImage(t *testing.T) {
+	for in, want := range map[string]string{
+		"docker://reg:5000/ns/web:1.0":     "web",
+		"docker://reg/ns/web@sha256:ab":    "web",
+		"oci:/layouts/store:web":           "web",
+		"oci:/layouts/store":               "store",
+		"oci-archive:/tmp/web.tar":         "web",
+		"oci-archive:/tmp/img.tar:api":     "api",
+		"docker-archive:/tmp/db.tar":       "db",
+		"dir:/images/cache":                "cache",
+		"registry.example.com/team/app:v2": "app",
+	} {
+		if got := NameFromImage(in); got != want {
+			t.Errorf("NameFromImage(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func FuzzParseBatch(f *testing.F) {
+	f.Add([]byte(`{"images":[{"image":"oci:/l:web","name":"web","driver":"tpm","pcr":11,"env":["A=1"]}]}`))
+	f.Add([]byte(`[{"image":"docker://r/x:1"}]`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		_, _ = ParseBatch(in)
+	})
 }
