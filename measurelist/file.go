@@ -1,6 +1,7 @@
 package measurelist
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -98,7 +99,21 @@ func Append(path string, f Format, e Entry, commit CommitFunc) (added bool, err 
 
 // AppendCodec is Append for a list in wire format c (a Format, or the
 // CMC v0.9 Artifact).
+//
+// For the codecs of this package, Append keeps the index LIST.idx (see
+// listIndex): when it names c and the SHA-256 of the list's bytes, the
+// list is exactly what refval last wrote, and the entry is spliced into
+// those bytes (the same bytes Encode would write) instead of decoding and
+// re-encoding the whole list. Otherwise the list takes the full path, and
+// a fresh index is written after it. The index is only a cache: failing
+// to read or write it never fails Append.
 func AppendCodec(path string, c Codec, e Entry, commit CommitFunc) (added bool, err error) {
+	return appendCodec(path, c, e, commit, true)
+}
+
+// appendCodec is AppendCodec; useIndex false is the full path without
+// the index (the benchmark's baseline).
+func appendCodec(path string, c Codec, e Entry, commit CommitFunc, useIndex bool) (added bool, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return false, fmt.Errorf("measurement list: %w", err)
 	}
@@ -113,25 +128,56 @@ func AppendCodec(path string, c Codec, e Entry, commit CommitFunc) (added bool, 
 	if err != nil {
 		return false, err
 	}
-	l, err := c.Decode(old)
-	if err != nil {
-		// Never rewrite a list we cannot read: it is evidence.
-		return false, fmt.Errorf("%s: %w", path, err)
+	sp, _ := c.(splicer)
+	if !useIndex {
+		sp = nil
 	}
-	for _, x := range l {
-		if x.TemplateSha256 == e.TemplateSha256 {
-			return false, nil
+	var oldIdx []byte
+	var b []byte
+	var idx listIndex
+	if sp != nil {
+		oldIdx = readIndex(path)
+		if x, ok := validIndex(oldIdx, sp, old); ok {
+			if x.has(e.TemplateSha256) {
+				return false, nil
+			}
+			if b, err = sp.splice(old, len(x.templates), e); err == nil {
+				idx = listIndex{codec: x.codec, sum: sha256.Sum256(b), templates: append(x.templates, e.TemplateSha256)}
+			} else if !errors.Is(err, errNoSplice) {
+				return false, err
+			}
 		}
 	}
-	b, err := c.Encode(append(l, e))
-	if err != nil {
-		return false, err
+	if b == nil {
+		l, err := c.Decode(old)
+		if err != nil {
+			// Never rewrite a list we cannot read: it is evidence.
+			return false, fmt.Errorf("%s: %w", path, err)
+		}
+		for _, x := range l {
+			if x.TemplateSha256 == e.TemplateSha256 {
+				if sp != nil && existed {
+					writeIndex(path, newIndex(sp.indexKey(), old, l).marshal())
+				}
+				return false, nil
+			}
+		}
+		l = append(l, e)
+		if b, err = c.Encode(l); err != nil {
+			return false, err
+		}
+		if sp != nil {
+			idx = newIndex(sp.indexKey(), b, l)
+		}
 	}
 	if len(b) > MaxSize {
 		return false, fmt.Errorf("measurement list %s: %w: adding %s would make it %d bytes, limit %d", path, ErrTooLarge, e.Name, len(b), MaxSize)
 	}
 	if err := atomicfile.WriteFile(path, b, 0o644); err != nil {
 		return false, fmt.Errorf("measurement list: %w", err)
+	}
+	if sp != nil {
+		writeIndex(path, idx.marshal())
 	}
 	if commit == nil {
 		return true, nil
@@ -142,6 +188,15 @@ func AppendCodec(path string, c Codec, e Entry, commit CommitFunc) (added bool, 
 			rerr = atomicfile.WriteFile(path, old, 0o644)
 		} else {
 			rerr = os.Remove(path)
+		}
+		if sp != nil {
+			// Back to the index of the restored list (or none: any index
+			// whose hash does not match is ignored anyway).
+			if rerr == nil && oldIdx != nil {
+				writeIndex(path, oldIdx)
+			} else {
+				removeIndex(path)
+			}
 		}
 		if rerr != nil {
 			return false, errors.Join(cerr, fmt.Errorf("restore measurement list: %w", rerr))
@@ -159,7 +214,8 @@ func AppendCodec(path string, c Codec, e Entry, commit CommitFunc) (added bool, 
 // next writer tries again).
 func removeStaleTemps(path string) {
 	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), atomicfile.TempPattern(path)))
-	for _, m := range matches {
+	idx, _ := filepath.Glob(filepath.Join(filepath.Dir(path), atomicfile.TempPattern(indexPath(path))))
+	for _, m := range append(matches, idx...) {
 		if fi, err := os.Lstat(m); err == nil && fi.Mode().IsRegular() {
 			os.Remove(m)
 		}

@@ -130,7 +130,7 @@ func Read(path string, limit int64, links Links) ([]byte, error) {
 	if fi.Size() > limit {
 		return nil, &Error{Path: path, Err: ErrTooLarge, Size: fi.Size(), Limit: limit}
 	}
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	b, err := readAll(io.LimitReader(f, limit+1), fi.Size())
 	if err != nil {
 		return nil, err
 	}
@@ -138,4 +138,24 @@ func Read(path string, limit int64, links Links) ([]byte, error) {
 		return nil, &Error{Path: path, Err: ErrTooLarge, Size: -1, Limit: limit}
 	}
 	return b, nil
+}
+
+// readAll is io.ReadAll with a first buffer of size+1 bytes (the size
+// the file had when opened), as os.ReadFile: a large file is read
+// without growing the buffer step by step.
+func readAll(r io.Reader, size int64) ([]byte, error) {
+	b := make([]byte, 0, size+1)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
