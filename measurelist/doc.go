@@ -19,6 +19,27 @@
 // concurrent writers lose nothing and a crash leaves the old or the new
 // list, never a torn one; an unreadable list is never rewritten.
 //
+// The index: AppendCodec keeps LIST.idx next to the list, a cache of the
+// SHA-256 of the list file's exact bytes, the codec that wrote them and
+// their entries' template hashes. When the index parses, names the codec
+// and its hash is that of the list as read under the lock, the list is
+// byte for byte what refval last wrote: the duplicate check reads the
+// index, and the new entry's encoding is spliced into those bytes
+// (JSON: before the closing bracket of the entries array, indented as
+// MarshalIndent indents it; CBOR: the array head rewritten for one more
+// element, the entry appended), which gives exactly Encode of the whole
+// list, so an append costs reading, hashing and writing the file instead
+// of decoding and re-encoding every entry. In every other case (no index,
+// another hash or codec, an index that does not parse, an empty list) the
+// full decode/validate/encode path runs and writes a fresh index. The
+// index is safe because it is only a cache of a verified hash: it is
+// used for no bytes but those it hashes, which refval encoded itself,
+// and it adds nothing to the evidence, which stays the list. Whoever can
+// write both files can write any list anyway. Failing to read or write
+// the index never fails an append; a failed commit restores the index
+// with the list. A symbolic link or other non-regular file as the index
+// is neither read nor written.
+//
 // Left out: the PCR replay itself and any policy (the verifier's part),
 // and the drivers that record an entry elsewhere (package driver).
 package measurelist
