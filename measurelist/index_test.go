@@ -384,3 +384,21 @@ func FuzzParseIndex(f *testing.F) {
 		}
 	})
 }
+
+// Splicing never panics on bytes that are not Encode's (a forged index
+// can name any list's hash), and what it accepts keeps the old bytes.
+func FuzzSplice(f *testing.F) {
+	for _, c := range codecs {
+		b, _ := c.Encode(entries09(2))
+		f.Add(b, 2)
+	}
+	f.Add([]byte{0xa3, 0x00, 0x7b, 0xff}, 1)
+	f.Fuzz(func(t *testing.T, old []byte, n int) {
+		for _, c := range codecs {
+			out, err := c.(splicer).splice(old, n, entry09(1))
+			if err == nil && len(out) <= len(old) {
+				t.Fatalf("%s: splice gave %d bytes from %d", codecName(c), len(out), len(old))
+			}
+		}
+	})
+}
