@@ -58,8 +58,8 @@ type RunOptions struct {
 // is read into CommandLine; the command that reads the batch resolves it
 // into the fields, with its own flag parser, before anything is measured.
 type Run struct {
-	// Engine is the engine kind ("runc", the default, "containerd" or
-	// "kubernetes").
+	// Engine is the engine kind ("runc", the default, "containerd",
+	// "kubernetes", "docker" or "nerdctl").
 	Engine string `json:"engine,omitempty"`
 	// EngineVersion is the engine's version ("": engine.DefaultVersion).
 	EngineVersion string `json:"engineVersion,omitempty"`

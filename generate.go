@@ -106,6 +106,7 @@ type GenerateResult struct {
 // with RS256); for CMC 0.7 it is a logged warning, so that 0.7 outputs stay
 // what they were before dialects existed.
 func Generate(ctx context.Context, jobs []Job, o GenerateOptions) ([]GenerateResult, error) {
+	jobs = slices.Clone(jobs) // names and schemes are resolved in the copy
 	for i, j := range jobs {
 		if _, _, err := Prediction(j.Run, j.Env, ""); err != nil {
 			return nil, fmt.Errorf("images[%d] (%s): run: %w", i, j.Image, err)

@@ -107,7 +107,7 @@ type NerdctlRun struct {
 	Privileged  bool     `json:"privileged,omitempty"`
 	CapAdd      []string `json:"capAdd,omitempty"`
 	CapDrop     []string `json:"capDrop,omitempty"`
-	SecurityOpt []string `json:"securityOpt,omitempty"` // seccomp=unconfined, apparmor=unconfined, no-new-privileges[=BOOL], systempaths=unconfined
+	SecurityOpt []string `json:"securityOpt,omitempty"` // seccomp=unconfined|builtin, apparmor=unconfined, no-new-privileges[=BOOL], systempaths=unconfined
 	// Entrypoint is --entrypoint (repeatable in nerdctl), used when
 	// EntrypointSet; then the image's entrypoint and cmd are both dropped.
 	Entrypoint    []string `json:"entrypoint,omitempty"`
@@ -206,8 +206,16 @@ func (n *nerdctlSpec) check() error {
 	if r.Privileged && len(n.c.Host.Capabilities) == 0 {
 		return fmt.Errorf("%w: --privileged grants nerdctl's capabilities on the device; the host profile has none", ErrHostDependent)
 	}
-	if r.CPUs < 0 || r.Memory < 0 || r.PidsLimit < 0 {
-		return fmt.Errorf("%w: negative resource value", ErrInvalidOption)
+	if slices.Contains(dedupe(r.CapAdd), "ALL") && len(n.c.Host.Capabilities) == 0 {
+		return fmt.Errorf("%w: --cap-add ALL grants nerdctl's capabilities on the device; the host profile has none", ErrHostDependent)
+	}
+	for _, v := range []struct {
+		flag     string
+		negative bool
+	}{{"--cpus", r.CPUs < 0}, {"--memory", r.Memory < 0}, {"--pids-limit", r.PidsLimit < 0}} {
+		if v.negative {
+			return fmt.Errorf("%w: %s: negative value", ErrInvalidOption, v.flag)
+		}
 	}
 	n.mounts, err = n.parseMounts()
 	return err
@@ -275,16 +283,24 @@ func (n *nerdctlSpec) securityOpts() (map[string]string, error) {
 	}
 	for k, v := range m {
 		switch {
-		case k == "seccomp" && (v == "unconfined" || v == "default"):
+		// nerdctl 2.2.1 (run_security_linux.go) takes its default profile
+		// for "builtin" (defaults.SeccompProfileName) and loads any
+		// other value but "unconfined" as a profile file: "default" is
+		// a file named default, not predicted.
+		case k == "seccomp" && (v == "unconfined" || v == nerdctlSeccompBuiltin):
 		case k == "apparmor" && v == "unconfined":
 		case k == "no-new-privileges" && isBoolOpt(v):
 		case k == "systempaths" && v == "unconfined":
 		default:
-			return nil, fmt.Errorf("%w: --security-opt %q (predicted: seccomp=unconfined, apparmor=unconfined, no-new-privileges[=true|false], systempaths=unconfined)", ErrUnsupported, k+"="+v)
+			return nil, fmt.Errorf("%w: --security-opt %q (predicted: seccomp=unconfined|builtin, apparmor=unconfined, no-new-privileges[=true|false], systempaths=unconfined)", ErrUnsupported, k+"="+v)
 		}
 	}
 	return m, nil
 }
+
+// nerdctlSeccompBuiltin is nerdctl's name of its default seccomp profile
+// (pkg/defaults: SeccompProfileName on Linux).
+const nerdctlSeccompBuiltin = "builtin"
 
 // isBoolOpt: a value maputil.MapBoolValueAsOpt accepts ("" is true).
 func isBoolOpt(v string) bool {
@@ -485,7 +501,7 @@ func (n *nerdctlSpec) withCapabilities() SpecOpts {
 func (n *nerdctlSpec) withSecurity() SpecOpts {
 	return func(c *Container, s *specs.Spec) error {
 		m := n.secOpts
-		if v, ok := m["seccomp"]; !ok || v == "default" {
+		if v, ok := m["seccomp"]; !ok || v == nerdctlSeccompBuiltin {
 			if err := withDefaultSeccomp(nerdctlClientRules.version, n.arch)(c, s); err != nil {
 				return err
 			}

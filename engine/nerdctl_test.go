@@ -133,6 +133,8 @@ func TestNerdctlRefuses(t *testing.T) {
 		{[]string{"--network", "none", "--mount", "type=bind,src=/a,dst=/b,bogus=1"}, "unexpected key", engine.ErrInvalidOption},
 		{[]string{"--network", "none", "--security-opt", "seccomp=/p.json"}, "--security-opt", engine.ErrUnsupported},
 		{[]string{"--network", "none", "-w", "rel"}, "-w", engine.ErrInvalidOption},
+		// nerdctl loads "default" as a profile file; its default is "builtin".
+		{[]string{"--network", "none", "--security-opt", "seccomp=default"}, "--security-opt", engine.ErrUnsupported},
 	} {
 		run, err := engine.ParseNerdctlRunArgs(tc.args, nil)
 		if err == nil {
@@ -148,8 +150,17 @@ func TestNerdctlRefuses(t *testing.T) {
 			t.Errorf("%q: accepted", args)
 		}
 	}
+	// --cap-add ALL is the device's capability set: without it in the
+	// host profile there is nothing to predict.
+	noCaps := capturedNerdctlHost()
+	noCaps.Capabilities = nil
+	_, err := engine.PredictSpec(busyboxImage(), nil, engine.RunOptions{Nerdctl: &engine.NerdctlRun{Network: "none", CapAdd: []string{"ALL"}}},
+		engine.WithProfile(p), engine.WithHost(noCaps), engine.WithContainerID(engine.DockerDefaultContainerID))
+	if !errors.Is(err, engine.ErrHostDependent) || !strings.Contains(err.Error(), "--cap-add ALL") {
+		t.Errorf("--cap-add ALL without host capabilities: %v", err)
+	}
 	// Without the nerdctl section of a host profile the hooks are unknown.
-	_, err := engine.PredictSpec(busyboxImage(), nil, engine.RunOptions{Nerdctl: &engine.NerdctlRun{Network: "none"}}, engine.WithProfile(p),
+	_, err = engine.PredictSpec(busyboxImage(), nil, engine.RunOptions{Nerdctl: &engine.NerdctlRun{Network: "none"}}, engine.WithProfile(p),
 		engine.WithContainerID(engine.DockerDefaultContainerID))
 	if !errors.Is(err, engine.ErrHostDependent) {
 		t.Errorf("no host profile: %v", err)

@@ -5,7 +5,7 @@ import "fmt"
 // templateType is the document type of CMC version v's manifests: a
 // Manifest for CMC 0.9, an App Manifest for 0.7.
 func templateType(v CMCVersion) string {
-	if v == CMC09 {
+	if v.Resolved() == CMC09 {
 		return TypeManifest
 	}
 	return TypeAppManifest
@@ -16,6 +16,7 @@ func templateType(v CMCVersion) string {
 // would ignore fails before anything is measured. A template of the other
 // dialect fails naming the CMC version to select.
 func CheckTemplate(tmpl *Document, v CMCVersion) error {
+	v = v.Resolved()
 	want := templateType(v)
 	if t := tmpl.Type(); t != want {
 		if dv, ok := DialectOf(t); ok && dv != v {
