@@ -25,13 +25,18 @@
 //     generate directory (default /tmp/measure), then starts the container.
 //
 // The binary links the C front (package shim/front), which runs before
-// the Go runtime: a runc call that is certainly a pass-through, carrying
-// the FastEnv token the shim mode gives the runc shim while the
-// configuration file is unchanged, and a shim-mode call whose decision the
-// Go shim mode cached under RunLinkRoot, are exec'ed from C with exactly
-// the argv and environment the Go code would build; anything else, and
-// any doubt, falls through to Main. create, run and restore always reach
-// Go. Built without cgo, the binary is the Go code alone.
+// the Go runtime and execs from C, with exactly the argv and environment
+// the Go code would build: a runc call that is certainly a pass-through,
+// with the FastEnv token the shim mode gives the runc shim or, without
+// one (the runc.v2 BinaryName form), the token an earlier Go runc call
+// cached under RunLinkRoot; and a shim-mode start, delete or -info whose
+// decision the Go shim mode cached there. It does so only while the
+// configuration file is unchanged (its fingerprint assumes a local file
+// system) and everything the Go code would resolve is the same; anything
+// else, and any doubt, falls through to Main. create, run and restore
+// always reach Go. The token is not an authenticator (whoever sets a runc
+// call's environment already chooses PATH). Built without cgo, or with a
+// C library other than glibc, the binary is the Go code alone.
 //
 // Recording keeps a measurement list (package measurelist: JSON or CBOR,
 // one entry per distinct template hash) under an exclusive lock with

@@ -281,6 +281,25 @@ func TestFastPathFallsBack(t *testing.T) {
 			t.Fatalf("exit %d, Go ran %v:\n%s", res.code, res.goRan, res.stderr)
 		}
 	})
+	t.Run("huge-environment", func(t *testing.T) {
+		// The front handles at most 4096 environment entries (front.c
+		// MAX_ENV); beyond that Go runs the call, with the same outcome.
+		r := newFastRig(t, "log_level = \"info\"")
+		env := r.shimEnv(t)
+		for _, c := range []struct {
+			extra int
+			goRan bool
+		}{{4000, false}, {4100, true}} {
+			e := slices.Clip(env)
+			for i := range c.extra {
+				e = append(e, fmt.Sprintf("E%05d=v", i))
+			}
+			res := r.call(t, filepath.Join(r.link, "runc"), args, e)
+			if res.goRan != c.goRan || res.code != 0 || res.argv == nil {
+				t.Fatalf("%d entries: exit %d, Go ran %v, want %v:\n%.400s", len(e)+2, res.code, res.goRan, c.goRan, res.stderr)
+			}
+		}
+	})
 	t.Run("runc-missing", func(t *testing.T) {
 		r := newFastRig(t, "")
 		r.writeConfig(t, fmt.Sprintf("runc = %q", filepath.Join(r.dir, "gone", "runc")))
@@ -448,5 +467,51 @@ func TestFastPathRuncCache(t *testing.T) {
 	}
 	if l, err := measurelist.Read(filepath.Join(r.dir, "list.json"), measurelist.JSON); err != nil || len(l) != 1 {
 		t.Fatalf("list: %d entries, %v", len(l), err)
+	}
+}
+
+// TestFastPathShimModeBadLinkLine: a shim-mode cache whose runc link
+// line is empty, a bare kind or of no known kind sends the call to Go
+// (which writes the cache again: the next call is fast).
+func TestFastPathShimModeBadLinkLine(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs root (the cache is under /run)")
+		}
+		t.Skip("needs root: the cache is under /run")
+	}
+	r := newFastRig(t, "log_level = \"info\"")
+	env := []string{"PATH=" + r.real + ":/usr/bin:/bin", shim.ConfigEnv + "=" + r.cfg, "KEEP=1"}
+	start := []string{"-namespace", "n", "-address", "/a.sock", "-id", "c", "start"}
+	if res := r.call(t, r.bin, start, env); !res.goRan || res.code != 0 {
+		t.Fatalf("first shim call: exit %d, Go ran %v:\n%s", res.code, res.goRan, res.stderr)
+	}
+	files, _ := filepath.Glob(filepath.Join(shim.RunLinkRoot, "fast-*"))
+	var cache string
+	for _, f := range files {
+		if b, _ := os.ReadFile(f); bytes.Contains(b, []byte(hex.EncodeToString([]byte(r.cfg)))) {
+			cache = f
+		}
+	}
+	if cache == "" {
+		t.Fatal("the Go shim mode left no cache")
+	}
+	for _, link := range []string{"", "c", "a", "c ", "a ", "x 2f"} {
+		if res := r.call(t, r.bin, start, env); res.goRan || res.code != 0 {
+			t.Fatalf("before %q: the C front did not take the call (exit %d):\n%s", link, res.code, res.stderr)
+		}
+		b, err := os.ReadFile(cache)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+		lines[len(lines)-1] = link
+		if err := os.WriteFile(cache, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res := r.call(t, r.bin, start, env)
+		if !res.goRan || res.code != 0 || res.argv == nil {
+			t.Fatalf("link line %q: exit %d, Go ran %v:\n%s", link, res.code, res.goRan, res.stderr)
+		}
 	}
 }

@@ -228,10 +228,11 @@ static int verify_token(char *const envp[], const char *tok, char *runc, size_t 
 }
 
 // find_self: this binary, as Go's os.Executable sees it (shim/exec.go
-// findSelf); -1 if it was replaced or deleted since it started.
+// findSelf); -1 if it was replaced or deleted since it started, or if its
+// path may have been truncated (readlink filled the buffer).
 static int find_self(char *exe, size_t n, struct stat *self) {
 	ssize_t el = readlink("/proc/self/exe", exe, n - 1);
-	if (el <= 0) {
+	if (el <= 0 || (size_t)el >= n - 1) {
 		return -1;
 	}
 	exe[el] = '\0';
@@ -285,13 +286,20 @@ static int look_path(const char *pathv, const char *name, const struct stat *sel
 	return -1;
 }
 
+// MAX_ENV bounds the environment the front handles: the duplicate check
+// below is quadratic, so a larger environment is left to Go (NULL).
+#define MAX_ENV 4096
+
 // build_env is os.Environ (no empty entries, the first of each key)
 // without FAST_ENV, with PATH= replaced in place by path_entry (appended
-// if there was none and add_path), and extra appended if not NULL.
+// if there was none and add_path), and extra appended if not NULL; NULL
+// (Go decides) if envp has more than MAX_ENV entries.
 static char **build_env(char *const envp[], char *path_entry, int add_path, char *extra) {
 	int ne = 0;
 	while (envp[ne] != NULL) {
-		ne++;
+		if (++ne > MAX_ENV) {
+			return NULL;
+		}
 	}
 	char **out = calloc(ne + 3, sizeof *out);
 	if (out == NULL) {
@@ -540,13 +548,16 @@ int refval_front_shim_prepare(int argc, char *const argv[], char *const envp[], 
 	// "a INSTALLED FALLBACK" found in that order; each must hold a runc
 	// that is this binary, or Go decides (and creates the fallback).
 	char dir[4096] = "";
+	if (link[0] == '\0' || link[1] != ' ') {
+		return -1; // f1 below would start past the line's end
+	}
 	char *f1 = link + 2, *f2 = strchr(f1, ' ');
-	if (link[0] == 'c' && link[1] == ' ' && f2 == NULL) {
+	if (link[0] == 'c' && f2 == NULL) {
 		char p[4200];
 		if (unhex(dir, sizeof dir, f1) != 0 || join(p, sizeof p, dir, "runc") != 0 || !is_self(p, &self)) {
 			return -1;
 		}
-	} else if (link[0] == 'a' && link[1] == ' ' && f2 != NULL) {
+	} else if (link[0] == 'a' && f2 != NULL) {
 		*f2++ = '\0';
 		char inst[4096], fb[4096], p[4200];
 		if (unhex(inst, sizeof inst, f1) != 0 || unhex(fb, sizeof fb, f2) != 0) {
@@ -591,6 +602,12 @@ int refval_front_shim_prepare(int argc, char *const argv[], char *const envp[], 
 // valid cache, it execs what the Go code would exec; on any doubt, or if
 // execve fails, it returns and the Go code handles the call exactly as
 // without this front.
+//
+// It reads (argc, argv, envp) from its arguments, which glibc passes to
+// .init_array functions (as an extension; the ELF ABI does not require
+// it): with another C library (musl passes none) there is no front, and
+// every call takes the Go path.
+#ifdef __GLIBC__
 __attribute__((constructor)) static void refval_front(int argc, char **argv, char **envp) {
 	if (argc < 2 || argv == NULL || envp == NULL || argv[0] == NULL || argv[0][0] == '\0' ||
 		argv[0][strlen(argv[0]) - 1] == '/') {
@@ -620,3 +637,4 @@ __attribute__((constructor)) static void refval_front(int argc, char **argv, cha
 	free(args);
 	free(env);
 }
+#endif
