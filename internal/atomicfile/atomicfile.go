@@ -43,6 +43,19 @@ func Write(path string, perm os.FileMode, fill func(io.Writer) error) error {
 	return replace(path, perm, fill)
 }
 
+// ReplaceFile atomically replaces whatever is at path — a regular file,
+// but also a symlink, fifo or device node — with a regular file holding
+// data, created with perm: unlike Write it never follows a link nor
+// writes through a special file, as rename(2) replaces the name itself.
+// For files in a directory that others may write to, where a check
+// before Write could race with a link placed after it.
+func ReplaceFile(path string, data []byte, perm os.FileMode) error {
+	return replace(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
 // writeThrough writes into an existing non-regular file.
 func writeThrough(path string, fill func(io.Writer) error) error {
 	var buf bytes.Buffer
