@@ -23,8 +23,8 @@ import (
 // whoever can write the index can claim any, and Append skips (never
 // records nor commits) an entry the index claims. So the index is
 // trusted only when it is a regular file owned by the effective uid, by
-// the list's owner too, and writable by nobody else (trustedIndex) —
-// the writer that wrote the list wrote it. Any other index — foreign,
+// the list's owner too, and writable by nobody else (trustedIndex): only
+// a process of the list's owner can have written it. Any other index — foreign,
 // writable by others, a different hash or codec, one that does not parse
 // — is ignored: the full decode/validate/encode path runs, and a fresh
 // index replaces it.

@@ -10,6 +10,7 @@
 // device node or the link itself (as root, /dev/null for the whole system).
 // There the content is produced in memory first, so that a failing fill
 // leaves the target untouched, but the write itself cannot be atomic.
+// ReplaceFile instead always renames over the path, whatever it is.
 package atomicfile
 
 import (
