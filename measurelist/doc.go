@@ -21,24 +21,28 @@
 //
 // The index: AppendCodec keeps LIST.idx next to the list, a cache of the
 // SHA-256 of the list file's exact bytes, the codec that wrote them and
-// their entries' template hashes. When the index parses, names the codec
-// and its hash is that of the list as read under the lock, the list is
-// byte for byte what refval last wrote: the duplicate check reads the
-// index, and the new entry's encoding is spliced into those bytes
-// (JSON: before the closing bracket of the entries array, indented as
-// MarshalIndent indents it; CBOR: the array head rewritten for one more
-// element, the entry appended), which gives exactly Encode of the whole
-// list, so an append costs reading, hashing and writing the file instead
-// of decoding and re-encoding every entry. In every other case (no index,
-// another hash or codec, an index that does not parse, an empty list) the
-// full decode/validate/encode path runs and writes a fresh index. The
-// index is safe because it is only a cache of a verified hash: it is
-// used for no bytes but those it hashes, which refval encoded itself,
-// and it adds nothing to the evidence, which stays the list. Whoever can
-// write both files can write any list anyway. Failing to read or write
-// the index never fails an append; a failed commit restores the index
-// with the list. A symbolic link or other non-regular file as the index
-// is neither read nor written.
+// their entries' template hashes. The hash ties the index to the list's
+// exact bytes; it does not prove the template hashes, and a hash the
+// index claims makes Append skip that entry (no record, no commit). So
+// the index is trusted only when its fstat shows a regular file owned by
+// the effective uid and by the list's owner, that neither group nor
+// others can write: then it was written by the writer of the list, and
+// when it parses, names the codec and its hash is that of the list as
+// read under the lock, the list is byte for byte what refval last wrote:
+// the duplicate check reads the index, and the new entry's encoding is
+// spliced into those bytes (JSON: before the closing bracket of the
+// entries array, indented as MarshalIndent indents it; CBOR: the array
+// head rewritten for one more element, the entry appended), which gives
+// exactly Encode of the whole list, so an append costs reading, hashing
+// and writing the file instead of decoding and re-encoding every entry.
+// In every other case (no index, one of another owner or writable by
+// others, another hash or codec, an index that does not parse, an empty
+// list) the full decode/validate/encode path runs and a fresh index
+// replaces the old one by rename. Whoever runs as the list's owner can
+// write any list anyway. Failing to read or write the index never fails
+// an append; a failed commit restores the index with the list. A
+// symbolic link or other non-regular file as the index is neither read
+// nor written through.
 //
 // Left out: the PCR replay itself and any policy (the verifier's part),
 // and the drivers that record an entry elsewhere (package driver).

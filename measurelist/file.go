@@ -37,7 +37,7 @@ func Read(path string, f Format) ([]Entry, error) { return ReadCodec(path, f) }
 
 // ReadCodec reads the list at path in wire format c.
 func ReadCodec(path string, c Codec) ([]Entry, error) {
-	raw, _, err := readFile(path)
+	raw, _, _, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -50,19 +50,20 @@ func ReadCodec(path string, c Codec) ([]Entry, error) {
 
 // readFile reads the list file without following a symbolic link and
 // without blocking on a FIFO, refusing anything but a regular file of at
-// most MaxSize bytes. A missing file is (nil, false, nil).
-func readFile(path string) (raw []byte, exists bool, err error) {
-	raw, err = boundedfile.Read(path, MaxSize, boundedfile.RefuseLinks)
+// most MaxSize bytes; fi is the fstat of the file read. A missing file is
+// (nil, false, nil, nil).
+func readFile(path string) (raw []byte, exists bool, fi fs.FileInfo, err error) {
+	raw, fi, err = boundedfile.ReadInfo(path, MaxSize, boundedfile.RefuseLinks)
 	var fe *boundedfile.Error
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, false, nil
+		return nil, false, nil, nil
 	case errors.As(err, &fe):
-		return nil, true, listFileErr(fe)
+		return nil, true, nil, listFileErr(fe)
 	case err != nil:
-		return nil, true, fmt.Errorf("read measurement list: %w", err)
+		return nil, true, nil, fmt.Errorf("read measurement list: %w", err)
 	}
-	return raw, true, nil
+	return raw, true, fi, nil
 }
 
 // listFileErr is the package's error for what boundedfile found wrong with
@@ -101,12 +102,13 @@ func Append(path string, f Format, e Entry, commit CommitFunc) (added bool, err 
 // CMC v0.9 Artifact).
 //
 // For the codecs of this package, Append keeps the index LIST.idx (see
-// listIndex): when it names c and the SHA-256 of the list's bytes, the
-// list is exactly what refval last wrote, and the entry is spliced into
-// those bytes (the same bytes Encode would write) instead of decoding and
-// re-encoding the whole list. Otherwise the list takes the full path, and
-// a fresh index is written after it. The index is only a cache: failing
-// to read or write it never fails Append.
+// listIndex): when it is trusted (a regular file of the effective uid,
+// which also owns the list, that nobody else can write) and names c and
+// the SHA-256 of the list's bytes, its template hashes decide duplicates
+// and the entry is spliced into those bytes (the same bytes Encode would
+// write) instead of decoding and re-encoding the whole list. Otherwise
+// the list takes the full path, and a fresh index replaces the old one.
+// Failing to read or write the index never fails Append.
 func AppendCodec(path string, c Codec, e Entry, commit CommitFunc) (added bool, err error) {
 	return appendCodec(path, c, e, commit, true)
 }
@@ -124,7 +126,7 @@ func appendCodec(path string, c Codec, e Entry, commit CommitFunc, useIndex bool
 	defer unlock()
 	removeStaleTemps(path)
 
-	old, existed, err := readFile(path)
+	old, existed, listInfo, err := readFile(path)
 	if err != nil {
 		return false, err
 	}
@@ -136,7 +138,7 @@ func appendCodec(path string, c Codec, e Entry, commit CommitFunc, useIndex bool
 	var b []byte
 	var idx listIndex
 	if sp != nil {
-		oldIdx = readIndex(path)
+		oldIdx = trustedIndex(path, listInfo)
 		if x, ok := validIndex(oldIdx, sp, old); ok {
 			if x.has(e.TemplateSha256) {
 				return false, nil

@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"syscall"
 
 	"github.com/refval/refval/bundle"
 	"github.com/refval/refval/internal/atomicfile"
@@ -16,12 +18,16 @@ import (
 // The list index is a cache next to the list (LIST.idx) that lets Append
 // add an entry without decoding and re-encoding the whole list: the
 // SHA-256 of the list file's exact bytes, the codec that wrote them and
-// the template hashes of their entries, in order. It is trusted only for
-// the list whose bytes hash to that value, and those bytes are the ones
-// refval itself encoded (and decoded before); any other list — no index,
-// a different hash or codec, an index that does not parse — takes the
-// full decode/validate/encode path, which writes a fresh index. The list
-// stays the evidence; the index never adds to it.
+// the template hashes of their entries, in order. The hash ties the index
+// to the list's exact bytes, but it does not prove the template hashes:
+// whoever can write the index can claim any, and Append skips (never
+// records nor commits) an entry the index claims. So the index is
+// trusted only when it is a regular file owned by the effective uid, by
+// the list's owner too, and writable by nobody else (trustedIndex): only
+// a process of the list's owner can have written it. Any other index — foreign,
+// writable by others, a different hash or codec, one that does not parse
+// — is ignored: the full decode/validate/encode path runs, and a fresh
+// index replaces it.
 //
 // Wire format (big-endian): indexMagic, the codec key as one length byte
 // and its bytes, the 32-byte SHA-256 of the list, the entry count as
@@ -122,6 +128,25 @@ func readIndex(path string) []byte {
 	return b
 }
 
+// trustedIndex returns the bytes of the list's index if it may be
+// trusted, nil otherwise: list is the fstat of the list file (nil if
+// there is none), and the index's fstat must show a regular file owned
+// by the effective uid and by the list's owner, not writable by its
+// group or others.
+func trustedIndex(path string, list fs.FileInfo) []byte {
+	b, fi, err := boundedfile.ReadInfo(indexPath(path), MaxSize, boundedfile.RefuseLinks)
+	if err != nil || list == nil {
+		return nil
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	lst, lok := list.Sys().(*syscall.Stat_t)
+	if !ok || !lok || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o022 != 0 ||
+		int64(st.Uid) != int64(os.Geteuid()) || st.Uid != lst.Uid {
+		return nil
+	}
+	return b
+}
+
 // validIndex parses raw and reports whether it is the index of list
 // bytes old written by codec sp, with at least one entry.
 func validIndex(raw []byte, sp splicer, old []byte) (listIndex, bool) {
@@ -136,14 +161,17 @@ func validIndex(raw []byte, sp splicer, old []byte) (listIndex, bool) {
 }
 
 // writeIndex atomically replaces the list's index with b, unless the
-// index path is something other than a regular file (a symbolic link is
-// never followed). Errors are ignored: a stale index is never used.
+// index path is something other than a regular file. A regular index of
+// any owner is replaced by rename, never written into; a symbolic link or
+// FIFO placed after the check is replaced too, never followed or written
+// through (atomicfile.ReplaceFile). Errors are ignored: an index that
+// does not match is never used.
 func writeIndex(path string, b []byte) {
 	p := indexPath(path)
 	if fi, err := os.Lstat(p); err == nil && !fi.Mode().IsRegular() {
 		return
 	}
-	if atomicfile.WriteFile(p, b, 0o644) != nil {
+	if atomicfile.ReplaceFile(p, b, 0o644) != nil {
 		removeIndex(path)
 	}
 }

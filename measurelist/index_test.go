@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/refval/refval/bundle"
@@ -401,4 +403,133 @@ func FuzzSplice(f *testing.F) {
 			}
 		}
 	})
+}
+
+// plantIndex replaces the list's index by one that matches the list's
+// bytes and claims the template hashes of claim too, as someone who can
+// create files next to the list (but not write the list) could.
+func plantIndex(t *testing.T, path string, c Codec, l, claim []Entry) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := newIndex(codecName(c), raw, l)
+	for _, e := range claim {
+		x.templates = append(x.templates, e.TemplateSha256)
+	}
+	os.Remove(indexPath(path))
+	if err := os.WriteFile(indexPath(path), x.marshal(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return x.marshal()
+}
+
+// An index that matches the list's hash but that its writer did not
+// write alone — owned by another uid, writable by group or others, or
+// next to a list of another owner — is ignored: the entry it claims is
+// appended and committed, the planted file is replaced by rename (never
+// written into) with a fresh index of the effective uid, mode 0644.
+func TestAppendIgnoresForeignIndex(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs root (chown) in CI")
+		}
+		t.Skip("needs root to chown the planted index")
+	}
+	l := entries09(3)
+	for _, c := range codecs {
+		for name, plant := range map[string]func(path string){
+			"other-uid":      func(path string) { os.Chown(indexPath(path), 65534, 65534) },
+			"other-writable": func(path string) { os.Chmod(indexPath(path), 0o666) },
+			"group-writable": func(path string) { os.Chmod(indexPath(path), 0o664) },
+			"list-other-uid": func(path string) { os.Chown(path, 65534, 65534) },
+		} {
+			t.Run(codecName(c)+"/"+name, func(t *testing.T) {
+				path := filepath.Join(t.TempDir(), "list")
+				if _, err := AppendCodec(path, c, l[0], nil); err != nil {
+					t.Fatal(err)
+				}
+				planted := plantIndex(t, path, c, l[:1], l[1:])
+				plant(path)
+				f, err := os.Open(indexPath(path))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				var committed []Entry
+				commit := func(e Entry) error { committed = append(committed, e); return nil }
+				for _, e := range l[1:] {
+					if added, err := AppendCodec(path, c, e, commit); err != nil || !added {
+						t.Fatalf("entry claimed by a planted index: added %v, %v", added, err)
+					}
+				}
+				if len(committed) != 2 || committed[0].TemplateSha256 != l[1].TemplateSha256 || committed[1].TemplateSha256 != l[2].TemplateSha256 {
+					t.Errorf("committed %d entries, want l[1], l[2]", len(committed))
+				}
+				checkList(t, path, c, l)
+				if b, _ := io.ReadAll(f); !bytes.Equal(b, planted) {
+					t.Error("the planted index was written into, not replaced")
+				}
+				fi, err := os.Lstat(indexPath(path))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st := fi.Sys().(*syscall.Stat_t); st.Uid != 0 || fi.Mode() != 0o644 {
+					t.Errorf("fresh index: uid %d, mode %v; want 0, -rw-r--r--", st.Uid, fi.Mode())
+				}
+			})
+		}
+	}
+}
+
+// The index written by Append itself is trusted: a duplicate it names is
+// not appended again, and the list is not decoded (a list the index
+// names but that no longer decodes would fail the full path).
+func TestAppendOwnIndexTrusted(t *testing.T) {
+	c := Artifact{Format: JSON, Index: 10}
+	path := filepath.Join(t.TempDir(), "list.json")
+	l := entries09(2)
+	for _, e := range l {
+		if _, err := AppendCodec(path, c, e, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, _ := os.ReadFile(path)
+	if x, ok := validIndex(trustedIndex(path, mustLstat(t, path)), c, raw); !ok || len(x.templates) != 2 {
+		t.Fatalf("own index not trusted: %v", ok)
+	}
+	called := false
+	if added, err := AppendCodec(path, c, l[1], func(Entry) error { called = true; return nil }); err != nil || added || called {
+		t.Errorf("duplicate: added %v, committed %v, %v", added, called, err)
+	}
+}
+
+func mustLstat(t *testing.T, p string) os.FileInfo {
+	t.Helper()
+	fi, err := os.Lstat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi
+}
+
+// An index path that is a FIFO is neither read (no hang) nor written
+// through, and stays a FIFO; the append still works.
+func TestAppendIndexFIFO(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "list.json")
+	if err := syscall.Mkfifo(indexPath(path), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries09(3) {
+		if _, err := AppendCodec(path, JSON, e, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fi := mustLstat(t, indexPath(path)); fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("index FIFO replaced by %v", fi.Mode())
+	}
+	if l, err := Read(path, JSON); err != nil || len(l) != 3 {
+		t.Errorf("list %d entries, %v", len(l), err)
+	}
 }

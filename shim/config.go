@@ -186,10 +186,11 @@ func readConfigFile(path string) ([]byte, error) {
 // disk, so that a configuration under which every start would go
 // unrecorded is refused when loaded instead of failing open at each
 // start: the list must not be a symbolic link, a directory or any other
-// non-regular file (nor its lock), and its directory, if it exists, must
-// be a directory. A list that does not exist yet is fine.
+// non-regular file (nor its lock, nor its index LIST.idx), and its
+// directory, if it exists, must be a directory. A list that does not
+// exist yet is fine.
 func (c *Config) CheckFiles() error {
-	for _, p := range []struct{ key, path string }{{"list", c.List}, {"list", c.List + ".lock"}} {
+	for _, p := range []struct{ key, path string }{{"list", c.List}, {"list", c.List + ".lock"}, {"list", c.List + ".idx"}} {
 		fi, err := os.Lstat(p.path)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue

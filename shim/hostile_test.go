@@ -273,3 +273,37 @@ func TestFailOpenRecordingFailureMarksDriver(t *testing.T) {
 		}
 	})
 }
+
+// The list's index LIST.idx gets the list's checks: a symbolic link or
+// FIFO there is an error at load, naming the index.
+func TestLoadConfigIndexChecks(t *testing.T) {
+	d := t.TempDir()
+	linked := filepath.Join(d, "linked.json")
+	os.WriteFile(filepath.Join(d, "elsewhere"), nil, 0o644)
+	os.Symlink(filepath.Join(d, "elsewhere"), linked+".idx")
+	fifo := filepath.Join(d, "fifo.json")
+	if err := unix.Mkfifo(fifo+".idx", 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, tt := range map[string]struct{ list, mention string }{
+		"index-symlink": {linked, "symbolic link"},
+		"index-fifo":    {fifo, "not a regular file"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "shim.toml")
+			os.WriteFile(p, fmt.Appendf(nil, "cmc_version = \"0.7\"\nlist = %q\n", tt.list), 0o644)
+			_, err := LoadConfig(p, true)
+			if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tt.list+".idx") || !strings.Contains(err.Error(), tt.mention) {
+				t.Errorf("index of %q: %v; want ErrConfig naming %s.idx and %q", tt.list, err, tt.list, tt.mention)
+			}
+		})
+	}
+	// A regular index is fine.
+	ok := filepath.Join(d, "ok.json")
+	os.WriteFile(ok+".idx", nil, 0o644)
+	p := filepath.Join(t.TempDir(), "shim.toml")
+	os.WriteFile(p, fmt.Appendf(nil, "cmc_version = \"0.7\"\nlist = %q\n", ok), 0o644)
+	if _, err := LoadConfig(p, true); err != nil {
+		t.Errorf("regular index: %v", err)
+	}
+}

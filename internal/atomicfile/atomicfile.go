@@ -10,6 +10,7 @@
 // device node or the link itself (as root, /dev/null for the whole system).
 // There the content is produced in memory first, so that a failing fill
 // leaves the target untouched, but the write itself cannot be atomic.
+// ReplaceFile instead always renames over the path, whatever it is.
 package atomicfile
 
 import (
@@ -41,6 +42,19 @@ func Write(path string, perm os.FileMode, fill func(io.Writer) error) error {
 		return writeThrough(path, fill)
 	}
 	return replace(path, perm, fill)
+}
+
+// ReplaceFile atomically replaces whatever is at path — a regular file,
+// but also a symlink, fifo or device node — with a regular file holding
+// data, created with perm: unlike Write it never follows a link nor
+// writes through a special file, as rename(2) replaces the name itself.
+// For files in a directory that others may write to, where a check
+// before Write could race with a link placed after it.
+func ReplaceFile(path string, data []byte, perm os.FileMode) error {
+	return replace(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
 }
 
 // writeThrough writes into an existing non-regular file.

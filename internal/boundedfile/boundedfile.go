@@ -122,22 +122,29 @@ func open(path string, links Links) (*os.File, fs.FileInfo, error) {
 // file that fstat says is larger is refused without being read, one that
 // grows past limit while read is refused after limit+1 bytes.
 func Read(path string, limit int64, links Links) ([]byte, error) {
+	b, _, err := ReadInfo(path, limit, links)
+	return b, err
+}
+
+// ReadInfo is Read, also returning the fstat of the file it read (its
+// owner and mode, for callers that trust a file only by those).
+func ReadInfo(path string, limit int64, links Links) ([]byte, fs.FileInfo, error) {
 	f, fi, err := open(path, links)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	if fi.Size() > limit {
-		return nil, &Error{Path: path, Err: ErrTooLarge, Size: fi.Size(), Limit: limit}
+		return nil, nil, &Error{Path: path, Err: ErrTooLarge, Size: fi.Size(), Limit: limit}
 	}
 	b, err := readAll(io.LimitReader(f, limit+1), fi.Size())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if int64(len(b)) > limit {
-		return nil, &Error{Path: path, Err: ErrTooLarge, Size: -1, Limit: limit}
+		return nil, nil, &Error{Path: path, Err: ErrTooLarge, Size: -1, Limit: limit}
 	}
-	return b, nil
+	return b, fi, nil
 }
 
 // readAll is io.ReadAll with a first buffer of size+1 bytes (the size
