@@ -71,3 +71,38 @@ func TestWriteKeepsSpecialFiles(t *testing.T) {
 		t.Errorf("regular file: mode %v, want 0644 (replaced atomically)", fi.Mode().Perm())
 	}
 }
+
+// TestReplaceFileReplacesTheName: ReplaceFile swaps in a regular file at
+// the name itself: a symlink there is replaced (its target untouched), a
+// fifo is replaced without blocking (no reader is needed), and the new
+// file has the given mode.
+func TestReplaceFileReplacesTheName(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	if err := os.WriteFile(target, []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{link, fifo, filepath.Join(dir, "new")} {
+		if err := ReplaceFile(p, []byte("data"), 0o640); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		fi, err := os.Lstat(p)
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o640 {
+			t.Errorf("%s: after ReplaceFile %v %v, want a regular file 0640", p, fi.Mode(), err)
+		}
+		if b, _ := os.ReadFile(p); string(b) != "data" {
+			t.Errorf("%s: content %q", p, b)
+		}
+	}
+	if b, _ := os.ReadFile(target); string(b) != "keep" {
+		t.Errorf("the symlink's target was written: %q", b)
+	}
+}
