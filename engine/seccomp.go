@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -59,8 +60,13 @@ func DefaultSeccomp(version, arch string, bounding []string) (*specs.LinuxSeccom
 	if err != nil {
 		return nil, fmt.Errorf("%w: containerd %s's default seccomp profile (RuntimeDefault) for architecture %q is not generated (only the generator's own architecture: run go generate ./engine/ on that architecture)", ErrUnsupported, version, arch)
 	}
+	// Strict: the generator (a module of its own, which cannot share
+	// this type) writes seccompgen.Profile; a member one side renamed
+	// fails here instead of leaving a part of the profile empty.
 	var d seccompDefault
-	if err := json.Unmarshal(b, &d); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
 		return nil, fmt.Errorf("seccomp data %s/%s: %w", rel, arch, err)
 	}
 	out := &specs.LinuxSeccomp{DefaultAction: d.DefaultAction, Architectures: d.Architectures, Syscalls: d.Prefix}
